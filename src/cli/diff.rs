@@ -1,0 +1,157 @@
+//! `recon diff LEFT RIGHT --key COLS`: compare two sources.
+//!
+//! Exit 0 when they agree, 1 when they differ, 2 when they cannot be compared.
+
+use std::io::{IsTerminal, Write};
+
+use clap::ValueEnum;
+use recon::report::{self, Verdict};
+use recon::source::{self, OpenOptions};
+use recon::{Error, Result, Selection, Side, Spec};
+
+use super::{EXIT_DIFFERENT, EXIT_EQUAL};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Left source: a file, directory or glob (Parquet, CSV, NDJSON, Arrow IPC);
+    /// prefix with `parquet:`, `csv:`, `tsv:`, `ndjson:` or `arrow:` to name the format.
+    pub left: String,
+    /// Right source, same forms as LEFT.
+    pub right: String,
+    /// Key column(s), comma-separated.
+    #[arg(short, long, value_delimiter = ',', required = true)]
+    pub key: Vec<String>,
+    /// Compare only these columns (besides the key), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// Leave these columns out of the comparison, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
+    /// Write every differing row to this .parquet or .csv file.
+    #[arg(long, value_name = "FILE")]
+    pub output_diffs: Option<String>,
+    /// List at most N differences (all are still counted).
+    #[arg(long, value_name = "N")]
+    pub max_diffs: Option<usize>,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// SQL over the left source (registered as table `t`) to filter, project or fold it first.
+    #[arg(long, value_name = "SQL")]
+    pub left_query: Option<String>,
+    /// SQL over the right source (registered as table `t`).
+    #[arg(long, value_name = "SQL")]
+    pub right_query: Option<String>,
+    /// CSV field delimiter (one character; `\t` for tab).
+    #[arg(long, default_value = ",")]
+    pub delimiter: String,
+    /// CSV files have no header line (columns are named column_1, column_2, ...).
+    #[arg(long)]
+    pub no_header: bool,
+    /// Target rows per Merkle leaf: smaller leaves re-read fewer rows around each difference.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub leaf_rows: usize,
+    /// Never draw a progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    if threads == 0 {
+        return Err(Error::Usage("--threads must be at least 1".into()));
+    }
+    if args.leaf_rows == 0 {
+        return Err(Error::Usage("--leaf-rows must be at least 1".into()));
+    }
+    let delimiter = match args.delimiter.as_str() {
+        "\\t" | "\t" | "tab" => b'\t',
+        d if d.len() == 1 => d.as_bytes()[0],
+        d => {
+            return Err(Error::Usage(format!(
+                "--delimiter must be one character, not {d:?}"
+            )));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
+    let options = OpenOptions {
+        threads,
+        delimiter,
+        has_header: !args.no_header,
+    };
+    let left = source::open(
+        &args.left,
+        args.left_query.as_deref(),
+        Side::Left,
+        &options,
+        runtime.handle(),
+    )?;
+    let right = source::open(
+        &args.right,
+        args.right_query.as_deref(),
+        Side::Right,
+        &options,
+        runtime.handle(),
+    )?;
+    let spec = Spec {
+        selection: Selection {
+            key: args.key.clone(),
+            columns: args.columns.clone(),
+            exclude: args.exclude.clone(),
+        },
+        max_diffs: args.max_diffs,
+        leaf_rows: args.leaf_rows,
+        threads,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        ..Spec::default()
+    };
+    let outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
+    if let Some(path) = &args.output_diffs {
+        outcome.write_diffs(path)?;
+    }
+
+    let stdout = std::io::stdout();
+    let format = args.format.unwrap_or(if stdout.is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    let sample = args
+        .max_diffs
+        .unwrap_or(usize::MAX)
+        .min(report::TABLE_SAMPLE);
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        Format::Table => report::write_table(&outcome.report, &mut out, sample)?,
+        Format::Json => report::write_json(&outcome.report, &mut out)?,
+        Format::Ndjson => report::write_ndjson(&outcome.report, &mut out)?,
+        Format::Markdown => report::write_markdown(&outcome.report, &mut out, sample)?,
+    }
+    out.flush().map_err(|e| Error::Output {
+        path: "standard output".into(),
+        message: e.to_string(),
+    })?;
+    // The output is kept until here so that runtime teardown never races the report.
+    drop((left, right));
+    Ok(match outcome.report.verdict {
+        Verdict::Equal => EXIT_EQUAL,
+        Verdict::Different => EXIT_DIFFERENT,
+    })
+}

@@ -1,0 +1,165 @@
+//! One comparison from end to end: plan → sample keys → choose leaves → hash
+//! both sides → compare trees → re-read divergent leaves → report. Each step
+//! lives in its own module; this one only sequences them and times them.
+
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::diff::{self, Reread, RowDiff};
+use crate::error::{Error, Result, Side};
+use crate::merkle::{self, Boundaries, MerkleTree};
+use crate::plan::{ComparePlan, Selection};
+use crate::report::{Report, ReportInput, Stats};
+use crate::source::Source;
+
+/// How to compare.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub selection: Selection,
+    /// List at most this many differences in the report (all are counted).
+    pub max_diffs: Option<usize>,
+    /// Target rows per leaf: smaller leaves re-read less around each difference.
+    pub leaf_rows: usize,
+    /// Upper bound on leaves (memory is O(leaves)).
+    pub max_leaves: usize,
+    /// Worker threads for hashing and comparing.
+    pub threads: usize,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            selection: Selection::default(),
+            max_diffs: None,
+            leaf_rows: 256,
+            max_leaves: 1 << 16,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            progress: false,
+        }
+    }
+}
+
+/// A finished comparison: the report, and the rows behind its differences.
+pub struct Comparison {
+    pub report: Report,
+    pub plan: ComparePlan,
+    pub rows: RowDiff,
+}
+
+impl Comparison {
+    /// Writes every differing row to a Parquet or CSV file.
+    pub fn write_diffs(&self, path: &str) -> Result<u64> {
+        crate::report::write_diffs(path, &self.plan, &self.rows)
+    }
+}
+
+/// Compares two sources.
+pub fn diff(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(spec.threads.max(1))
+        .build()
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    pool.install(|| run(left, right, spec))
+}
+
+fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
+    let started = Instant::now();
+    let plan = ComparePlan::new(&left.schema(), &right.schema(), &spec.selection)?;
+    let keys = plan.key_columns();
+
+    let (left_sample, right_sample) = rayon::join(
+        || merkle::sample_keys(left, &keys, Side::Left),
+        || merkle::sample_keys(right, &keys, Side::Right),
+    );
+    let (left_sample, right_sample) = (left_sample?, right_sample?);
+    let most_rows = left_sample.rows.max(right_sample.rows) as usize;
+    let leaves = most_rows
+        .div_ceil(spec.leaf_rows.max(1))
+        .clamp(1, spec.max_leaves.max(1));
+    let boundaries = Boundaries::from_samples(&[&left_sample, &right_sample], leaves);
+    drop((left_sample, right_sample));
+    let sampled = Instant::now();
+
+    let progress = progress_bar(spec.progress);
+    let (left_leaves, right_leaves) = rayon::join(
+        || merkle::hash_side(left, &plan, Side::Left, &boundaries, &progress),
+        || merkle::hash_side(right, &plan, Side::Right, &boundaries, &progress),
+    );
+    let (left_leaves, right_leaves) = (left_leaves?, right_leaves?);
+    progress.finish_and_clear();
+    let left_tree = MerkleTree::new(left_leaves.leaves.clone());
+    let right_tree = MerkleTree::new(right_leaves.leaves.clone());
+    let comparison = merkle::compare(&left_tree, &right_tree);
+    let hashed = Instant::now();
+
+    let mut reread_leaves = vec![false; boundaries.leaf_count()];
+    for &leaf in &comparison.divergent_leaves {
+        reread_leaves[leaf] = true;
+    }
+    let mut duplicate_candidates: Vec<u64> = left_leaves
+        .duplicate_key_hashes
+        .iter()
+        .chain(&right_leaves.duplicate_key_hashes)
+        .copied()
+        .collect();
+    duplicate_candidates.sort_unstable();
+    duplicate_candidates.dedup();
+    let rows = diff::diff_rows(
+        left,
+        right,
+        &plan,
+        &Reread {
+            boundaries: &boundaries,
+            leaves: &reread_leaves,
+            key_hashes: &duplicate_candidates,
+        },
+    )?;
+    let finished = Instant::now();
+
+    let stats = Stats {
+        threads: spec.threads,
+        leaves: boundaries.leaf_count(),
+        divergent_leaves: comparison.divergent_leaves.len(),
+        tree_nodes_compared: comparison.nodes_compared,
+        left_rows_hashed: left_leaves.rows,
+        right_rows_hashed: right_leaves.rows,
+        left_rows_rescanned: rows.left.rescanned,
+        right_rows_rescanned: rows.right.rescanned,
+        left_rows_reread: rows.left.batch.num_rows() as u64,
+        right_rows_reread: rows.right.batch.num_rows() as u64,
+        seconds_sample: (sampled - started).as_secs_f64(),
+        seconds_hash: (hashed - sampled).as_secs_f64(),
+        seconds_rows: (finished - hashed).as_secs_f64(),
+        seconds_total: (finished - started).as_secs_f64(),
+    };
+    let report = Report::build(ReportInput {
+        left_name: left.describe(),
+        right_name: right.describe(),
+        plan: &plan,
+        boundaries: &boundaries,
+        left_leaves: &left_leaves,
+        right_leaves: &right_leaves,
+        comparison: &comparison,
+        rows: &rows,
+        max_diffs: spec.max_diffs,
+        stats,
+    })?;
+    Ok(Comparison { report, plan, rows })
+}
+
+/// A bar over the hashing pass; hidden unless asked for (the CLI asks only
+/// when stderr is a terminal), and drawn at a low rate.
+fn progress_bar(enabled: bool) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} hashing {human_pos} rows ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar
+}

@@ -1,0 +1,361 @@
+//! The row phase: re-read only the rows of divergent leaves (and of keys that
+//! may be duplicated), match them by key, and classify each key as only-left,
+//! only-right, changed (with the columns that differ), unchanged, or
+//! duplicated. Values are compared on their canonical encoding, the same bytes
+//! the Merkle pass hashed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::BooleanArray;
+use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::datatypes::{DataType, Schema};
+use arrow::record_batch::RecordBatch;
+use arrow::row::Rows;
+use datafusion::scalar::ScalarValue;
+use rayon::prelude::*;
+
+use crate::canon::{self, ColumnPlan};
+use crate::error::{Error, Result, Side};
+use crate::merkle::Boundaries;
+use crate::plan::ComparePlan;
+use crate::source::{KeyRangeHint, Source};
+
+/// How a key differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    OnlyLeft,
+    OnlyRight,
+    Changed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::OnlyLeft => "only_left",
+            Status::OnlyRight => "only_right",
+            Status::Changed => "changed",
+        }
+    }
+}
+
+/// One differing key: row indexes into [`RowDiff::left`] / [`RowDiff::right`].
+#[derive(Debug, Clone)]
+pub struct KeyDiff {
+    pub status: Status,
+    pub left: Option<usize>,
+    pub right: Option<usize>,
+    /// Indexes into `plan.values` of the columns that differ (changed rows only).
+    pub columns: Vec<usize>,
+    /// The leaf the key falls in.
+    pub leaf: usize,
+}
+
+/// A key that occurs more than once on at least one side.
+#[derive(Debug, Clone)]
+pub struct DuplicateKey {
+    pub left: Vec<usize>,
+    pub right: Vec<usize>,
+}
+
+/// Rows of one side kept for the row phase, in scan column order (keys, then values).
+#[derive(Debug, Clone)]
+pub struct KeptRows {
+    pub batch: RecordBatch,
+    /// Rows the source returned during the re-read (before recon's exact filter).
+    pub rescanned: u64,
+}
+
+/// The result of the row phase.
+#[derive(Debug)]
+pub struct RowDiff {
+    pub left: KeptRows,
+    pub right: KeptRows,
+    /// Differences ordered by key.
+    pub diffs: Vec<KeyDiff>,
+    pub duplicates: Vec<DuplicateKey>,
+    /// Matched keys whose rows are equal.
+    pub unchanged: u64,
+    /// Per value column: rows where that column differs.
+    pub column_mismatches: Vec<u64>,
+}
+
+/// What to re-read.
+pub struct Reread<'a> {
+    pub boundaries: &'a Boundaries,
+    /// Per leaf: read it again.
+    pub leaves: &'a [bool],
+    /// Key hashes to read again wherever they are (duplicate candidates).
+    pub key_hashes: &'a [u64],
+}
+
+/// Re-reads the selected rows of both sides and diffs them.
+pub fn diff_rows(
+    left: &dyn Source,
+    right: &dyn Source,
+    plan: &ComparePlan,
+    reread: &Reread<'_>,
+) -> Result<RowDiff> {
+    let hint = range_hint(plan, reread)?;
+    let left = keep_rows(left, plan, Side::Left, reread, hint.as_ref())?;
+    let right = keep_rows(right, plan, Side::Right, reread, hint.as_ref())?;
+    compare_rows(plan, reread.boundaries, left, right)
+}
+
+/// Reads one side and keeps the rows of selected leaves or keys.
+fn keep_rows(
+    source: &dyn Source,
+    plan: &ComparePlan,
+    side: Side,
+    reread: &Reread<'_>,
+    hint: Option<&KeyRangeHint>,
+) -> Result<KeptRows> {
+    let columns = plan.columns();
+    let keys = plan.key_columns();
+    let names: Vec<String> = columns.iter().map(|c| c.name(side).to_string()).collect();
+    let converter = canon::row_converter(&keys)?;
+    let schema = Arc::new(scan_schema(&columns, side));
+    if !reread.leaves.iter().any(|&l| l) && reread.key_hashes.is_empty() {
+        return Ok(KeptRows {
+            batch: RecordBatch::new_empty(schema),
+            rescanned: 0,
+        });
+    }
+    let parts: Vec<(Vec<RecordBatch>, u64)> = source
+        .scan(&names, hint)?
+        .into_par_iter()
+        .map(|stream| {
+            let mut kept = Vec::new();
+            let mut seen = 0u64;
+            for batch in stream {
+                let batch = batch?;
+                seen += batch.num_rows() as u64;
+                let key_arrays = &batch.columns()[..keys.len()];
+                let key_rows = canon::encode(
+                    &converter,
+                    &canon::canonical_arrays(&keys, key_arrays, side)?,
+                )?;
+                let nulls = canon::null_rows(key_arrays);
+                let mask: BooleanArray = (0..batch.num_rows())
+                    .map(|i| {
+                        if nulls.as_ref().is_some_and(|m| m[i]) {
+                            return Some(false);
+                        }
+                        let key = key_rows.row(i);
+                        let leaf = reread.boundaries.leaf_of(key.as_ref());
+                        Some(
+                            reread.leaves[leaf]
+                                || (!reread.key_hashes.is_empty()
+                                    && reread
+                                        .key_hashes
+                                        .binary_search(&canon::key_hash(key.as_ref()))
+                                        .is_ok()),
+                        )
+                    })
+                    .collect();
+                let filtered = filter_record_batch(&batch, &mask)?;
+                if filtered.num_rows() > 0 {
+                    kept.push(filtered);
+                }
+            }
+            Ok((kept, seen))
+        })
+        .collect::<Result<_>>()?;
+    let rescanned = parts.iter().map(|p| p.1).sum();
+    let batches: Vec<RecordBatch> = parts.into_iter().flat_map(|p| p.0).collect();
+    let batch = if batches.is_empty() {
+        RecordBatch::new_empty(Arc::clone(&schema))
+    } else {
+        let first_schema = batches[0].schema();
+        concat_batches(&first_schema, &batches)?
+    };
+    Ok(KeptRows { batch, rescanned })
+}
+
+fn scan_schema(columns: &[&ColumnPlan], side: Side) -> Schema {
+    Schema::new(
+        columns
+            .iter()
+            .map(|c| arrow::datatypes::Field::new(c.name(side), c.source_type(side).clone(), true))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Matches kept rows by key and classifies them.
+fn compare_rows(
+    plan: &ComparePlan,
+    boundaries: &Boundaries,
+    left: KeptRows,
+    right: KeptRows,
+) -> Result<RowDiff> {
+    let keys = plan.key_columns();
+    let key_converter = canon::row_converter(&keys)?;
+    let nkeys = keys.len();
+    let encode_keys = |kept: &KeptRows, side: Side| -> Result<Rows> {
+        let arrays = &kept.batch.columns()[..nkeys];
+        canon::encode(
+            &key_converter,
+            &canon::canonical_arrays(&keys, arrays, side)?,
+        )
+    };
+    let left_keys = encode_keys(&left, Side::Left)?;
+    let right_keys = encode_keys(&right, Side::Right)?;
+
+    // Each value column encoded on its own, both sides with the same encoder.
+    let value_rows: Vec<(Rows, Rows)> = plan
+        .values
+        .par_iter()
+        .enumerate()
+        .map(|(i, column)| {
+            let converter = canon::row_converter(&[column])?;
+            let encode = |kept: &KeptRows, side: Side| {
+                let array = &kept.batch.columns()[nkeys + i];
+                canon::encode(&converter, &column.canonicalize(array, side)?)
+            };
+            Ok((encode(&left, Side::Left)?, encode(&right, Side::Right)?))
+        })
+        .collect::<Result<_>>()?;
+
+    let mut by_key: HashMap<&[u8], (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for i in 0..left_keys.num_rows() {
+        by_key.entry(left_keys.row(i).data()).or_default().0.push(i);
+    }
+    for i in 0..right_keys.num_rows() {
+        by_key
+            .entry(right_keys.row(i).data())
+            .or_default()
+            .1
+            .push(i);
+    }
+    let mut entries: Vec<(&[u8], (Vec<usize>, Vec<usize>))> = by_key.into_iter().collect();
+    entries.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+    let mut diffs = Vec::new();
+    let mut duplicates = Vec::new();
+    let mut unchanged = 0u64;
+    let mut column_mismatches = vec![0u64; plan.values.len()];
+    for (key, (l, r)) in entries {
+        let leaf = boundaries.leaf_of(key);
+        match (l.as_slice(), r.as_slice()) {
+            ([li], [ri]) => {
+                let columns: Vec<usize> = value_rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (lv, rv))| lv.row(*li) != rv.row(*ri))
+                    .map(|(c, _)| c)
+                    .collect();
+                if columns.is_empty() {
+                    unchanged += 1;
+                } else {
+                    for &c in &columns {
+                        column_mismatches[c] += 1;
+                    }
+                    diffs.push(KeyDiff {
+                        status: Status::Changed,
+                        left: Some(*li),
+                        right: Some(*ri),
+                        columns,
+                        leaf,
+                    });
+                }
+            }
+            ([li], []) => diffs.push(KeyDiff {
+                status: Status::OnlyLeft,
+                left: Some(*li),
+                right: None,
+                columns: Vec::new(),
+                leaf,
+            }),
+            ([], [ri]) => diffs.push(KeyDiff {
+                status: Status::OnlyRight,
+                left: None,
+                right: Some(*ri),
+                columns: Vec::new(),
+                leaf,
+            }),
+            ([], []) => return Err(Error::Internal("key with no rows".into())),
+            _ => duplicates.push(DuplicateKey { left: l, right: r }),
+        }
+    }
+    Ok(RowDiff {
+        left,
+        right,
+        diffs,
+        duplicates,
+        unchanged,
+        column_mismatches,
+    })
+}
+
+/// A pruning hint on the first key column covering the leaves to re-read,
+/// when that column's type orders the same way in the source as in recon.
+fn range_hint(plan: &ComparePlan, reread: &Reread<'_>) -> Result<Option<KeyRangeHint>> {
+    if !reread.key_hashes.is_empty() {
+        return Ok(None); // duplicate candidates can be anywhere
+    }
+    let first = &plan.keys[0];
+    if !hint_safe(first) {
+        return Ok(None);
+    }
+    let converter = canon::row_converter(&plan.key_columns())?;
+    let mut ranges = Vec::new();
+    let b = reread.boundaries;
+    let mut leaf = 0;
+    while leaf < reread.leaves.len() {
+        if !reread.leaves[leaf] {
+            leaf += 1;
+            continue;
+        }
+        let start = leaf;
+        while leaf + 1 < reread.leaves.len() && reread.leaves[leaf + 1] {
+            leaf += 1;
+        }
+        let bound = |key: Option<&[u8]>| -> Result<Option<ScalarValue>> {
+            let Some(key) = key else { return Ok(None) };
+            let arrays = Boundaries::decode(&converter, &[key])?;
+            Ok(Some(
+                ScalarValue::try_from_array(&arrays[0], 0)
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            ))
+        };
+        ranges.push((bound(b.lower(start))?, bound(b.upper(leaf))?));
+        leaf += 1;
+    }
+    Ok((!ranges.is_empty()).then(|| KeyRangeHint {
+        column: first.left_name.clone(),
+        ranges,
+    }))
+}
+
+/// Range predicates push down safely for integer, decimal, text and date keys
+/// stored as the same kind on both sides (floats order NaN differently, and
+/// time-zone-aware timestamps compare through a cast).
+fn hint_safe(column: &ColumnPlan) -> bool {
+    use DataType::*;
+    let plain = |t: &DataType| {
+        matches!(
+            t,
+            Int8 | Int16
+                | Int32
+                | Int64
+                | UInt8
+                | UInt16
+                | UInt32
+                | UInt64
+                | Utf8
+                | LargeUtf8
+                | Utf8View
+                | Date32
+        ) || matches!(t, Decimal128(..) | Timestamp(_, None))
+    };
+    plain(&column.left_type)
+        && plain(&column.right_type)
+        && plain(&column.canonical)
+        && column.left_name == column.right_name
+}
+
+/// Rows re-read by the row phase, both sides.
+pub fn kept_rows(diff: &RowDiff) -> u64 {
+    (diff.left.batch.num_rows() + diff.right.batch.num_rows()) as u64
+}

@@ -1,0 +1,93 @@
+//! The one error type of the library. Every variant renders as a single line
+//! that names the cause, because the CLI prints it as the whole of stderr.
+
+use std::fmt;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop a comparison. Data differences are not errors;
+/// they are the report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad command-line arguments or option values.
+    #[error("{0}")]
+    Usage(String),
+
+    /// A source could not be opened or read (missing file, unreadable glob).
+    #[error("{side} source {source_name}: {message}")]
+    Source {
+        side: Side,
+        source_name: String,
+        message: String,
+    },
+
+    /// A column named by the user does not exist, or cannot be compared.
+    #[error("{0}")]
+    Schema(String),
+
+    /// The key columns cannot be used (unknown, or types that do not compare).
+    #[error("key: {0}")]
+    Key(String),
+
+    /// Reading or decoding data failed part way (corrupt Parquet, malformed CSV).
+    #[error("{side} source {source_name}: {message}")]
+    Read {
+        side: Side,
+        source_name: String,
+        message: String,
+    },
+
+    /// Writing an output file failed.
+    #[error("cannot write {path}: {message}")]
+    Output { path: String, message: String },
+
+    /// An internal invariant failed; reported, never panicked on.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Which input a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Left,
+    Right,
+}
+
+impl Side {
+    pub const BOTH: [Side; 2] = [Side::Left, Side::Right];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Turns a multi-line library message (DataFusion and arrow errors can nest
+/// several causes) into one line.
+pub fn one_line(message: impl fmt::Display) -> String {
+    let text = message.to_string();
+    let mut out = String::with_capacity(text.len());
+    for part in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+impl From<arrow::error::ArrowError> for Error {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        Error::Internal(one_line(e))
+    }
+}

@@ -1,0 +1,188 @@
+//! Leaf boundaries: chosen once, from a sample of the keys of both sides, and
+//! applied to both, so that a leaf covers the same key range on each side.
+//! Equal-depth quantiles keep leaves near the same row count whatever the key
+//! distribution (gaps, skew, strings), unlike an even split of the key domain.
+
+use arrow::array::ArrayRef;
+use arrow::row::RowConverter;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+use crate::canon::{self, ColumnPlan};
+use crate::error::{Result, Side};
+use crate::source::Source;
+
+/// Keys sampled per partition stream.
+pub const SAMPLE_PER_PARTITION: usize = 1 << 16;
+
+/// A uniform sample of one side's keys (as encoded key rows), with the weight
+/// (rows represented) of each sampled key.
+#[derive(Debug, Default)]
+pub struct KeySample {
+    pub rows: u64,
+    pub keys: Vec<(Box<[u8]>, f64)>,
+}
+
+/// Reads the key columns of one side and keeps a reservoir sample per partition.
+pub fn sample_keys(source: &dyn Source, keys: &[&ColumnPlan], side: Side) -> Result<KeySample> {
+    let names: Vec<String> = keys.iter().map(|k| k.name(side).to_string()).collect();
+    let converter = canon::row_converter(keys)?;
+    let streams = source.scan(&names, None)?;
+    let partials: Vec<KeySample> = streams
+        .into_par_iter()
+        .enumerate()
+        .map(|(partition, stream)| {
+            let mut rng = SmallRng::seed_from_u64(0x5eed ^ (partition as u64) << 1 ^ side as u64);
+            let mut reservoir: Vec<Box<[u8]>> = Vec::new();
+            let mut seen: u64 = 0;
+            for batch in stream {
+                let batch = batch?;
+                let canonical = canon::canonical_arrays(keys, batch.columns(), side)?;
+                let rows = canon::encode(&converter, &canonical)?;
+                let nulls = canon::null_rows(batch.columns());
+                for i in 0..rows.num_rows() {
+                    if nulls.as_ref().is_some_and(|n| n[i]) {
+                        continue;
+                    }
+                    seen += 1;
+                    if reservoir.len() < SAMPLE_PER_PARTITION {
+                        reservoir.push(rows.row(i).as_ref().into());
+                    } else {
+                        let slot = rng.random_range(0..seen);
+                        if (slot as usize) < SAMPLE_PER_PARTITION {
+                            reservoir[slot as usize] = rows.row(i).as_ref().into();
+                        }
+                    }
+                }
+            }
+            let weight = if reservoir.is_empty() {
+                0.0
+            } else {
+                seen as f64 / reservoir.len() as f64
+            };
+            Ok(KeySample {
+                rows: seen,
+                keys: reservoir.into_iter().map(|k| (k, weight)).collect(),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut sample = KeySample::default();
+    for p in partials {
+        sample.rows += p.rows;
+        sample.keys.extend(p.keys);
+    }
+    Ok(sample)
+}
+
+/// Sorted, distinct encoded keys; leaf `i` holds keys in `[b[i-1], b[i])`,
+/// the first and last leaves are open-ended.
+#[derive(Debug, Clone, Default)]
+pub struct Boundaries {
+    bounds: Vec<Box<[u8]>>,
+}
+
+impl Boundaries {
+    /// Equal-depth boundaries for about `leaves` leaves, from both samples.
+    pub fn from_samples(samples: &[&KeySample], leaves: usize) -> Self {
+        let mut keys: Vec<(&[u8], f64)> = samples
+            .iter()
+            .flat_map(|s| s.keys.iter().map(|(k, w)| (k.as_ref(), *w)))
+            .collect();
+        if keys.is_empty() || leaves <= 1 {
+            return Boundaries::default();
+        }
+        keys.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let total: f64 = keys.iter().map(|k| k.1).sum();
+        let step = total / leaves as f64;
+        let mut bounds: Vec<Box<[u8]>> = Vec::with_capacity(leaves);
+        let mut cumulative = 0.0;
+        let mut next = step;
+        for (key, weight) in keys {
+            if cumulative >= next {
+                if bounds.last().is_none_or(|b| b.as_ref() < key) {
+                    bounds.push(key.into());
+                }
+                while next <= cumulative {
+                    next += step;
+                }
+            }
+            cumulative += weight;
+        }
+        Boundaries { bounds }
+    }
+
+    /// Boundaries given directly (sorted, distinct).
+    pub fn from_sorted(bounds: Vec<Box<[u8]>>) -> Self {
+        debug_assert!(bounds.windows(2).all(|w| w[0] < w[1]));
+        Boundaries { bounds }
+    }
+
+    pub fn leaf_count(&self) -> usize {
+        self.bounds.len() + 1
+    }
+
+    /// The leaf an encoded key falls in.
+    #[inline]
+    pub fn leaf_of(&self, key: &[u8]) -> usize {
+        self.bounds.partition_point(|b| b.as_ref() <= key)
+    }
+
+    /// The inclusive lower bound of a leaf (`None` for the first leaf).
+    pub fn lower(&self, leaf: usize) -> Option<&[u8]> {
+        leaf.checked_sub(1)
+            .and_then(|i| self.bounds.get(i))
+            .map(|b| b.as_ref())
+    }
+
+    /// The exclusive upper bound of a leaf (`None` for the last leaf).
+    pub fn upper(&self, leaf: usize) -> Option<&[u8]> {
+        self.bounds.get(leaf).map(|b| b.as_ref())
+    }
+
+    /// Decodes boundary keys back into key arrays (one row per given bound).
+    pub fn decode(converter: &RowConverter, bounds: &[&[u8]]) -> Result<Vec<ArrayRef>> {
+        let parser = converter.parser();
+        let rows: Vec<_> = bounds.iter().map(|b| parser.parse(b)).collect();
+        Ok(converter.convert_rows(rows)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(keys: impl Iterator<Item = u32>) -> KeySample {
+        let keys: Vec<(Box<[u8]>, f64)> = keys
+            .map(|k| (k.to_be_bytes().to_vec().into_boxed_slice(), 1.0))
+            .collect();
+        KeySample {
+            rows: keys.len() as u64,
+            keys,
+        }
+    }
+
+    #[test]
+    fn equal_depth_leaves_on_skewed_keys() {
+        // Half the keys are tiny, half are huge: an even domain split would put them in two leaves.
+        let s = sample((0..500).chain(1_000_000_000..1_000_000_500));
+        let b = Boundaries::from_samples(&[&s], 10);
+        assert!((9..=10).contains(&b.leaf_count()), "{}", b.leaf_count());
+        let mut counts = vec![0; b.leaf_count()];
+        for (k, _) in &s.keys {
+            counts[b.leaf_of(k)] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (50..=150).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn every_key_has_a_leaf() {
+        let s = sample(10..20);
+        let b = Boundaries::from_samples(&[&s], 4);
+        assert_eq!(b.leaf_of(&0u32.to_be_bytes()), 0);
+        assert_eq!(b.leaf_of(&u32::MAX.to_be_bytes()), b.leaf_count() - 1);
+    }
+}

@@ -1,0 +1,186 @@
+//! The comparison plan: which columns are keys, which are compared, how each
+//! pair of column types is compared, and what the schemas disagree on. It is
+//! computed once from the two schemas, before any data is read.
+
+use arrow::datatypes::{DataType, Schema};
+
+use crate::canon::{ColumnPlan, Family, family};
+use crate::error::{Error, Result};
+
+/// What the user asked to compare.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Key columns, in order (one or more).
+    pub key: Vec<String>,
+    /// Compare only these columns (besides the key); all common columns when empty.
+    pub columns: Vec<String>,
+    /// Never compare these columns.
+    pub exclude: Vec<String>,
+}
+
+/// A column found on one side only.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OneSidedColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+}
+
+/// A compared column whose type differs between the sides.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TypeDifference {
+    pub name: String,
+    pub left: String,
+    pub right: String,
+    /// The type both sides are compared as.
+    pub compared_as: String,
+    /// True when the two types belong to different families (e.g. text vs number):
+    /// a schema difference that fails the verdict. Widening within a family does not.
+    pub incompatible: bool,
+}
+
+/// The plan for one comparison.
+#[derive(Debug, Clone)]
+pub struct ComparePlan {
+    pub keys: Vec<ColumnPlan>,
+    pub values: Vec<ColumnPlan>,
+    pub left_only: Vec<OneSidedColumn>,
+    pub right_only: Vec<OneSidedColumn>,
+    pub type_differences: Vec<TypeDifference>,
+}
+
+impl ComparePlan {
+    pub fn new(left: &Schema, right: &Schema, selection: &Selection) -> Result<Self> {
+        if selection.key.is_empty() {
+            return Err(Error::Usage(
+                "at least one key column is needed (--key COL[,COL...])".into(),
+            ));
+        }
+        let lookup = |schema: &Schema, name: &str, side: &str| -> Result<DataType> {
+            schema
+                .field_with_name(name)
+                .map(|f| f.data_type().clone())
+                .map_err(|_| {
+                    Error::Key(format!(
+                        "unknown key column {name:?} on the {side} side (columns: {})",
+                        column_list(schema)
+                    ))
+                })
+        };
+        let mut keys = Vec::new();
+        for name in &selection.key {
+            let lt = lookup(left, name, "left")?;
+            let rt = lookup(right, name, "right")?;
+            let plan = ColumnPlan::new(name, name, &lt, &rt)
+                .map_err(|why| Error::Key(format!("{name}: {why}")))?;
+            if plan.parses_text() || !orderable(&plan.canonical) {
+                return Err(Error::Key(format!(
+                    "{name}: key types {lt} and {rt} cannot be compared as keys"
+                )));
+            }
+            keys.push(plan);
+        }
+
+        for name in selection.columns.iter().chain(&selection.exclude) {
+            if left.field_with_name(name).is_err() && right.field_with_name(name).is_err() {
+                return Err(Error::Schema(format!(
+                    "unknown column {name:?} (left columns: {}; right columns: {})",
+                    column_list(left),
+                    column_list(right)
+                )));
+            }
+        }
+        let chosen = |name: &str| {
+            !selection.key.iter().any(|k| k == name)
+                && !selection.exclude.iter().any(|e| e == name)
+                && (selection.columns.is_empty() || selection.columns.iter().any(|c| c == name))
+        };
+
+        let mut values = Vec::new();
+        let mut type_differences = Vec::new();
+        let mut left_only = Vec::new();
+        for field in left.fields().iter().filter(|f| chosen(f.name())) {
+            let Ok(right_field) = right.field_with_name(field.name()) else {
+                left_only.push(one_sided(field.name(), field.data_type()));
+                continue;
+            };
+            let plan = ColumnPlan::new(
+                field.name(),
+                right_field.name(),
+                field.data_type(),
+                right_field.data_type(),
+            )
+            .map_err(|why| {
+                Error::Schema(format!(
+                    "column {:?}: {why}; leave it out with --exclude {}",
+                    field.name(),
+                    field.name()
+                ))
+            })?;
+            if field.data_type() != right_field.data_type() {
+                type_differences.push(TypeDifference {
+                    name: field.name().clone(),
+                    left: field.data_type().to_string(),
+                    right: right_field.data_type().to_string(),
+                    compared_as: plan.canonical.to_string(),
+                    incompatible: plan.family_differs() && !null_side(&plan),
+                });
+            }
+            values.push(plan);
+        }
+        let right_only = right
+            .fields()
+            .iter()
+            .filter(|f| chosen(f.name()) && left.field_with_name(f.name()).is_err())
+            .map(|f| one_sided(f.name(), f.data_type()))
+            .collect();
+        Ok(ComparePlan {
+            keys,
+            values,
+            left_only,
+            right_only,
+            type_differences,
+        })
+    }
+
+    /// Key columns then compared columns, in scan order.
+    pub fn columns(&self) -> Vec<&ColumnPlan> {
+        self.keys.iter().chain(&self.values).collect()
+    }
+
+    pub fn key_columns(&self) -> Vec<&ColumnPlan> {
+        self.keys.iter().collect()
+    }
+
+    /// True when the schemas differ in a way that fails the verdict.
+    pub fn schema_differs(&self) -> bool {
+        !self.left_only.is_empty()
+            || !self.right_only.is_empty()
+            || self.type_differences.iter().any(|t| t.incompatible)
+    }
+}
+
+fn null_side(plan: &ColumnPlan) -> bool {
+    family(&plan.left_type) == Family::Null || family(&plan.right_type) == Family::Null
+}
+
+fn one_sided(name: &str, t: &DataType) -> OneSidedColumn {
+    OneSidedColumn {
+        name: name.to_string(),
+        data_type: t.to_string(),
+    }
+}
+
+fn column_list(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Key types must have an order that a range filter in the source agrees with.
+fn orderable(t: &DataType) -> bool {
+    !matches!(family(t), Family::Other | Family::Null)
+}

@@ -1,0 +1,120 @@
+//! Every differing row to a Parquet or CSV file, for results too large to
+//! read in a terminal: `status`, the key columns, then `left_<col>` and
+//! `right_<col>` for every compared column, in the sources' own types.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, StringArray, UInt32Array};
+use arrow::compute::{interleave, take};
+use arrow::datatypes::{Field, Schema};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+
+use crate::canon;
+use crate::diff::RowDiff;
+use crate::error::{Error, Result, Side};
+use crate::plan::ComparePlan;
+
+/// Writes the rows of every difference and duplicate key; the format follows the extension.
+pub fn write_diffs(path: &str, plan: &ComparePlan, rows: &RowDiff) -> Result<u64> {
+    let fail = |message: String| Error::Output {
+        path: path.to_string(),
+        message,
+    };
+    let lower = path.to_ascii_lowercase();
+    let parquet = lower.ends_with(".parquet") || lower.ends_with(".pq");
+    if !parquet && !lower.ends_with(".csv") {
+        return Err(fail("use a .parquet or .csv file name".into()));
+    }
+
+    // (status, left row, right row) for every output line.
+    let mut lines: Vec<(&str, Option<u32>, Option<u32>)> = rows
+        .diffs
+        .iter()
+        .map(|d| {
+            (
+                d.status.as_str(),
+                d.left.map(|i| i as u32),
+                d.right.map(|i| i as u32),
+            )
+        })
+        .collect();
+    for d in &rows.duplicates {
+        lines.extend(
+            d.left
+                .iter()
+                .map(|&i| ("duplicate_key", Some(i as u32), None)),
+        );
+        lines.extend(
+            d.right
+                .iter()
+                .map(|&i| ("duplicate_key", None, Some(i as u32))),
+        );
+    }
+
+    let keys = plan.key_columns();
+    let nkeys = keys.len();
+    let key_canonical = |side: Side| -> Result<Vec<ArrayRef>> {
+        let batch = match side {
+            Side::Left => &rows.left.batch,
+            Side::Right => &rows.right.batch,
+        };
+        canon::canonical_arrays(&keys, &batch.columns()[..nkeys], side)
+    };
+    let (left_keys, right_keys) = (key_canonical(Side::Left)?, key_canonical(Side::Right)?);
+    let picks: Vec<(usize, usize)> = lines
+        .iter()
+        .map(|(_, l, r)| match (l, r) {
+            (Some(l), _) => (0, *l as usize),
+            (None, Some(r)) => (1, *r as usize),
+            (None, None) => (0, 0),
+        })
+        .collect();
+
+    let mut fields = vec![Field::new(
+        "status",
+        arrow::datatypes::DataType::Utf8,
+        false,
+    )];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
+        lines.iter().map(|l| l.0),
+    ))];
+    for (k, plan_key) in keys.iter().enumerate() {
+        let array = interleave(&[left_keys[k].as_ref(), right_keys[k].as_ref()], &picks)?;
+        fields.push(Field::new(
+            &plan_key.left_name,
+            array.data_type().clone(),
+            true,
+        ));
+        columns.push(array);
+    }
+    let left_idx = UInt32Array::from(lines.iter().map(|l| l.1).collect::<Vec<_>>());
+    let right_idx = UInt32Array::from(lines.iter().map(|l| l.2).collect::<Vec<_>>());
+    for (i, column) in plan.values.iter().enumerate() {
+        for (side, batch, idx) in [
+            (Side::Left, &rows.left.batch, &left_idx),
+            (Side::Right, &rows.right.batch, &right_idx),
+        ] {
+            let array = take(batch.column(nkeys + i).as_ref(), idx, None)?;
+            fields.push(Field::new(
+                format!("{side}_{}", column.name(side)),
+                array.data_type().clone(),
+                true,
+            ));
+            columns.push(array);
+        }
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    let file = File::create(path).map_err(|e| fail(e.to_string()))?;
+    if parquet {
+        let mut writer =
+            ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| fail(e.to_string()))?;
+        writer.write(&batch).map_err(|e| fail(e.to_string()))?;
+        writer.close().map_err(|e| fail(e.to_string()))?;
+    } else {
+        let mut writer = arrow::csv::Writer::new(file);
+        writer.write(&batch).map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(lines.len() as u64)
+}

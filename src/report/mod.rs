@@ -1,0 +1,377 @@
+//! One [`Report`] value, built once from the pipeline's results, and one
+//! renderer per output format. Renderers know nothing of how the data was
+//! read; the JSON form is the contract (DESIGN.md) and is the serialisation
+//! of this struct.
+
+mod diffs_file;
+mod json;
+mod markdown;
+pub mod table;
+pub mod values;
+
+use arrow::array::ArrayRef;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::canon;
+use crate::diff::{RowDiff, Status};
+use crate::error::{Result, Side};
+use crate::merkle::{Boundaries, SideLeaves, TreeComparison};
+use crate::plan::{ComparePlan, OneSidedColumn, TypeDifference};
+use values::{ValueRenderer, row_object};
+
+pub use diffs_file::write_diffs;
+pub use json::{write_json, write_ndjson};
+pub use markdown::write_markdown;
+pub use table::{TABLE_SAMPLE, write_table};
+
+/// Equal within the rules, or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Equal,
+    Different,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SideInfo {
+    pub source: String,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub left_rows: u64,
+    pub right_rows: u64,
+    pub only_left: u64,
+    pub only_right: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub duplicate_keys: u64,
+    pub null_keys: u64,
+}
+
+impl Summary {
+    pub fn differences(&self) -> u64 {
+        self.only_left + self.only_right + self.changed
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaReport {
+    pub compared_columns: Vec<String>,
+    pub left_only: Vec<OneSidedColumn>,
+    pub right_only: Vec<OneSidedColumn>,
+    pub type_differences: Vec<TypeDifference>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnMismatches {
+    pub name: String,
+    pub mismatches: u64,
+}
+
+/// A run of adjacent divergent leaves: keys from `from` (inclusive) to `to`
+/// (exclusive); `null` means unbounded.
+#[derive(Debug, Clone, Serialize)]
+pub struct DivergentRange {
+    pub from: Option<Map<String, Value>>,
+    pub to: Option<Map<String, Value>>,
+    pub left_rows: u64,
+    pub right_rows: u64,
+    /// Keys in the range found only-left, only-right, changed or duplicated.
+    pub differences: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffRecord {
+    pub status: Status,
+    pub key: Map<String, Value>,
+    /// The columns that differ (changed rows).
+    pub columns: Vec<String>,
+    pub left: Option<Map<String, Value>>,
+    pub right: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DuplicateRecord {
+    pub key: Map<String, Value>,
+    pub left_count: usize,
+    pub right_count: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NullKeyRecord {
+    pub side: Side,
+    pub row: Map<String, Value>,
+}
+
+/// Where the time and the reads went.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub threads: usize,
+    pub leaves: usize,
+    pub divergent_leaves: usize,
+    pub tree_nodes_compared: usize,
+    /// Rows read by the hashing pass, per side.
+    pub left_rows_hashed: u64,
+    pub right_rows_hashed: u64,
+    /// Rows the sources returned during the row phase (after source-side pruning).
+    pub left_rows_rescanned: u64,
+    pub right_rows_rescanned: u64,
+    /// Rows held and compared by the row phase (divergent ranges and duplicate candidates).
+    pub left_rows_reread: u64,
+    pub right_rows_reread: u64,
+    pub seconds_sample: f64,
+    pub seconds_hash: f64,
+    pub seconds_rows: f64,
+    pub seconds_total: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub verdict: Verdict,
+    pub left: SideInfo,
+    pub right: SideInfo,
+    pub key: Vec<String>,
+    pub summary: Summary,
+    pub schema: SchemaReport,
+    pub columns: Vec<ColumnMismatches>,
+    pub ranges: Vec<DivergentRange>,
+    /// Differences listed (all of them unless `diffs_truncated`).
+    pub diffs: Vec<DiffRecord>,
+    pub diffs_truncated: bool,
+    pub duplicates: Vec<DuplicateRecord>,
+    pub null_key_samples: Vec<NullKeyRecord>,
+    pub stats: Stats,
+}
+
+/// Everything the report is built from.
+pub struct ReportInput<'a> {
+    pub left_name: &'a str,
+    pub right_name: &'a str,
+    pub plan: &'a ComparePlan,
+    pub boundaries: &'a Boundaries,
+    pub left_leaves: &'a SideLeaves,
+    pub right_leaves: &'a SideLeaves,
+    pub comparison: &'a TreeComparison,
+    pub rows: &'a RowDiff,
+    pub max_diffs: Option<usize>,
+    pub stats: Stats,
+}
+
+impl Report {
+    pub fn build(input: ReportInput<'_>) -> Result<Report> {
+        let ReportInput {
+            plan,
+            rows,
+            left_leaves,
+            right_leaves,
+            ..
+        } = input;
+        let nkeys = plan.keys.len();
+        let count = |s: Status| rows.diffs.iter().filter(|d| d.status == s).count() as u64;
+        let left_kept = rows.left.batch.num_rows() as u64;
+        let left_keyed = left_leaves.rows - left_leaves.null_key_rows;
+        let summary = Summary {
+            left_rows: left_leaves.rows,
+            right_rows: right_leaves.rows,
+            only_left: count(Status::OnlyLeft),
+            only_right: count(Status::OnlyRight),
+            changed: count(Status::Changed),
+            // Rows not re-read lie in equal leaves and have unique keys: unchanged.
+            unchanged: left_keyed.saturating_sub(left_kept) + rows.unchanged,
+            duplicate_keys: rows.duplicates.len() as u64,
+            null_keys: left_leaves.null_key_rows + right_leaves.null_key_rows,
+        };
+
+        let left_cols = rows.left.batch.columns();
+        let right_cols = rows.right.batch.columns();
+        let left_r: Vec<ValueRenderer> = left_cols.iter().map(ValueRenderer::new).collect();
+        let right_r: Vec<ValueRenderer> = right_cols.iter().map(ValueRenderer::new).collect();
+        let key_names: Vec<&str> = plan.keys.iter().map(|k| k.left_name.as_str()).collect();
+        let value_names =
+            |side: Side| -> Vec<&str> { plan.values.iter().map(|c| c.name(side)).collect() };
+        let (left_value_names, right_value_names) =
+            (value_names(Side::Left), value_names(Side::Right));
+        let key_of = |side: Side, row: usize| match side {
+            Side::Left => row_object(&key_names, &left_r[..nkeys], row),
+            Side::Right => row_object(&key_names, &right_r[..nkeys], row),
+        };
+
+        let limit = input.max_diffs.unwrap_or(usize::MAX);
+        let diffs: Vec<DiffRecord> = rows
+            .diffs
+            .iter()
+            .take(limit)
+            .map(|d| DiffRecord {
+                status: d.status,
+                key: match (d.left, d.right) {
+                    (Some(l), _) => key_of(Side::Left, l),
+                    (None, Some(r)) => key_of(Side::Right, r),
+                    (None, None) => Map::new(),
+                },
+                columns: d
+                    .columns
+                    .iter()
+                    .map(|&c| plan.values[c].display_name())
+                    .collect(),
+                left: d
+                    .left
+                    .map(|l| row_object(&left_value_names, &left_r[nkeys..], l)),
+                right: d
+                    .right
+                    .map(|r| row_object(&right_value_names, &right_r[nkeys..], r)),
+            })
+            .collect();
+
+        let duplicates = rows
+            .duplicates
+            .iter()
+            .map(|d| DuplicateRecord {
+                key: match (d.left.first(), d.right.first()) {
+                    (Some(&l), _) => key_of(Side::Left, l),
+                    (None, Some(&r)) => key_of(Side::Right, r),
+                    (None, None) => Map::new(),
+                },
+                left_count: d.left.len(),
+                right_count: d.right.len(),
+            })
+            .collect();
+
+        let mut null_key_samples = Vec::new();
+        for (side, leaves) in [(Side::Left, left_leaves), (Side::Right, right_leaves)] {
+            for batch in &leaves.null_key_samples {
+                let renderers: Vec<ValueRenderer> =
+                    batch.columns().iter().map(ValueRenderer::new).collect();
+                let names: Vec<&str> = plan.columns().iter().map(|c| c.name(side)).collect();
+                null_key_samples.push(NullKeyRecord {
+                    side,
+                    row: row_object(&names, &renderers, 0),
+                });
+            }
+        }
+
+        let ranges = divergent_ranges(&input, rows)?;
+        let columns = plan
+            .values
+            .iter()
+            .zip(&rows.column_mismatches)
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, &n)| ColumnMismatches {
+                name: c.display_name(),
+                mismatches: n,
+            })
+            .collect();
+
+        let different = summary.differences() + summary.duplicate_keys + summary.null_keys > 0
+            || plan.schema_differs();
+        Ok(Report {
+            verdict: if different {
+                Verdict::Different
+            } else {
+                Verdict::Equal
+            },
+            left: SideInfo {
+                source: input.left_name.to_string(),
+                rows: left_leaves.rows,
+            },
+            right: SideInfo {
+                source: input.right_name.to_string(),
+                rows: right_leaves.rows,
+            },
+            key: plan.keys.iter().map(|k| k.display_name()).collect(),
+            diffs_truncated: rows.diffs.len() > diffs.len(),
+            summary,
+            schema: SchemaReport {
+                compared_columns: plan.values.iter().map(|c| c.display_name()).collect(),
+                left_only: plan.left_only.clone(),
+                right_only: plan.right_only.clone(),
+                type_differences: plan.type_differences.clone(),
+            },
+            columns,
+            ranges,
+            diffs,
+            duplicates,
+            null_key_samples,
+            stats: input.stats,
+        })
+    }
+}
+
+/// Adjacent divergent leaves merged into key ranges, with their row counts.
+fn divergent_ranges(input: &ReportInput<'_>, rows: &RowDiff) -> Result<Vec<DivergentRange>> {
+    let leaves = &input.comparison.divergent_leaves;
+    if leaves.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &leaf in leaves {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == leaf => *end = leaf,
+            _ => runs.push((leaf, leaf)),
+        }
+    }
+    // Decode all the bounds in one go.
+    let b = input.boundaries;
+    let bounds: Vec<&[u8]> = runs
+        .iter()
+        .flat_map(|&(start, end)| [b.lower(start), b.upper(end)])
+        .flatten()
+        .collect();
+    let keys: Vec<&canon::ColumnPlan> = input.plan.key_columns();
+    let converter = canon::row_converter(&keys)?;
+    let decoded: Vec<ArrayRef> = if bounds.is_empty() {
+        Vec::new()
+    } else {
+        Boundaries::decode(&converter, &bounds)?
+    };
+    let renderers: Vec<ValueRenderer> = decoded.iter().map(ValueRenderer::new).collect();
+    let names: Vec<&str> = keys.iter().map(|k| k.left_name.as_str()).collect();
+    let mut next_bound = 0;
+    let mut take_bound = |present: bool| {
+        present.then(|| {
+            let obj = row_object(&names, &renderers, next_bound);
+            next_bound += 1;
+            obj
+        })
+    };
+    // Differences per leaf, to attribute them to ranges.
+    let mut per_leaf: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+    for d in &rows.diffs {
+        *per_leaf.entry(d.leaf).or_default() += 1;
+    }
+    let key_rows = |kept: &crate::diff::KeptRows, side: Side| -> Result<arrow::row::Rows> {
+        let arrays = &kept.batch.columns()[..keys.len()];
+        canon::encode(&converter, &canon::canonical_arrays(&keys, arrays, side)?)
+    };
+    if !rows.duplicates.is_empty() {
+        let (lk, rk) = (
+            key_rows(&rows.left, Side::Left)?,
+            key_rows(&rows.right, Side::Right)?,
+        );
+        for d in &rows.duplicates {
+            let key = match (d.left.first(), d.right.first()) {
+                (Some(&l), _) => lk.row(l),
+                (None, Some(&r)) => rk.row(r),
+                (None, None) => continue,
+            };
+            *per_leaf.entry(b.leaf_of(key.as_ref())).or_default() += 1;
+        }
+    }
+    Ok(runs
+        .into_iter()
+        .map(|(start, end)| {
+            let sum = |leaves: &SideLeaves| leaves.leaves[start..=end].iter().map(|d| d.rows).sum();
+            DivergentRange {
+                from: take_bound(b.lower(start).is_some()),
+                to: take_bound(b.upper(end).is_some()),
+                left_rows: sum(input.left_leaves),
+                right_rows: sum(input.right_leaves),
+                differences: (start..=end)
+                    .map(|l| per_leaf.get(&l).copied().unwrap_or(0))
+                    .sum(),
+            }
+        })
+        .collect())
+}

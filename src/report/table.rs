@@ -1,0 +1,319 @@
+//! The terminal view: summary, schema notes, divergent ranges, columns with
+//! mismatches, and sample differences with left and right side by side.
+
+use std::io::Write;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+
+use super::values::short;
+use super::{Report, Verdict};
+use crate::error::{Error, Result};
+
+/// Sample rows shown in tables.
+pub const TABLE_SAMPLE: usize = 20;
+
+pub(super) fn new_table(preset: &str) -> Table {
+    let mut t = Table::new();
+    t.load_preset(preset)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t
+}
+
+pub(super) fn right(text: impl ToString) -> Cell {
+    Cell::new(text.to_string()).set_alignment(CellAlignment::Right)
+}
+
+/// Groups digits by thousands.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The sections shared by the table and Markdown views, as (title, table) pairs.
+pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(String, Table)> {
+    let s = &report.summary;
+    let mut out = Vec::new();
+
+    let mut summary = new_table(preset);
+    summary.set_header(vec!["", "left", "right"]);
+    summary.add_row(vec![
+        Cell::new("rows"),
+        right(thousands(s.left_rows)),
+        right(thousands(s.right_rows)),
+    ]);
+    summary.add_row(vec![
+        Cell::new("only on this side"),
+        right(thousands(s.only_left)),
+        right(thousands(s.only_right)),
+    ]);
+    summary.add_row(vec![
+        Cell::new("changed"),
+        right(thousands(s.changed)),
+        right(""),
+    ]);
+    summary.add_row(vec![
+        Cell::new("unchanged"),
+        right(thousands(s.unchanged)),
+        right(""),
+    ]);
+    if s.duplicate_keys > 0 {
+        summary.add_row(vec![
+            Cell::new("duplicate keys"),
+            right(thousands(s.duplicate_keys)),
+            right(""),
+        ]);
+    }
+    if s.null_keys > 0 {
+        summary.add_row(vec![
+            Cell::new("NULL keys"),
+            right(thousands(s.null_keys)),
+            right(""),
+        ]);
+    }
+    out.push(("Summary".to_string(), summary));
+
+    let schema = &report.schema;
+    if !schema.left_only.is_empty()
+        || !schema.right_only.is_empty()
+        || !schema.type_differences.is_empty()
+    {
+        let mut t = new_table(preset);
+        t.set_header(vec!["column", "left", "right", "compared as"]);
+        for c in &schema.left_only {
+            t.add_row(vec![
+                c.name.as_str(),
+                c.data_type.as_str(),
+                "(missing)",
+                "not compared",
+            ]);
+        }
+        for c in &schema.right_only {
+            t.add_row(vec![
+                c.name.as_str(),
+                "(missing)",
+                c.data_type.as_str(),
+                "not compared",
+            ]);
+        }
+        for c in &schema.type_differences {
+            t.add_row(vec![
+                c.name.as_str(),
+                c.left.as_str(),
+                c.right.as_str(),
+                c.compared_as.as_str(),
+            ]);
+        }
+        out.push(("Schema differences".to_string(), t));
+    }
+
+    if !report.ranges.is_empty() {
+        let mut t = new_table(preset);
+        t.set_header(vec![
+            "from (incl.)",
+            "to (excl.)",
+            "left rows",
+            "right rows",
+            "differences",
+        ]);
+        let bound = |b: &Option<serde_json::Map<String, serde_json::Value>>| match b {
+            None => "…".to_string(),
+            Some(m) => m.values().map(short).collect::<Vec<_>>().join(", "),
+        };
+        for r in report.ranges.iter().take(sample) {
+            t.add_row(vec![
+                Cell::new(bound(&r.from)),
+                Cell::new(bound(&r.to)),
+                right(thousands(r.left_rows)),
+                right(thousands(r.right_rows)),
+                right(thousands(r.differences)),
+            ]);
+        }
+        let more = report.ranges.len().saturating_sub(sample);
+        let title = if more > 0 {
+            format!(
+                "Divergent key ranges (first {sample} of {})",
+                report.ranges.len()
+            )
+        } else {
+            "Divergent key ranges".to_string()
+        };
+        out.push((title, t));
+    }
+
+    if !report.columns.is_empty() {
+        let mut t = new_table(preset);
+        t.set_header(vec!["column", "mismatches"]);
+        for c in &report.columns {
+            t.add_row(vec![Cell::new(&c.name), right(thousands(c.mismatches))]);
+        }
+        out.push(("Columns with differences".to_string(), t));
+    }
+
+    if !report.diffs.is_empty() {
+        let mut t = new_table(preset);
+        t.set_header(vec!["status", "key", "column", "left", "right"]);
+        for d in report.diffs.iter().take(sample) {
+            let key = d.key.values().map(short).collect::<Vec<_>>().join(", ");
+            let whole = |row: &Option<serde_json::Map<String, serde_json::Value>>| {
+                row.as_ref().map_or("—".to_string(), |m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", short(v)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+            };
+            if d.columns.is_empty() {
+                t.add_row(vec![
+                    d.status.as_str().to_string(),
+                    key,
+                    "(row)".into(),
+                    whole(&d.left),
+                    whole(&d.right),
+                ]);
+                continue;
+            }
+            for (i, c) in d.columns.iter().enumerate() {
+                let (left_name, right_name) = c.split_once('→').unwrap_or((c, c));
+                let pick = |row: &Option<serde_json::Map<String, serde_json::Value>>,
+                            name: &str| {
+                    row.as_ref()
+                        .and_then(|m| m.get(name))
+                        .map_or("—".to_string(), short)
+                };
+                let (status, k) = if i == 0 {
+                    (d.status.as_str().to_string(), key.clone())
+                } else {
+                    (String::new(), String::new())
+                };
+                t.add_row(vec![
+                    status,
+                    k,
+                    c.clone(),
+                    pick(&d.left, left_name),
+                    pick(&d.right, right_name),
+                ]);
+            }
+        }
+        let total = s.differences() as usize;
+        let title = if total > sample.min(report.diffs.len()) {
+            format!(
+                "Differences (first {} of {})",
+                sample.min(report.diffs.len()),
+                thousands(total as u64)
+            )
+        } else {
+            "Differences".to_string()
+        };
+        out.push((title, t));
+    }
+
+    if !report.duplicates.is_empty() {
+        let mut t = new_table(preset);
+        t.set_header(vec!["key", "left rows", "right rows"]);
+        for d in report.duplicates.iter().take(sample) {
+            let key = d.key.values().map(short).collect::<Vec<_>>().join(", ");
+            t.add_row(vec![
+                Cell::new(key),
+                right(d.left_count),
+                right(d.right_count),
+            ]);
+        }
+        out.push((
+            format!("Duplicate keys ({})", thousands(s.duplicate_keys)),
+            t,
+        ));
+    }
+    if !report.null_key_samples.is_empty() {
+        let mut t = new_table(preset);
+        t.set_header(vec!["side", "row"]);
+        for n in report.null_key_samples.iter().take(sample) {
+            let row = n
+                .row
+                .iter()
+                .map(|(k, v)| format!("{k}={}", short(v)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            t.add_row(vec![n.side.to_string(), row]);
+        }
+        out.push((
+            format!("Rows with a NULL key ({})", thousands(s.null_keys)),
+            t,
+        ));
+    }
+    out
+}
+
+/// One line: the verdict and the counts.
+pub fn headline(report: &Report) -> String {
+    let s = &report.summary;
+    let verdict = match report.verdict {
+        Verdict::Equal => "EQUAL",
+        Verdict::Different => "DIFFERENT",
+    };
+    let mut line = format!(
+        "{verdict}: {} only in left, {} only in right, {} changed, {} unchanged",
+        thousands(s.only_left),
+        thousands(s.only_right),
+        thousands(s.changed),
+        thousands(s.unchanged)
+    );
+    if s.duplicate_keys > 0 {
+        line.push_str(&format!(", {} duplicate keys", thousands(s.duplicate_keys)));
+    }
+    if s.null_keys > 0 {
+        line.push_str(&format!(", {} NULL keys", thousands(s.null_keys)));
+    }
+    if !report.schema.left_only.is_empty() || !report.schema.right_only.is_empty() {
+        line.push_str(", columns differ");
+    }
+    line
+}
+
+/// How much was read, one line.
+pub fn stats_line(report: &Report) -> String {
+    let st = &report.stats;
+    let hashed = st.left_rows_hashed + st.right_rows_hashed;
+    let reread = st.left_rows_reread + st.right_rows_reread;
+    let share = if hashed > 0 {
+        100.0 * reread as f64 / hashed as f64
+    } else {
+        0.0
+    };
+    format!(
+        "hashed {} rows into {} leaves; re-read {} rows ({share:.2}%) in {} divergent leaves; {:.2} s on {} threads",
+        thousands(hashed),
+        thousands(st.leaves as u64),
+        thousands(reread),
+        thousands(st.divergent_leaves as u64),
+        st.seconds_total,
+        st.threads
+    )
+}
+
+pub fn write_table(report: &Report, out: &mut dyn Write, sample: usize) -> Result<()> {
+    let io = |e: std::io::Error| Error::Output {
+        path: "standard output".into(),
+        message: e.to_string(),
+    };
+    writeln!(
+        out,
+        "{}  vs  {}   key: {}",
+        report.left.source,
+        report.right.source,
+        report.key.join(", ")
+    )
+    .map_err(io)?;
+    for (title, table) in sections(report, UTF8_FULL_CONDENSED, sample) {
+        writeln!(out, "\n{title}\n{table}").map_err(io)?;
+    }
+    writeln!(out, "\n{}\n{}", stats_line(report), headline(report)).map_err(io)?;
+    Ok(())
+}

@@ -1,0 +1,337 @@
+//! Files read through DataFusion: Parquet, CSV, NDJSON and Arrow IPC; one
+//! file, a directory of files or a glob. DataFusion does the decoding, the
+//! parallel split of large files, the pruning by statistics, and runs the
+//! optional per-side SQL query (the source is registered as table `t`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::common::Column;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::options::{ArrowReadOptions, JsonReadOptions};
+use datafusion::logical_expr::{Expr, lit};
+use datafusion::prelude::{
+    CsvReadOptions, DataFrame, ParquetReadOptions, SessionConfig, SessionContext,
+};
+use futures::StreamExt;
+use tokio::runtime::Handle;
+
+use super::{BatchStream, KeyRangeHint, OpenOptions, Source};
+use crate::error::{Error, Result, Side, one_line};
+
+/// At most this many OR-ed ranges go into a pushed-down filter; more are
+/// merged into covering ranges (the exact filter runs in recon).
+const MAX_HINT_RANGES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Parquet,
+    Csv,
+    Tsv,
+    NdJson,
+    ArrowIpc,
+}
+
+impl FileFormat {
+    fn from_prefix(prefix: &str) -> Option<Self> {
+        Some(match prefix.to_ascii_lowercase().as_str() {
+            "parquet" | "pq" => FileFormat::Parquet,
+            "csv" => FileFormat::Csv,
+            "tsv" => FileFormat::Tsv,
+            "ndjson" | "json" | "jsonl" => FileFormat::NdJson,
+            "arrow" | "ipc" | "feather" => FileFormat::ArrowIpc,
+            _ => return None,
+        })
+    }
+
+    fn from_extension(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?;
+        Self::from_prefix(ext)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Location {
+    File,
+    Directory,
+    Glob,
+}
+
+/// A parsed file source argument.
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    pub text: String,
+    pub format: FileFormat,
+    path: PathBuf,
+    location: Location,
+}
+
+impl FileSpec {
+    /// Parses `[format:]path`, checking that the path exists (or that the glob matches).
+    pub fn parse(text: &str, side: Side) -> Result<Self> {
+        let fail = |message: String| Error::Source {
+            side,
+            source_name: text.to_string(),
+            message,
+        };
+        let (explicit, path_text) = match text.split_once(':') {
+            Some((prefix, rest)) if FileFormat::from_prefix(prefix).is_some() => {
+                (FileFormat::from_prefix(prefix), rest)
+            }
+            _ => (None, text),
+        };
+        if path_text.is_empty() {
+            return Err(fail("empty path".into()));
+        }
+        let path = std::path::absolute(path_text).map_err(|e| fail(one_line(e)))?;
+        let location = if path_text.contains(['*', '?', '[']) {
+            Location::Glob
+        } else if path.is_dir() {
+            Location::Directory
+        } else if path.is_file() {
+            Location::File
+        } else {
+            return Err(fail("no such file or directory".into()));
+        };
+        let format = match (explicit, &location) {
+            (Some(f), _) => f,
+            (None, Location::Directory) => detect_in_directory(&path).ok_or_else(|| {
+                fail("no Parquet, CSV, NDJSON or Arrow files in this directory (or name the format: parquet:DIR)".into())
+            })?,
+            (None, _) => FileFormat::from_extension(&path).ok_or_else(|| {
+                fail("unknown file format; name it with a prefix such as parquet:, csv:, ndjson: or arrow:".into())
+            })?,
+        };
+        if location == Location::Glob {
+            check_glob_matches(path_text).map_err(fail)?;
+        }
+        Ok(FileSpec {
+            text: text.to_string(),
+            format,
+            path,
+            location,
+        })
+    }
+
+    /// The extension DataFusion filters listed files by.
+    fn listing_extension(&self) -> String {
+        match self.location {
+            Location::Glob => String::new(),
+            Location::File => self
+                .path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(|e| format!(".{e}"))
+                .unwrap_or_default(),
+            Location::Directory => std::fs::read_dir(&self.path)
+                .ok()
+                .and_then(|entries| {
+                    entries.flatten().find_map(|e| {
+                        let p = e.path();
+                        let ext = p.extension()?.to_str()?;
+                        (FileFormat::from_extension(&p) == Some(self.format))
+                            .then(|| format!(".{ext}"))
+                    })
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn detect_in_directory(dir: &Path) -> Option<FileFormat> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    entries
+        .iter()
+        .filter(|p| p.is_file())
+        .find_map(|p| FileFormat::from_extension(p))
+}
+
+/// DataFusion reports an empty glob late and vaguely; say it up front.
+fn check_glob_matches(pattern: &str) -> std::result::Result<(), String> {
+    let mut paths = glob::glob(pattern).map_err(|e| format!("bad glob pattern: {e}"))?;
+    match paths.next() {
+        Some(_) => Ok(()),
+        None => Err("no files match this pattern".into()),
+    }
+}
+
+/// A file source: a DataFusion session with the files registered as `t` and
+/// the (optional) query applied.
+pub struct FileSource {
+    describe: String,
+    side: Side,
+    frame: DataFrame,
+    schema: SchemaRef,
+    runtime: Handle,
+}
+
+impl FileSource {
+    pub fn open(
+        spec: FileSpec,
+        query: Option<&str>,
+        side: Side,
+        options: &OpenOptions,
+        runtime: Handle,
+    ) -> Result<Self> {
+        let fail = |message: String| Error::Source {
+            side,
+            source_name: spec.text.clone(),
+            message,
+        };
+        let config = SessionConfig::new()
+            .with_target_partitions(options.threads.max(1))
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        let ctx = SessionContext::new_with_config(config);
+        let path = spec.path.to_string_lossy().into_owned();
+        let extension = spec.listing_extension();
+        let frame = runtime
+            .block_on(async {
+                match spec.format {
+                    FileFormat::Parquet => {
+                        let o = ParquetReadOptions::default().file_extension(&extension);
+                        ctx.register_parquet("t", &path, o).await?
+                    }
+                    FileFormat::Csv | FileFormat::Tsv => {
+                        let delimiter = if spec.format == FileFormat::Tsv {
+                            b'\t'
+                        } else {
+                            options.delimiter
+                        };
+                        let o = CsvReadOptions::new()
+                            .has_header(options.has_header)
+                            .delimiter(delimiter)
+                            .file_extension(&extension);
+                        ctx.register_csv("t", &path, o).await?
+                    }
+                    FileFormat::NdJson => {
+                        let o = JsonReadOptions::default().file_extension(&extension);
+                        ctx.register_json("t", &path, o).await?
+                    }
+                    FileFormat::ArrowIpc => {
+                        let o = ArrowReadOptions {
+                            file_extension: &extension,
+                            ..Default::default()
+                        };
+                        ctx.register_arrow("t", &path, o).await?
+                    }
+                }
+                match query {
+                    Some(q) => ctx.sql(q).await,
+                    None => ctx.table("t").await,
+                }
+            })
+            .map_err(|e| fail(clean_datafusion_message(e)))?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        Ok(FileSource {
+            describe: spec.text.clone(),
+            side,
+            frame,
+            schema,
+            runtime,
+        })
+    }
+}
+
+impl Source for FileSource {
+    fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn scan(&self, columns: &[String], hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {
+        let read_error = |e: datafusion::error::DataFusionError| Error::Read {
+            side: self.side,
+            source_name: self.describe.clone(),
+            message: clean_datafusion_message(e),
+        };
+        let exprs: Vec<Expr> = columns
+            .iter()
+            .map(|c| Expr::Column(Column::new_unqualified(c)))
+            .collect();
+        let mut frame = self.frame.clone();
+        if let Some(predicate) = hint.and_then(hint_predicate) {
+            frame = frame.filter(predicate).map_err(read_error)?;
+        }
+        let frame = frame.select(exprs).map_err(read_error)?;
+        let streams = self
+            .runtime
+            .block_on(frame.execute_stream_partitioned())
+            .map_err(read_error)?;
+        Ok(streams
+            .into_iter()
+            .map(|stream| {
+                Box::new(PartitionReader {
+                    stream,
+                    runtime: self.runtime.clone(),
+                    side: self.side,
+                    describe: self.describe.clone(),
+                }) as BatchStream
+            })
+            .collect())
+    }
+}
+
+/// The OR of the hint's ranges, merged down to a bounded number of terms.
+fn hint_predicate(hint: &KeyRangeHint) -> Option<Expr> {
+    if hint.ranges.is_empty() {
+        return None;
+    }
+    let group = hint.ranges.len().div_ceil(MAX_HINT_RANGES);
+    let column = || Expr::Column(Column::new_unqualified(&hint.column));
+    hint.ranges
+        .chunks(group)
+        .map(|chunk| {
+            let lower = chunk.first().and_then(|r| r.0.clone());
+            let upper = chunk.last().and_then(|r| r.1.clone());
+            match (lower, upper) {
+                (Some(lo), Some(hi)) => column().gt_eq(lit(lo)).and(column().lt_eq(lit(hi))),
+                (Some(lo), None) => column().gt_eq(lit(lo)),
+                (None, Some(hi)) => column().lt_eq(lit(hi)),
+                (None, None) => lit(true),
+            }
+        })
+        .reduce(Expr::or)
+}
+
+/// DataFusion prefixes errors with their origin and may span lines.
+fn clean_datafusion_message(e: datafusion::error::DataFusionError) -> String {
+    let text = one_line(e.find_root());
+    let text = text
+        .trim_start_matches("External error: ")
+        .trim_start_matches("Arrow error: ")
+        .trim_start_matches("Parquet error: ")
+        .trim_start_matches("Error during planning: ")
+        .trim_start_matches("Object Store error: ");
+    text.to_string()
+}
+
+struct PartitionReader {
+    stream: SendableRecordBatchStream,
+    runtime: Handle,
+    side: Side,
+    describe: String,
+}
+
+impl Iterator for PartitionReader {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.runtime.block_on(self.stream.next())?;
+        Some(item.map_err(|e| Error::Read {
+            side: self.side,
+            source_name: self.describe.clone(),
+            message: clean_datafusion_message(e),
+        }))
+    }
+}

@@ -1,0 +1,397 @@
+//! The binary as a user runs it: exit codes, outputs, and one-line errors.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn recon() -> Command {
+    Command::cargo_bin("recon").unwrap()
+}
+
+fn generate(dir: &Path, format: &str, extra: &[&str]) -> Value {
+    recon()
+        .args(["gen", "--out"])
+        .arg(dir)
+        .args(["--format", format])
+        .args(extra)
+        .assert()
+        .success();
+    serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap()
+}
+
+fn diff_json(left: &Path, right: &Path, extra: &[&str]) -> (i32, Value) {
+    let out = recon()
+        .arg("diff")
+        .arg(left)
+        .arg(right)
+        .args(["--key", "id", "--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    assert!(
+        code == 0 || code == 1,
+        "exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (code, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Runs recon expecting exit 2 and returns its single stderr line.
+fn error_line(args: &[&str]) -> String {
+    let out = recon().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "args {args:?}: stderr {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    stderr
+}
+
+fn ids(v: &Value) -> Vec<i64> {
+    let mut out: Vec<i64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    out.sort();
+    out
+}
+
+fn reported(report: &Value, status: &str) -> Vec<i64> {
+    let mut out: Vec<i64> = report["diffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == status)
+        .map(|d| d["key"]["id"].as_i64().unwrap())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn finds_the_generated_differences_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = generate(
+        dir.path(),
+        "parquet",
+        &[
+            "--rows",
+            "20000",
+            "--inserts",
+            "7",
+            "--deletes",
+            "5",
+            "--updates",
+            "11",
+            "--shuffle",
+        ],
+    );
+    let (code, report) = diff_json(
+        &dir.path().join("left.parquet"),
+        &dir.path().join("right.parquet"),
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(reported(&report, "only_left"), ids(&truth["only_left"]));
+    assert_eq!(reported(&report, "only_right"), ids(&truth["only_right"]));
+    let mut changed: Vec<(i64, Vec<String>)> = report["diffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "changed")
+        .map(|d| {
+            (
+                d["key"]["id"].as_i64().unwrap(),
+                serde_json::from_value(d["columns"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    changed.sort();
+    let mut expected: Vec<(i64, Vec<String>)> = truth["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_i64().unwrap(),
+                serde_json::from_value(c["columns"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(changed, expected);
+    let s = &report["summary"];
+    assert_eq!(s["left_rows"], 20000);
+    assert_eq!(s["right_rows"], 20000 - 5 + 7);
+    assert_eq!(s["unchanged"], 20000 - 5 - 11);
+    // Only divergent ranges were re-read.
+    let reread = report["stats"]["left_rows_reread"].as_u64().unwrap()
+        + report["stats"]["right_rows_reread"].as_u64().unwrap();
+    assert!(reread < 40_000 / 4, "re-read {reread} rows");
+    assert!(!report["ranges"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn equal_files_exit_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "parquet", &["--rows", "3000"]);
+    let (code, report) = diff_json(
+        &dir.path().join("left.parquet"),
+        &dir.path().join("right.parquet"),
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(report["verdict"], "equal");
+    assert_eq!(report["summary"]["unchanged"], 3000);
+    assert_eq!(report["stats"]["left_rows_reread"], 0);
+}
+
+fn same_data_in(a: &str, b: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (da, db) = (dir.path().join("a"), dir.path().join("b"));
+    generate(&da, a, &["--rows", "4000", "--seed", "9"]);
+    generate(&db, b, &["--rows", "4000", "--seed", "9"]);
+    let ext = |f: &str| {
+        if f == "ndjson" {
+            "ndjson".to_string()
+        } else {
+            f.to_string()
+        }
+    };
+    let (code, report) = diff_json(
+        &da.join(format!("left.{}", ext(a))),
+        &db.join(format!("right.{}", ext(b))),
+        &[],
+    );
+    assert_eq!(
+        code,
+        0,
+        "{a} vs {b}: {}",
+        serde_json::to_string_pretty(&report).unwrap()
+    );
+    assert_eq!(report["summary"]["unchanged"], 4000);
+}
+
+#[test]
+fn csv_equals_parquet_of_the_same_data() {
+    same_data_in("csv", "parquet");
+}
+
+#[test]
+fn ndjson_equals_arrow_ipc_of_the_same_data() {
+    same_data_in("ndjson", "arrow");
+}
+
+#[test]
+fn output_diffs_file_holds_every_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(
+        dir.path(),
+        "parquet",
+        &[
+            "--rows",
+            "5000",
+            "--inserts",
+            "3",
+            "--deletes",
+            "4",
+            "--updates",
+            "30",
+        ],
+    );
+    let out = dir.path().join("diffs.csv");
+    let (code, report) = diff_json(
+        &dir.path().join("left.parquet"),
+        &dir.path().join("right.parquet"),
+        &["--max-diffs", "2", "--output-diffs", out.to_str().unwrap()],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(report["diffs"].as_array().unwrap().len(), 2);
+    assert_eq!(report["diffs_truncated"], true);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("status,id,left_qty,right_qty"),
+        "{header}"
+    );
+    assert_eq!(lines.count(), 37);
+}
+
+#[test]
+fn table_and_markdown_show_the_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(
+        dir.path(),
+        "parquet",
+        &["--rows", "1000", "--updates", "1", "--seed", "3"],
+    );
+    let run = |format: &str| {
+        let out = recon()
+            .arg("diff")
+            .arg(dir.path().join("left.parquet"))
+            .arg(dir.path().join("right.parquet"))
+            .args(["--key", "id", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run("table");
+    assert!(
+        table.contains("DIFFERENT: 0 only in left, 0 only in right, 1 changed, 999 unchanged"),
+        "{table}"
+    );
+    assert!(table.contains("Divergent key ranges"), "{table}");
+    let md = run("markdown");
+    assert!(md.starts_with("## recon: DIFFERENT"), "{md}");
+    assert!(md.contains("| status"), "{md}");
+    let nd = run("ndjson");
+    let lines: Vec<Value> = nd
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["summary"]["changed"], 1);
+    assert_eq!(lines[1]["status"], "changed");
+}
+
+#[test]
+fn queries_filter_each_side() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(
+        dir.path(),
+        "parquet",
+        &["--rows", "2000", "--updates", "50", "--seed", "5"],
+    );
+    let (code, report) = diff_json(
+        &dir.path().join("left.parquet"),
+        &dir.path().join("right.parquet"),
+        &[
+            "--left-query",
+            "SELECT id, qty FROM t WHERE id < 10",
+            "--right-query",
+            "SELECT id, qty FROM t WHERE id < 10",
+        ],
+    );
+    // Whatever the updates touched, only ids below 10 and one column are compared.
+    assert!(code == 0 || code == 1);
+    assert_eq!(report["summary"]["left_rows"], 5);
+    assert_eq!(
+        report["schema"]["compared_columns"],
+        serde_json::json!(["qty"])
+    );
+}
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+#[test]
+fn bad_inputs_exit_two_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = write(d, "good.csv", b"id,v\n1,a\n2,b\n");
+    let good_s = good.to_str().unwrap();
+    let missing = d.join("missing.parquet");
+    let corrupt = write(
+        d,
+        "corrupt.parquet",
+        b"PAR1 this is not parquet at all PAR1",
+    );
+    let malformed = write(d, "malformed.csv", b"id,v\n1,a\n2,b,c,d\n3\n");
+    let strkey = write(d, "strkey.csv", b"id,v\nx,a\ny,b\n");
+
+    let e = error_line(&["diff", missing.to_str().unwrap(), good_s, "--key", "id"]);
+    assert!(e.contains("no such file"), "{e}");
+    let e = error_line(&["diff", good_s, corrupt.to_str().unwrap(), "--key", "id"]);
+    assert!(e.contains("right source"), "{e}");
+    let e = error_line(&["diff", malformed.to_str().unwrap(), good_s, "--key", "id"]);
+    assert!(e.contains("left source"), "{e}");
+    let e = error_line(&["diff", good_s, good_s, "--key", "nope"]);
+    assert!(e.contains("nope"), "{e}");
+    let e = error_line(&["diff", good_s, strkey.to_str().unwrap(), "--key", "id"]);
+    assert!(e.contains("key"), "{e}");
+    let e = error_line(&["diff", good_s, good_s, "--key", "id", "--columns", "zzz"]);
+    assert!(e.contains("zzz"), "{e}");
+    let e = error_line(&[
+        "diff",
+        good_s,
+        good_s,
+        "--key",
+        "id",
+        "--output-diffs",
+        "x.txt",
+    ]);
+    assert!(e.contains(".parquet or .csv"), "{e}");
+    let e = error_line(&["diff", "nosuchformat:x", good_s, "--key", "id"]);
+    assert!(e.contains("no such file"), "{e}");
+    let e = error_line(&[
+        "diff",
+        &format!("{}/*.nothing", d.display()),
+        good_s,
+        "--key",
+        "id",
+    ]);
+    assert!(e.contains("no files match"), "{e}");
+    let e = error_line(&[
+        "diff",
+        good_s,
+        good_s,
+        "--key",
+        "id",
+        "--left-query",
+        "SELEC nonsense",
+    ]);
+    assert!(e.contains("left source"), "{e}");
+    // Usage errors from the argument parser also exit 2.
+    let out = recon().args(["diff", good_s]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn duplicate_and_null_keys_fail_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let left = write(dir.path(), "l.csv", b"id,v\n1,a\n2,b\n2,b\n,z\n");
+    let right = write(dir.path(), "r.csv", b"id,v\n1,a\n2,b\n2,b\n,z\n");
+    let (code, report) = diff_json(&left, &right, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["summary"]["duplicate_keys"], 1);
+    assert_eq!(report["summary"]["null_keys"], 2);
+    assert_eq!(report["duplicates"][0]["key"]["id"], 2);
+    assert_eq!(report["duplicates"][0]["left_count"], 2);
+}
+
+#[test]
+fn default_value_semantics_hold_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Number formatting (1.80 vs 1.8, 3 vs 3.0), -0.0, NULL vs "NULL", column order.
+    let left = write(
+        dir.path(),
+        "l.csv",
+        b"id,price,f,s,n\n1,1.80,-0.0,x,5\n2,2.5,2,y,6\n3,3,1.5,NULL,7\n",
+    );
+    let right = write(
+        dir.path(),
+        "r.ndjson",
+        b"{\"n\":5,\"s\":\"x\",\"f\":0.0,\"price\":1.8,\"id\":1}\n{\"n\":6,\"s\":\"y\",\"f\":2.0,\"price\":2.50,\"id\":2}\n{\"n\":7,\"s\":null,\"f\":1.5,\"price\":3.0,\"id\":3}\n",
+    );
+    let (code, report) = diff_json(&left, &right, &[]);
+    assert_eq!(code, 1, "{report}");
+    // Only row 3's "NULL" text against a real NULL differs.
+    assert_eq!(report["summary"]["changed"], 1, "{report}");
+    assert_eq!(report["diffs"][0]["key"]["id"], 3);
+    assert_eq!(report["diffs"][0]["columns"], serde_json::json!(["s"]));
+}

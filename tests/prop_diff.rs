@@ -1,0 +1,342 @@
+//! The Merkle path against a brute-force oracle: random tables, random
+//! inserts/deletes/updates, duplicates and NULL keys, random row order, random
+//! partitioning and random leaf sizes. recon must report exactly what a
+//! HashMap diff of the same rows reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use proptest::prelude::*;
+use recon::diff::Status;
+use recon::source::MemorySource;
+use recon::{Selection, Spec};
+
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    k1: Option<i64>,
+    k2: Option<String>,
+    a: Option<i32>,
+    b: Option<f64>,
+    c: Option<String>,
+}
+
+/// What the oracle compares: floats with -0.0 = 0.0 and all NaNs equal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum V {
+    Null,
+    Int(i64),
+    Float(u64),
+    Text(String),
+}
+
+fn float(x: Option<f64>) -> V {
+    match x {
+        None => V::Null,
+        Some(x) if x.is_nan() => V::Float(f64::NAN.to_bits()),
+        Some(x) => V::Float((x + 0.0).to_bits()),
+    }
+}
+
+fn values(r: &Row) -> [V; 3] {
+    [
+        r.a.map_or(V::Null, |v| V::Int(v as i64)),
+        float(r.b),
+        r.c.clone().map_or(V::Null, V::Text),
+    ]
+}
+
+type Key = (Option<i64>, Option<String>);
+
+fn key(r: &Row, composite: bool) -> Key {
+    (r.k1, if composite { r.k2.clone() } else { None })
+}
+
+fn has_null_key(r: &Row, composite: bool) -> bool {
+    r.k1.is_none() || (composite && r.k2.is_none())
+}
+
+#[derive(Debug, Default, PartialEq)]
+struct Outcome {
+    only_left: BTreeSet<Key>,
+    only_right: BTreeSet<Key>,
+    changed: BTreeMap<Key, Vec<String>>,
+    duplicates: BTreeSet<Key>,
+    unchanged: u64,
+    null_keys: u64,
+}
+
+const NAMES: [&str; 3] = ["a", "b", "c"];
+
+fn oracle(left: &[Row], right: &[Row], composite: bool) -> Outcome {
+    let mut out = Outcome::default();
+    let mut by_key: BTreeMap<Key, (Vec<&Row>, Vec<&Row>)> = BTreeMap::new();
+    for r in left {
+        if has_null_key(r, composite) {
+            out.null_keys += 1;
+        } else {
+            by_key.entry(key(r, composite)).or_default().0.push(r);
+        }
+    }
+    for r in right {
+        if has_null_key(r, composite) {
+            out.null_keys += 1;
+        } else {
+            by_key.entry(key(r, composite)).or_default().1.push(r);
+        }
+    }
+    for (k, (l, r)) in by_key {
+        match (l.as_slice(), r.as_slice()) {
+            ([_], []) => {
+                out.only_left.insert(k);
+            }
+            ([], [_]) => {
+                out.only_right.insert(k);
+            }
+            ([a], [b]) => {
+                let (va, vb) = (values(a), values(b));
+                let cols: Vec<String> = (0..3)
+                    .filter(|&i| va[i] != vb[i])
+                    .map(|i| NAMES[i].to_string())
+                    .collect();
+                if cols.is_empty() {
+                    out.unchanged += 1;
+                } else {
+                    out.changed.insert(k, cols);
+                }
+            }
+            _ => {
+                out.duplicates.insert(k);
+            }
+        }
+    }
+    out
+}
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("k1", DataType::Int64, true),
+        Field::new("k2", DataType::Utf8, true),
+        Field::new("a", DataType::Int32, true),
+        Field::new("b", DataType::Float64, true),
+        Field::new("c", DataType::Utf8, true),
+    ]))
+}
+
+fn batch(rows: &[Row]) -> RecordBatch {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.k1))),
+        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.k2.as_deref()))),
+        Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.a))),
+        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.b))),
+        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.c.as_deref()))),
+    ];
+    RecordBatch::try_new(schema(), columns).unwrap()
+}
+
+/// Splits rows into `parts` partitions of batches of at most `batch_rows`.
+fn source(name: &str, rows: &[Row], parts: usize, batch_rows: usize) -> MemorySource {
+    let mut partitions = vec![Vec::new(); parts];
+    for (i, chunk) in rows.chunks(batch_rows.max(1)).enumerate() {
+        partitions[i % parts].push(batch(chunk));
+    }
+    MemorySource::new(name, schema(), partitions).unwrap()
+}
+
+fn recon_outcome(
+    left: &MemorySource,
+    right: &MemorySource,
+    composite: bool,
+    leaf_rows: usize,
+    max_leaves: usize,
+) -> Outcome {
+    let spec = Spec {
+        selection: Selection {
+            key: if composite {
+                vec!["k1".into(), "k2".into()]
+            } else {
+                vec!["k1".into()]
+            },
+            columns: vec![],
+            exclude: if composite { vec![] } else { vec!["k2".into()] },
+        },
+        leaf_rows,
+        max_leaves,
+        threads: 2,
+        ..Spec::default()
+    };
+    let result = recon::diff(left, right, &spec).unwrap();
+    let report = result.report;
+    let key_of = |m: &serde_json::Map<String, serde_json::Value>| -> Key {
+        (
+            m.get("k1").and_then(|v| v.as_i64()),
+            if composite {
+                m.get("k2").and_then(|v| v.as_str()).map(String::from)
+            } else {
+                None
+            },
+        )
+    };
+    let mut out = Outcome {
+        unchanged: report.summary.unchanged,
+        null_keys: report.summary.null_keys,
+        ..Outcome::default()
+    };
+    for d in &report.diffs {
+        let k = key_of(&d.key);
+        match d.status {
+            Status::OnlyLeft => assert!(out.only_left.insert(k)),
+            Status::OnlyRight => assert!(out.only_right.insert(k)),
+            Status::Changed => assert!(out.changed.insert(k, d.columns.clone()).is_none()),
+        }
+    }
+    for d in &report.duplicates {
+        assert!(out.duplicates.insert(key_of(&d.key)));
+    }
+    // The summary agrees with the listed records.
+    assert_eq!(report.summary.only_left as usize, out.only_left.len());
+    assert_eq!(report.summary.only_right as usize, out.only_right.len());
+    assert_eq!(report.summary.changed as usize, out.changed.len());
+    assert_eq!(report.summary.duplicate_keys as usize, out.duplicates.len());
+    out
+}
+
+fn float_value() -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(0.0)),
+        Just(Some(-0.0)),
+        Just(Some(f64::NAN)),
+        Just(Some(-f64::NAN)),
+        Just(Some(f64::INFINITY)),
+        Just(Some(1.5)),
+        (-1000i32..1000).prop_map(|v| Some(v as f64 / 8.0)),
+    ]
+}
+
+fn text_value() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(String::new())),
+        Just(Some("NULL".to_string())),
+        Just(Some("1|".to_string())),
+        Just(Some("|2".to_string())),
+        Just(Some("ünïcödé ✓ 🦀".to_string())),
+        "[a-c]{0,3}".prop_map(Some),
+    ]
+}
+
+fn row(key_range: i64) -> impl Strategy<Value = Row> {
+    (
+        prop_oneof![9 => (0..key_range).prop_map(Some), 1 => Just(None)],
+        prop_oneof![9 => "[xy]{0,2}".prop_map(Some), 1 => Just(None)],
+        prop_oneof![Just(None), (-3i32..3).prop_map(Some)],
+        float_value(),
+        text_value(),
+    )
+        .prop_map(|(k1, k2, a, b, c)| Row { k1, k2, a, b, c })
+}
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Delete(usize),
+    Insert(Row),
+    Update(usize, Row),
+    Duplicate(usize),
+}
+
+fn edits(key_range: i64) -> impl Strategy<Value = Vec<Edit>> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => any::<usize>().prop_map(Edit::Delete),
+            3 => row(key_range).prop_map(Edit::Insert),
+            5 => (any::<usize>(), row(key_range)).prop_map(|(i, r)| Edit::Update(i, r)),
+            1 => any::<usize>().prop_map(Edit::Duplicate),
+        ],
+        0..30,
+    )
+}
+
+fn apply(left: &[Row], edits: &[Edit], composite: bool) -> Vec<Row> {
+    let mut right = left.to_vec();
+    for e in edits {
+        let n = right.len();
+        match e {
+            Edit::Delete(i) if n > 0 => {
+                right.remove(i % n);
+            }
+            Edit::Insert(r) => right.push(r.clone()),
+            Edit::Update(i, r) if n > 0 => {
+                let target = &mut right[i % n];
+                let (k1, k2) = (target.k1, target.k2.clone());
+                *target = Row {
+                    k1,
+                    k2: if composite { k2 } else { r.k2.clone() },
+                    ..r.clone()
+                };
+            }
+            Edit::Duplicate(i) if n > 0 => {
+                let copy = right[i % n].clone();
+                right.push(copy);
+            }
+            _ => {}
+        }
+    }
+    right
+}
+
+fn shuffled(mut rows: Vec<Row>, seed: u64) -> Vec<Row> {
+    use rand::{SeedableRng, seq::SliceRandom};
+    rows.shuffle(&mut rand::rngs::SmallRng::seed_from_u64(seed));
+    rows
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merkle_diff_matches_brute_force(
+        composite in any::<bool>(),
+        key_range in prop_oneof![Just(4i64), Just(60), Just(1_000_000)],
+        left in prop::collection::vec(row(1_000_000), 0..120),
+        edit_list in edits(1_000_000),
+        left_dups in prop::collection::vec(any::<usize>(), 0..2),
+        seed in any::<u64>(),
+        leaf_rows in 1usize..40,
+        max_leaves in prop_oneof![Just(1usize), Just(3), Just(64), Just(65_536)],
+        parts in 1usize..4,
+        batch_rows in 1usize..50,
+    ) {
+        // Narrow keys make collisions (and so duplicates) likely.
+        let mut left: Vec<Row> = left.into_iter().map(|mut r| { r.k1 = r.k1.map(|k| k % key_range); r }).collect();
+        for d in left_dups {
+            if !left.is_empty() {
+                let copy = left[d % left.len()].clone();
+                left.push(copy);
+            }
+        }
+        let right = apply(&left, &edit_list, composite);
+        let (left, right) = (shuffled(left, seed), shuffled(right, seed ^ 1));
+        let expected = oracle(&left, &right, composite);
+        let got = recon_outcome(
+            &source("left", &left, parts, batch_rows),
+            &source("right", &right, parts, batch_rows),
+            composite, leaf_rows, max_leaves,
+        );
+        prop_assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn every_row_different_and_empty_sides(n in 0usize..80, leaf_rows in 1usize..10) {
+        let left: Vec<Row> = (0..n as i64).map(|i| Row { k1: Some(i), k2: None, a: Some(1), b: Some(0.0), c: None }).collect();
+        let right: Vec<Row> = left.iter().map(|r| Row { a: Some(2), ..r.clone() }).collect();
+        let empty: Vec<Row> = Vec::new();
+        for (l, r) in [(&left, &right), (&left, &empty), (&empty, &right), (&empty, &empty)] {
+            let expected = oracle(l, r, false);
+            let got = recon_outcome(&source("l", l, 2, 7), &source("r", r, 3, 5), false, leaf_rows, 1 << 16);
+            prop_assert_eq!(got, expected);
+        }
+    }
+}
