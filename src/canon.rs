@@ -40,6 +40,8 @@ pub struct ColumnPlan {
     pub right_type: DataType,
     /// The single Arrow type both sides are compared as.
     pub canonical: DataType,
+    /// Empty strings compare as NULL (one side is a format that cannot tell them apart).
+    pub empty_is_null: bool,
     left: Conversion,
     right: Conversion,
 }
@@ -59,6 +61,7 @@ impl ColumnPlan {
             left_type: left_type.clone(),
             right_type: right_type.clone(),
             canonical,
+            empty_is_null: false,
             left,
             right,
         })
@@ -121,6 +124,13 @@ impl ColumnPlan {
                 self.canonical,
                 one_line(e)
             ))
+        };
+        let blanked;
+        let array = if self.empty_is_null && family(array.data_type()) == Family::Text {
+            blanked = empty_to_null(array).map_err(fail)?;
+            &blanked
+        } else {
+            array
         };
         match conversion {
             Conversion::Cast => Ok(vec![to_canonical(array, &self.canonical).map_err(fail)?]),
@@ -345,6 +355,29 @@ fn normalize_floats(array: ArrayRef) -> ArrayRef {
         ),
         _ => array,
     }
+}
+
+/// Empty strings become NULL.
+fn empty_to_null(array: &ArrayRef) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    let empty: BooleanArray = match array.data_type() {
+        DataType::Utf8 => array
+            .as_string::<i32>()
+            .iter()
+            .map(|v| Some(v == Some("")))
+            .collect(),
+        DataType::LargeUtf8 => array
+            .as_string::<i64>()
+            .iter()
+            .map(|v| Some(v == Some("")))
+            .collect(),
+        DataType::Utf8View => array
+            .as_string_view()
+            .iter()
+            .map(|v| Some(v == Some("")))
+            .collect(),
+        _ => return Ok(Arc::clone(array)),
+    };
+    arrow::compute::nullif(array, &empty)
 }
 
 /// Parses text into `target`; values that do not parse exactly go to a second

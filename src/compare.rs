@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::diff::{self, Reread, RowDiff};
 use crate::error::{Error, Result, Side};
 use crate::merkle::{self, Boundaries, MerkleTree};
-use crate::plan::{ComparePlan, Selection};
+use crate::plan::{ComparePlan, Selection, SideTraits};
 use crate::report::{Report, ReportInput, Stats};
 use crate::source::Source;
 
@@ -67,7 +67,10 @@ pub fn diff(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Compar
 
 fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
     let started = Instant::now();
-    let plan = ComparePlan::new(&left.schema(), &right.schema(), &spec.selection)?;
+    let traits = [left, right].map(|s| SideTraits {
+        distinguishes_empty_from_null: s.distinguishes_empty_from_null(),
+    });
+    let plan = ComparePlan::with_traits(&left.schema(), &right.schema(), &spec.selection, traits)?;
     let keys = plan.key_columns();
 
     let (left_sample, right_sample) = rayon::join(

@@ -34,9 +34,6 @@ pub struct TypeDifference {
     pub right: String,
     /// The type both sides are compared as.
     pub compared_as: String,
-    /// True when the two types belong to different families (e.g. text vs number):
-    /// a schema difference that fails the verdict. Widening within a family does not.
-    pub incompatible: bool,
 }
 
 /// The plan for one comparison.
@@ -47,10 +44,35 @@ pub struct ComparePlan {
     pub left_only: Vec<OneSidedColumn>,
     pub right_only: Vec<OneSidedColumn>,
     pub type_differences: Vec<TypeDifference>,
+    /// How the comparison was adapted to the sources, for the report.
+    pub notes: Vec<String>,
+}
+
+/// What a source's format can represent.
+#[derive(Debug, Clone, Copy)]
+pub struct SideTraits {
+    pub distinguishes_empty_from_null: bool,
+}
+
+impl Default for SideTraits {
+    fn default() -> Self {
+        SideTraits {
+            distinguishes_empty_from_null: true,
+        }
+    }
 }
 
 impl ComparePlan {
     pub fn new(left: &Schema, right: &Schema, selection: &Selection) -> Result<Self> {
+        Self::with_traits(left, right, selection, [SideTraits::default(); 2])
+    }
+
+    pub fn with_traits(
+        left: &Schema,
+        right: &Schema,
+        selection: &Selection,
+        traits: [SideTraits; 2],
+    ) -> Result<Self> {
         if selection.key.is_empty() {
             return Err(Error::Usage(
                 "at least one key column is needed (--key COL[,COL...])".into(),
@@ -123,10 +145,27 @@ impl ComparePlan {
                     left: field.data_type().to_string(),
                     right: right_field.data_type().to_string(),
                     compared_as: plan.canonical.to_string(),
-                    incompatible: plan.family_differs() && !null_side(&plan),
                 });
             }
             values.push(plan);
+        }
+        let mut notes = Vec::new();
+        if traits.iter().any(|t| !t.distinguishes_empty_from_null) {
+            let mut blanked = Vec::new();
+            for plan in &mut values {
+                if family(&plan.left_type) == Family::Text
+                    && family(&plan.right_type) == Family::Text
+                {
+                    plan.empty_is_null = true;
+                    blanked.push(plan.display_name());
+                }
+            }
+            if !blanked.is_empty() {
+                notes.push(format!(
+                    "{}: a CSV side cannot tell an empty string from NULL, so both compare as NULL",
+                    blanked.join(", ")
+                ));
+            }
         }
         let right_only = right
             .fields()
@@ -140,6 +179,7 @@ impl ComparePlan {
             left_only,
             right_only,
             type_differences,
+            notes,
         })
     }
 
@@ -152,16 +192,12 @@ impl ComparePlan {
         self.keys.iter().collect()
     }
 
-    /// True when the schemas differ in a way that fails the verdict.
+    /// True when a column is missing on one side. Type differences alone do
+    /// not fail the verdict: values are compared by their canonical form, so
+    /// a CSV's inferred types cannot fail a comparison with its Parquet copy.
     pub fn schema_differs(&self) -> bool {
-        !self.left_only.is_empty()
-            || !self.right_only.is_empty()
-            || self.type_differences.iter().any(|t| t.incompatible)
+        !self.left_only.is_empty() || !self.right_only.is_empty()
     }
-}
-
-fn null_side(plan: &ColumnPlan) -> bool {
-    family(&plan.left_type) == Family::Null || family(&plan.right_type) == Family::Null
 }
 
 fn one_sided(name: &str, t: &DataType) -> OneSidedColumn {

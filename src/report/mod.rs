@@ -63,6 +63,7 @@ pub struct SchemaReport {
     pub left_only: Vec<OneSidedColumn>,
     pub right_only: Vec<OneSidedColumn>,
     pub type_differences: Vec<TypeDifference>,
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -288,6 +289,7 @@ impl Report {
                 left_only: plan.left_only.clone(),
                 right_only: plan.right_only.clone(),
                 type_differences: plan.type_differences.clone(),
+                notes: plan.notes.clone(),
             },
             columns,
             ranges,

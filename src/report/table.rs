@@ -113,6 +113,14 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
         }
         out.push(("Schema differences".to_string(), t));
     }
+    if !schema.notes.is_empty() {
+        let mut t = new_table(preset);
+        t.set_header(vec!["note"]);
+        for n in &schema.notes {
+            t.add_row(vec![n.as_str()]);
+        }
+        out.push(("Notes".to_string(), t));
+    }
 
     if !report.ranges.is_empty() {
         let mut t = new_table(preset);

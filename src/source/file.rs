@@ -95,6 +95,9 @@ impl FileSpec {
         } else {
             return Err(fail("no such file or directory".into()));
         };
+        if location == Location::Glob {
+            check_glob_matches(path_text).map_err(fail)?;
+        }
         let format = match (explicit, &location) {
             (Some(f), _) => f,
             (None, Location::Directory) => detect_in_directory(&path).ok_or_else(|| {
@@ -104,15 +107,41 @@ impl FileSpec {
                 fail("unknown file format; name it with a prefix such as parquet:, csv:, ndjson: or arrow:".into())
             })?,
         };
-        if location == Location::Glob {
-            check_glob_matches(path_text).map_err(fail)?;
-        }
-        Ok(FileSpec {
+        let spec = FileSpec {
             text: text.to_string(),
             format,
             path,
             location,
-        })
+        };
+        if format == FileFormat::Parquet {
+            for file in spec.files() {
+                check_parquet_footer(&file)
+                    .map_err(|m| fail(format!("{}: {m}", file.display())))?;
+            }
+        }
+        Ok(spec)
+    }
+
+    /// The files the spec names (for checks made before DataFusion reads them).
+    fn files(&self) -> Vec<PathBuf> {
+        match self.location {
+            Location::File => vec![self.path.clone()],
+            Location::Glob => glob::glob(&self.path.to_string_lossy())
+                .map(|paths| paths.flatten().filter(|p| p.is_file()).collect())
+                .unwrap_or_default(),
+            Location::Directory => {
+                let ext = self.listing_extension();
+                std::fs::read_dir(&self.path)
+                    .map(|entries| {
+                        entries
+                            .flatten()
+                            .map(|e| e.path())
+                            .filter(|p| p.is_file() && p.to_string_lossy().ends_with(&ext))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+        }
     }
 
     /// The extension DataFusion filters listed files by.
@@ -153,6 +182,28 @@ fn detect_in_directory(dir: &Path) -> Option<FileFormat> {
         .find_map(|p| FileFormat::from_extension(p))
 }
 
+/// A Parquet file ends with its metadata length and `PAR1`; a file whose
+/// footer does not fit is refused here with a clear cause (the reader would
+/// otherwise compute ranges from garbage).
+fn check_parquet_footer(path: &Path) -> std::result::Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| one_line(e))?;
+    let len = file.metadata().map_err(|e| one_line(e))?.len();
+    let not_parquet = || "not a Parquet file (no valid footer)".to_string();
+    if len < 12 {
+        return Err(not_parquet());
+    }
+    let mut tail = [0u8; 8];
+    file.seek(SeekFrom::End(-8))
+        .and_then(|_| file.read_exact(&mut tail))
+        .map_err(|e| one_line(e))?;
+    let metadata_len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
+    if &tail[4..] != b"PAR1" || metadata_len + 12 > len {
+        return Err(not_parquet());
+    }
+    Ok(())
+}
+
 /// DataFusion reports an empty glob late and vaguely; say it up front.
 fn check_glob_matches(pattern: &str) -> std::result::Result<(), String> {
     let mut paths = glob::glob(pattern).map_err(|e| format!("bad glob pattern: {e}"))?;
@@ -167,6 +218,7 @@ fn check_glob_matches(pattern: &str) -> std::result::Result<(), String> {
 pub struct FileSource {
     describe: String,
     side: Side,
+    format: FileFormat,
     frame: DataFrame,
     schema: SchemaRef,
     runtime: Handle,
@@ -233,6 +285,7 @@ impl FileSource {
         Ok(FileSource {
             describe: spec.text.clone(),
             side,
+            format: spec.format,
             frame,
             schema,
             runtime,
@@ -247,6 +300,10 @@ impl Source for FileSource {
 
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
+    }
+
+    fn distinguishes_empty_from_null(&self) -> bool {
+        !matches!(self.format, FileFormat::Csv | FileFormat::Tsv)
     }
 
     fn scan(&self, columns: &[String], hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {

@@ -36,6 +36,10 @@ pub trait Source: Send + Sync {
     fn describe(&self) -> &str;
     /// The columns this source yields.
     fn schema(&self) -> SchemaRef;
+    /// False when the format cannot tell an empty string from NULL (CSV).
+    fn distinguishes_empty_from_null(&self) -> bool {
+        true
+    }
     /// Streams `columns` (in that order), optionally narrowed by `hint`.
     fn scan(&self, columns: &[String], hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>>;
 }
