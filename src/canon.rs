@@ -277,11 +277,11 @@ fn unify(
             let scale = sa.max(sb);
             let whole = (pa as i16 - sa as i16).max(pb as i16 - sb as i16).max(1);
             let needed = whole + scale.max(0) as i16;
-            return cast(if needed <= 38 {
+            cast(if needed <= 38 {
                 Decimal128(38, scale)
             } else {
                 Decimal256(76, scale)
-            });
+            })
         }
         (Date32 | Date64, Date32 | Date64) => cast(Date64),
         (Timestamp(ua, _), Timestamp(ub, _)) => cast(Timestamp(finer_unit(*ua, *ub), None)),

@@ -182,6 +182,9 @@ fn scan_schema(columns: &[&ColumnPlan], side: Side) -> Schema {
     )
 }
 
+/// Left and right row indexes of one key.
+type RowsByKey = (Vec<usize>, Vec<usize>);
+
 /// Matches kept rows by key and classifies them.
 fn compare_rows(
     plan: &ComparePlan,
@@ -217,7 +220,7 @@ fn compare_rows(
         })
         .collect::<Result<_>>()?;
 
-    let mut by_key: HashMap<&[u8], (Vec<usize>, Vec<usize>)> = HashMap::new();
+    let mut by_key: HashMap<&[u8], RowsByKey> = HashMap::new();
     for i in 0..left_keys.num_rows() {
         by_key.entry(left_keys.row(i).data()).or_default().0.push(i);
     }
@@ -228,7 +231,7 @@ fn compare_rows(
             .1
             .push(i);
     }
-    let mut entries: Vec<(&[u8], (Vec<usize>, Vec<usize>))> = by_key.into_iter().collect();
+    let mut entries: Vec<(&[u8], RowsByKey)> = by_key.into_iter().collect();
     entries.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
 
     let mut diffs = Vec::new();
@@ -299,33 +302,59 @@ fn range_hint(plan: &ComparePlan, reread: &Reread<'_>) -> Result<Option<KeyRange
         return Ok(None);
     }
     let converter = canon::row_converter(&plan.key_columns())?;
-    let mut ranges = Vec::new();
     let b = reread.boundaries;
-    let mut leaf = 0;
-    while leaf < reread.leaves.len() {
-        if !reread.leaves[leaf] {
-            leaf += 1;
-            continue;
-        }
-        let start = leaf;
-        while leaf + 1 < reread.leaves.len() && reread.leaves[leaf + 1] {
-            leaf += 1;
-        }
-        let bound = |key: Option<&[u8]>| -> Result<Option<ScalarValue>> {
-            let Some(key) = key else { return Ok(None) };
-            let arrays = Boundaries::decode(&converter, &[key])?;
-            Ok(Some(
-                ScalarValue::try_from_array(&arrays[0], 0)
-                    .map_err(|e| Error::Internal(e.to_string()))?,
-            ))
-        };
-        ranges.push((bound(b.lower(start))?, bound(b.upper(leaf))?));
-        leaf += 1;
-    }
+    let bound = |key: Option<&[u8]>| -> Result<Option<ScalarValue>> {
+        let Some(key) = key else { return Ok(None) };
+        let arrays = Boundaries::decode(&converter, &[key])?;
+        Ok(Some(
+            ScalarValue::try_from_array(&arrays[0], 0)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        ))
+    };
+    let ranges = leaf_runs(reread.leaves, MAX_HINT_RANGES)
+        .into_iter()
+        .map(|(start, end)| Ok((bound(b.lower(start))?, bound(b.upper(end))?)))
+        .collect::<Result<Vec<_>>>()?;
     Ok((!ranges.is_empty()).then(|| KeyRangeHint {
         column: first.left_name.clone(),
         ranges,
     }))
+}
+
+/// At most this many ranges go into a source's pruning predicate.
+const MAX_HINT_RANGES: usize = 64;
+
+/// Runs of selected leaves as inclusive `(first, last)` pairs; when there are
+/// more than `max`, the runs separated by the smallest gaps are merged, so the
+/// covering ranges take in as few unselected leaves as possible.
+pub fn leaf_runs(selected: &[bool], max: usize) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (leaf, _) in selected.iter().enumerate().filter(|(_, s)| **s) {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == leaf => *end = leaf,
+            _ => runs.push((leaf, leaf)),
+        }
+    }
+    if runs.len() <= max.max(1) {
+        return runs;
+    }
+    // Keep the (max - 1) widest gaps as splits.
+    let mut gaps: Vec<(usize, usize)> = runs
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (w[1].0 - w[0].1, i))
+        .collect();
+    gaps.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut split_after: Vec<usize> = gaps.into_iter().take(max.max(1) - 1).map(|g| g.1).collect();
+    split_after.sort_unstable();
+    let mut merged = Vec::with_capacity(max);
+    let mut start = runs[0].0;
+    for i in split_after {
+        merged.push((start, runs[i].1));
+        start = runs[i + 1].0;
+    }
+    merged.push((start, runs[runs.len() - 1].1));
+    merged
 }
 
 /// Range predicates push down safely for integer, decimal, text and date keys
@@ -358,4 +387,24 @@ fn hint_safe(column: &ColumnPlan) -> bool {
 /// Rows re-read by the row phase, both sides.
 pub fn kept_rows(diff: &RowDiff) -> u64 {
     (diff.left.batch.num_rows() + diff.right.batch.num_rows()) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leaf_runs;
+
+    #[test]
+    fn runs_merge_across_the_smallest_gaps() {
+        let mut selected = vec![false; 100];
+        for i in [1, 2, 3, 10, 12, 50, 90, 91] {
+            selected[i] = true;
+        }
+        assert_eq!(
+            leaf_runs(&selected, 10),
+            vec![(1, 3), (10, 10), (12, 12), (50, 50), (90, 91)]
+        );
+        assert_eq!(leaf_runs(&selected, 3), vec![(1, 12), (50, 50), (90, 91)]);
+        assert_eq!(leaf_runs(&selected, 1), vec![(1, 91)]);
+        assert!(leaf_runs(&[false; 5], 3).is_empty());
+    }
 }

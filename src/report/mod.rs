@@ -307,13 +307,11 @@ fn divergent_ranges(input: &ReportInput<'_>, rows: &RowDiff) -> Result<Vec<Diver
     if leaves.is_empty() {
         return Ok(Vec::new());
     }
-    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut selected = vec![false; input.boundaries.leaf_count()];
     for &leaf in leaves {
-        match runs.last_mut() {
-            Some((_, end)) if *end + 1 == leaf => *end = leaf,
-            _ => runs.push((leaf, leaf)),
-        }
+        selected[leaf] = true;
     }
+    let runs = crate::diff::leaf_runs(&selected, usize::MAX);
     // Decode all the bounds in one go.
     let b = input.boundaries;
     let bounds: Vec<&[u8]> = runs

@@ -21,10 +21,6 @@ use tokio::runtime::Handle;
 use super::{BatchStream, KeyRangeHint, OpenOptions, Source};
 use crate::error::{Error, Result, Side, one_line};
 
-/// At most this many OR-ed ranges go into a pushed-down filter; more are
-/// merged into covering ranges (the exact filter runs in recon).
-const MAX_HINT_RANGES: usize = 32;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileFormat {
     Parquet,
@@ -187,8 +183,8 @@ fn detect_in_directory(dir: &Path) -> Option<FileFormat> {
 /// otherwise compute ranges from garbage).
 fn check_parquet_footer(path: &Path) -> std::result::Result<(), String> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).map_err(|e| one_line(e))?;
-    let len = file.metadata().map_err(|e| one_line(e))?.len();
+    let mut file = std::fs::File::open(path).map_err(one_line)?;
+    let len = file.metadata().map_err(one_line)?.len();
     let not_parquet = || "not a Parquet file (no valid footer)".to_string();
     if len < 12 {
         return Err(not_parquet());
@@ -196,7 +192,7 @@ fn check_parquet_footer(path: &Path) -> std::result::Result<(), String> {
     let mut tail = [0u8; 8];
     file.seek(SeekFrom::End(-8))
         .and_then(|_| file.read_exact(&mut tail))
-        .map_err(|e| one_line(e))?;
+        .map_err(one_line)?;
     let metadata_len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
     if &tail[4..] != b"PAR1" || metadata_len + 12 > len {
         return Err(not_parquet());
@@ -339,24 +335,16 @@ impl Source for FileSource {
     }
 }
 
-/// The OR of the hint's ranges, merged down to a bounded number of terms.
+/// The OR of the hint's ranges (the exact filter runs in recon).
 fn hint_predicate(hint: &KeyRangeHint) -> Option<Expr> {
-    if hint.ranges.is_empty() {
-        return None;
-    }
-    let group = hint.ranges.len().div_ceil(MAX_HINT_RANGES);
     let column = || Expr::Column(Column::new_unqualified(&hint.column));
     hint.ranges
-        .chunks(group)
-        .map(|chunk| {
-            let lower = chunk.first().and_then(|r| r.0.clone());
-            let upper = chunk.last().and_then(|r| r.1.clone());
-            match (lower, upper) {
-                (Some(lo), Some(hi)) => column().gt_eq(lit(lo)).and(column().lt_eq(lit(hi))),
-                (Some(lo), None) => column().gt_eq(lit(lo)),
-                (None, Some(hi)) => column().lt_eq(lit(hi)),
-                (None, None) => lit(true),
-            }
+        .iter()
+        .map(|(lower, upper)| match (lower.clone(), upper.clone()) {
+            (Some(lo), Some(hi)) => column().gt_eq(lit(lo)).and(column().lt_eq(lit(hi))),
+            (Some(lo), None) => column().gt_eq(lit(lo)),
+            (None, Some(hi)) => column().lt_eq(lit(hi)),
+            (None, None) => lit(true),
         })
         .reduce(Expr::or)
 }
