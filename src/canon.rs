@@ -10,9 +10,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int64Array, StringArray,
+};
 use arrow::compute::{CastOptions, cast_with_options, is_not_null, is_null};
-use arrow::datatypes::{DataType, Float32Type, Float64Type, TimeUnit};
+use arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int64Type, TimeUnit,
+    TimestampNanosecondType,
+};
 use arrow::row::{RowConverter, Rows, SortField};
 
 use crate::error::{Error, Result, Side, one_line};
@@ -29,6 +34,9 @@ enum Conversion {
     /// The side is typed and the other side holds text: cast, and emit an
     /// all-null second canonical column.
     CastWithEmptyText,
+    /// Dates and timestamps of different units: exact nanoseconds since the
+    /// epoch as a 128-bit integer, which no unit or date range can overflow.
+    Nanos,
 }
 
 /// A compared column: its names and types on both sides, and its canonical form.
@@ -139,6 +147,7 @@ impl ColumnPlan {
                 arrow::array::new_null_array(&DataType::Utf8, array.len()),
             ]),
             Conversion::ParseText => parse_text(array, &self.canonical).map_err(fail),
+            Conversion::Nanos => Ok(vec![to_nanos(array).map_err(fail)?]),
         }
     }
 }
@@ -206,19 +215,6 @@ fn decimal_parts(t: &DataType) -> Option<(u8, i8)> {
     }
 }
 
-/// Finer unit first: the unit both timestamps can be expressed in exactly.
-fn finer_unit(a: TimeUnit, b: TimeUnit) -> TimeUnit {
-    fn rank(u: TimeUnit) -> u8 {
-        match u {
-            TimeUnit::Second => 0,
-            TimeUnit::Millisecond => 1,
-            TimeUnit::Microsecond => 2,
-            TimeUnit::Nanosecond => 3,
-        }
-    }
-    if rank(a) >= rank(b) { a } else { b }
-}
-
 /// The canonical type of one type compared with itself.
 fn self_canonical(t: &DataType) -> DataType {
     use DataType::*;
@@ -284,9 +280,10 @@ fn unify(
             })
         }
         (Date32 | Date64, Date32 | Date64) => cast(Date64),
-        (Timestamp(ua, _), Timestamp(ub, _)) => cast(Timestamp(finer_unit(*ua, *ub), None)),
-        (Timestamp(u, _), Date32 | Date64) | (Date32 | Date64, Timestamp(u, _)) => {
-            cast(Timestamp(finer_unit(*u, TimeUnit::Millisecond), None))
+        // Same unit, different zones: the stored instants compare directly.
+        (Timestamp(ua, _), Timestamp(ub, _)) if ua == ub => cast(Timestamp(*ua, None)),
+        (Timestamp(..) | Date32 | Date64, Timestamp(..) | Date32 | Date64) => {
+            Ok((Decimal128(38, 0), Conversion::Nanos, Conversion::Nanos))
         }
         (Time32(_) | Time64(_), Time32(_) | Time64(_)) => cast(Time64(TimeUnit::Nanosecond)),
         (a, b) if lf == Family::Text && rf == Family::Text => {
@@ -302,16 +299,24 @@ fn unify(
         }
         // Text against a typed value: parse the text as that type.
         (_, b) if lf == Family::Text && parsable(rf) => Ok((
-            self_canonical(b),
+            parse_target(b),
             Conversion::ParseText,
             Conversion::CastWithEmptyText,
         )),
         (a, _) if rf == Family::Text && parsable(lf) => Ok((
-            self_canonical(a),
+            parse_target(a),
             Conversion::CastWithEmptyText,
             Conversion::ParseText,
         )),
         _ => Err(format!("types {l} and {r} cannot be compared")),
+    }
+}
+
+/// The canonical type text is parsed into, against a typed column.
+fn parse_target(t: &DataType) -> DataType {
+    match t {
+        DataType::Time32(_) | DataType::Time64(_) => DataType::Time64(TimeUnit::Nanosecond),
+        other => self_canonical(other),
     }
 }
 
@@ -331,12 +336,89 @@ fn to_canonical(
         safe: false,
         ..Default::default()
     };
+    let array = unpack_dictionary(array)?;
     let cast = if array.data_type() == target {
-        Arc::clone(array)
+        array
+    } else if target == &DataType::Float64 && decimal_parts(array.data_type()).is_some() {
+        decimal_to_f64(&array)?
     } else {
-        cast_with_options(array, target, &strict)?
+        cast_with_options(&array, target, &strict)?
     };
     Ok(normalize_floats(cast))
+}
+
+fn unpack_dictionary(array: &ArrayRef) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    match array.data_type() {
+        DataType::Dictionary(_, values) => arrow::compute::cast(array, values),
+        _ => Ok(Arc::clone(array)),
+    }
+}
+
+/// Decimals as the nearest float64 (one rounding), so that `12.34` stored as a
+/// decimal equals `12.34` parsed from text. Arrow's cast divides an already
+/// rounded float, which is off by one ulp for large unscaled values.
+fn decimal_to_f64(array: &ArrayRef) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    const EXACT: u128 = 1 << 53;
+    let (_, scale) = decimal_parts(array.data_type()).unwrap_or((38, 0));
+    if matches!(
+        array.data_type(),
+        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..)
+    ) && (0..=22).contains(&scale)
+    {
+        let wide = arrow::compute::cast(array, &DataType::Decimal128(38, scale))?;
+        let divisor = 10f64.powi(scale as i32);
+        let text_needed = wide
+            .as_primitive::<Decimal128Type>()
+            .iter()
+            .flatten()
+            .any(|v| v.unsigned_abs() >= EXACT);
+        if !text_needed {
+            return Ok(Arc::new(
+                wide.as_primitive::<Decimal128Type>()
+                    .unary::<_, Float64Type>(|v| v as f64 / divisor),
+            ));
+        }
+    }
+    // Exact decimal text, then a correctly rounded parse.
+    let text = arrow::compute::cast(array, &DataType::Utf8)?;
+    let floats: Float64Array = text
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.and_then(|s| s.parse::<f64>().ok()))
+        .collect();
+    Ok(Arc::new(floats))
+}
+
+/// Dates and timestamps as exact nanoseconds since the epoch (Decimal128(38, 0)).
+fn to_nanos(array: &ArrayRef) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    let array = unpack_dictionary(array)?;
+    let per_unit: i128 = match array.data_type() {
+        DataType::Date32 => 86_400_000_000_000,
+        DataType::Date64 => 1_000_000,
+        DataType::Timestamp(unit, _) => unit_nanos(*unit) as i128,
+        other => {
+            return Err(arrow::error::ArrowError::CastError(format!(
+                "{other} is not a date or timestamp"
+            )));
+        }
+    };
+    let raw: Int64Array = match array.data_type() {
+        DataType::Date32 => array.as_primitive::<Date32Type>().unary(|d| d as i64),
+        _ => arrow::compute::cast(&array, &DataType::Int64)?
+            .as_primitive::<Int64Type>()
+            .clone(),
+    };
+    let nanos: Decimal128Array = raw.unary(|v| v as i128 * per_unit);
+    Ok(Arc::new(nanos.with_precision_and_scale(38, 0)?))
+}
+
+fn unit_nanos(unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    }
 }
 
 /// `-0.0` becomes `0.0` and every NaN the one canonical NaN, so the row
@@ -359,6 +441,7 @@ fn normalize_floats(array: ArrayRef) -> ArrayRef {
 
 /// Empty strings become NULL.
 fn empty_to_null(array: &ArrayRef) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    let array = &unpack_dictionary(array)?;
     let empty: BooleanArray = match array.data_type() {
         DataType::Utf8 => array
             .as_string::<i32>()
@@ -380,30 +463,76 @@ fn empty_to_null(array: &ArrayRef) -> std::result::Result<ArrayRef, arrow::error
     arrow::compute::nullif(array, &empty)
 }
 
-/// Parses text into `target`; values that do not parse exactly go to a second
-/// (Utf8) array verbatim, and become NULL in the first.
+/// Parses text into `target`; text that is not exactly a value of that type
+/// (surrounding spaces, extra decimal or sub-unit digits, a date with a time,
+/// anything the parser rejects) goes to a second (Utf8) array verbatim, and
+/// becomes NULL in the first.
 fn parse_text(
     array: &ArrayRef,
     target: &DataType,
 ) -> std::result::Result<Vec<ArrayRef>, arrow::error::ArrowError> {
     let text = cast_with_options(array, &DataType::Utf8, &CastOptions::default())?;
     let text = text.as_string::<i32>();
-    // Decimal parsing rounds extra fractional digits: such text is not that decimal.
-    let exact: BooleanArray = match target {
-        DataType::Decimal128(_, s)
-        | DataType::Decimal256(_, s)
-        | DataType::Decimal64(_, s)
-        | DataType::Decimal32(_, s) => text
-            .iter()
-            .map(|v| Some(v.is_none_or(|v| fits_decimal_scale(v, *s))))
-            .collect(),
-        _ => BooleanArray::from(vec![true; text.len()]),
+    let text_array: ArrayRef = Arc::new(text.clone());
+    // Per value: does the text have the exact form of `target`?
+    let well_formed = |check: &dyn Fn(&str) -> bool| -> BooleanArray {
+        text.iter()
+            .map(|v| Some(v.is_none_or(|s| s == s.trim() && check(s))))
+            .collect()
     };
-    let parsed = cast_with_options(
-        &(Arc::new(text.clone()) as ArrayRef),
-        target,
-        &CastOptions::default(),
-    )?;
+    let (parsed, exact) = match target {
+        DataType::Timestamp(unit, None) => {
+            // Parse at nanosecond precision; keep only values whole in `unit`.
+            let nanos = cast_with_options(
+                &text_array,
+                &DataType::Timestamp(TimeUnit::Nanosecond, None),
+                &CastOptions::default(),
+            )
+            .unwrap_or_else(|_| {
+                arrow::array::new_null_array(
+                    &DataType::Timestamp(TimeUnit::Nanosecond, None),
+                    text.len(),
+                )
+            });
+            let factor = unit_nanos(*unit);
+            let nanos = nanos.as_primitive::<TimestampNanosecondType>();
+            let whole: BooleanArray = nanos
+                .iter()
+                .map(|v| Some(v.is_none_or(|n| n % factor == 0)))
+                .collect();
+            let scaled: ArrayRef = Arc::new(nanos.unary::<_, Int64Type>(|n| n / factor));
+            let parsed = arrow::compute::cast(&scaled, target)?;
+            let form = well_formed(&|s| fraction_digits(s) <= 9);
+            (parsed, arrow::compute::and(&whole, &form)?)
+        }
+        DataType::Date32 | DataType::Date64 => (
+            parse_or_null(&text_array, target),
+            well_formed(&|s| {
+                let b = s.as_bytes();
+                b.len() == 10
+                    && b[4] == b'-'
+                    && b[7] == b'-'
+                    && b.iter()
+                        .enumerate()
+                        .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+            }),
+        ),
+        DataType::Boolean => (
+            parse_or_null(&text_array, target),
+            well_formed(&|s| s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false")),
+        ),
+        DataType::Decimal32(_, scale)
+        | DataType::Decimal64(_, scale)
+        | DataType::Decimal128(_, scale)
+        | DataType::Decimal256(_, scale) => {
+            let scale = *scale;
+            (
+                parse_or_null(&text_array, target),
+                well_formed(&move |s| fits_decimal_scale(s, scale)),
+            )
+        }
+        _ => (parse_or_null(&text_array, target), well_formed(&|_| true)),
+    };
     let parsed = normalize_floats(parsed);
     // Unparsable: non-null text whose parse is null or inexact.
     let failed = arrow::compute::and(
@@ -415,9 +544,24 @@ fn parse_text(
         .zip(failed.iter())
         .map(|(v, f)| if f == Some(true) { v } else { None })
         .collect();
-    let keep = arrow::compute::not(&failed)?;
-    let parsed = arrow::compute::nullif(&parsed, &arrow::compute::not(&keep)?)?;
+    let parsed = arrow::compute::nullif(&parsed, &failed)?;
     Ok(vec![parsed, Arc::new(raw)])
+}
+
+/// A lenient parse (NULL where it fails); exactness is checked separately.
+fn parse_or_null(text: &ArrayRef, target: &DataType) -> ArrayRef {
+    cast_with_options(text, target, &CastOptions::default())
+        .unwrap_or_else(|_| arrow::array::new_null_array(target, text.len()))
+}
+
+/// Digits after the decimal point of a time of day (0 when there is none).
+fn fraction_digits(text: &str) -> usize {
+    text.rfind('.').map_or(0, |dot| {
+        text[dot + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count()
+    })
 }
 
 /// True when a decimal literal has no more significant fractional digits than `scale`.
@@ -564,6 +708,71 @@ mod tests {
         let l: ArrayRef = Arc::new(Int64Array::from(vec![3, 4]));
         let r: ArrayRef = Arc::new(Float64Array::from(vec![3.0, 4.5]));
         assert_eq!(rows_equal(l, r), vec![true, false]);
+    }
+
+    fn text(values: &[Option<&str>]) -> ArrayRef {
+        Arc::new(StringArray::from(values.to_vec()))
+    }
+
+    #[test]
+    fn parsed_text_keeps_sub_unit_digits_as_a_difference() {
+        let t: ArrayRef = Arc::new(TimestampSecondArray::from(vec![
+            1_709_294_400,
+            1_709_294_400,
+            1_709_294_400,
+        ]));
+        let l = text(&[
+            Some("2024-03-01T12:00:00.750Z"),
+            Some("2024-03-01T12:00:00Z"),
+            Some("2024-03-01T14:00:00+02:00"),
+        ]);
+        assert_eq!(rows_equal(l, t), vec![false, true, true]);
+    }
+
+    #[test]
+    fn parsed_dates_and_booleans_are_strict() {
+        use arrow::array::{BooleanArray, Date32Array};
+        let d: ArrayRef = Arc::new(Date32Array::from(vec![19_783, 19_783]));
+        assert_eq!(
+            rows_equal(text(&[Some("2024-03-01 23:59:59"), Some("2024-03-01")]), d),
+            vec![false, true]
+        );
+        let b: ArrayRef = Arc::new(BooleanArray::from(vec![true, true, false]));
+        assert_eq!(
+            rows_equal(text(&[Some("yes"), Some("true"), Some("FALSE")]), b),
+            vec![false, true, true]
+        );
+        let i: ArrayRef = Arc::new(Int64Array::from(vec![42, 42]));
+        assert_eq!(
+            rows_equal(text(&[Some("42 "), Some("42")]), i),
+            vec![false, true]
+        );
+    }
+
+    #[test]
+    fn large_decimals_round_once_to_float() {
+        let big = 18_014_398_509_482_002i128; // 2^54 + 18, scale 1
+        let l: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![big])
+                .with_precision_and_scale(20, 1)
+                .unwrap(),
+        );
+        let r: ArrayRef = Arc::new(Float64Array::from(vec![
+            "1801439850948200.2".parse::<f64>().unwrap(),
+        ]));
+        assert_eq!(rows_equal(l, r), vec![true]);
+    }
+
+    #[test]
+    fn far_timestamps_in_different_units_do_not_overflow() {
+        use arrow::array::{Date64Array, TimestampMicrosecondArray, TimestampNanosecondArray};
+        let year_9999_us = 253_402_214_400_000_000i64;
+        let l: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![year_9999_us, 1_000]));
+        let r: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![0, 1_000_000]));
+        assert_eq!(rows_equal(l, r), vec![false, true]);
+        let d: ArrayRef = Arc::new(Date64Array::from(vec![i64::MAX / 2, 86_400_000]));
+        let t: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![0, 86_400_000_000_000]));
+        assert_eq!(rows_equal(d, t), vec![false, true]);
     }
 
     #[test]

@@ -79,8 +79,11 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
     );
     let (left_sample, right_sample) = (left_sample?, right_sample?);
     let most_rows = left_sample.rows.max(right_sample.rows) as usize;
+    // Small tables still get a few leaves, so the report can name narrow ranges.
+    let floor = most_rows.div_ceil(4).min(64);
     let leaves = most_rows
         .div_ceil(spec.leaf_rows.max(1))
+        .max(floor)
         .clamp(1, spec.max_leaves.max(1));
     let boundaries = Boundaries::from_samples(&[&left_sample, &right_sample], leaves);
     drop((left_sample, right_sample));
@@ -120,6 +123,7 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
             key_hashes: &duplicate_candidates,
         },
     )?;
+    check_repeatable(&comparison.divergent_leaves, &rows, &boundaries)?;
     let finished = Instant::now();
 
     let stats = Stats {
@@ -165,4 +169,26 @@ fn progress_bar(enabled: bool) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar
+}
+
+/// Every divergent leaf must hold a difference or a duplicate key once its
+/// rows are compared. If one does not, a source returned other rows on the
+/// second read (a query with LIMIT, or ORDER BY with ties, or data changing
+/// underneath): the answer would be unreliable, so say so instead.
+fn check_repeatable(divergent: &[usize], rows: &RowDiff, boundaries: &Boundaries) -> Result<()> {
+    let mut explained = vec![false; boundaries.leaf_count()];
+    for d in &rows.diffs {
+        explained[d.leaf] = true;
+    }
+    for d in &rows.duplicates {
+        explained[d.leaf] = true;
+    }
+    match divergent.iter().find(|&&leaf| !explained[leaf]) {
+        None => Ok(()),
+        Some(_) => Err(Error::Unstable(
+            "a source returned different rows when read a second time (is its query \
+             repeatable? LIMIT, or ORDER BY with ties, is not; or is the data changing?)"
+                .into(),
+        )),
+    }
 }

@@ -57,6 +57,8 @@ pub struct KeyDiff {
 pub struct DuplicateKey {
     pub left: Vec<usize>,
     pub right: Vec<usize>,
+    /// The leaf the key falls in.
+    pub leaf: usize,
 }
 
 /// Rows of one side kept for the row phase, in scan column order (keys, then values).
@@ -278,7 +280,11 @@ fn compare_rows(
                 leaf,
             }),
             ([], []) => return Err(Error::Internal("key with no rows".into())),
-            _ => duplicates.push(DuplicateKey { left: l, right: r }),
+            _ => duplicates.push(DuplicateKey {
+                left: l,
+                right: r,
+                leaf,
+            }),
         }
     }
     Ok(RowDiff {

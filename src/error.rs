@@ -42,6 +42,10 @@ pub enum Error {
     #[error("cannot write {path}: {message}")]
     Output { path: String, message: String },
 
+    /// A source gave different rows when read a second time.
+    #[error("{0}")]
+    Unstable(String),
+
     /// An internal invariant failed; reported, never panicked on.
     #[error("internal error: {0}")]
     Internal(String),

@@ -95,7 +95,12 @@ impl ComparePlan {
             let rt = lookup(right, name, "right")?;
             let plan = ColumnPlan::new(name, name, &lt, &rt)
                 .map_err(|why| Error::Key(format!("{name}: {why}")))?;
-            if plan.parses_text() || !orderable(&plan.canonical) {
+            let float = |t: &DataType| {
+                matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
+            };
+            // Integers above 2^53 would merge as float keys: refuse rather than invent duplicates.
+            let lossy = float(&plan.canonical) && !(float(&lt) && float(&rt));
+            if plan.parses_text() || !orderable(&plan.canonical) || lossy {
                 return Err(Error::Key(format!(
                     "{name}: key types {lt} and {rt} cannot be compared as keys"
                 )));
@@ -139,7 +144,7 @@ impl ComparePlan {
                     field.name()
                 ))
             })?;
-            if field.data_type() != right_field.data_type() {
+            if logical_type(field.data_type()) != logical_type(right_field.data_type()) {
                 type_differences.push(TypeDifference {
                     name: field.name().clone(),
                     left: field.data_type().to_string(),
@@ -154,7 +159,7 @@ impl ComparePlan {
             let mut blanked = Vec::new();
             for plan in &mut values {
                 if family(&plan.left_type) == Family::Text
-                    && family(&plan.right_type) == Family::Text
+                    || family(&plan.right_type) == Family::Text
                 {
                     plan.empty_is_null = true;
                     blanked.push(plan.display_name());
@@ -197,6 +202,17 @@ impl ComparePlan {
     /// a CSV's inferred types cannot fail a comparison with its Parquet copy.
     pub fn schema_differs(&self) -> bool {
         !self.left_only.is_empty() || !self.right_only.is_empty()
+    }
+}
+
+/// A type without its physical layout: Utf8, LargeUtf8 and Utf8View are all
+/// text (Parquet readers pick one or the other), dictionaries are their values.
+fn logical_type(t: &DataType) -> DataType {
+    match t {
+        DataType::Dictionary(_, v) => logical_type(v),
+        DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+        DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
+        other => other.clone(),
     }
 }
 

@@ -338,26 +338,13 @@ fn divergent_ranges(input: &ReportInput<'_>, rows: &RowDiff) -> Result<Vec<Diver
     };
     // Differences per leaf, to attribute them to ranges.
     let mut per_leaf: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
-    for d in &rows.diffs {
-        *per_leaf.entry(d.leaf).or_default() += 1;
-    }
-    let key_rows = |kept: &crate::diff::KeptRows, side: Side| -> Result<arrow::row::Rows> {
-        let arrays = &kept.batch.columns()[..keys.len()];
-        canon::encode(&converter, &canon::canonical_arrays(&keys, arrays, side)?)
-    };
-    if !rows.duplicates.is_empty() {
-        let (lk, rk) = (
-            key_rows(&rows.left, Side::Left)?,
-            key_rows(&rows.right, Side::Right)?,
-        );
-        for d in &rows.duplicates {
-            let key = match (d.left.first(), d.right.first()) {
-                (Some(&l), _) => lk.row(l),
-                (None, Some(&r)) => rk.row(r),
-                (None, None) => continue,
-            };
-            *per_leaf.entry(b.leaf_of(key.as_ref())).or_default() += 1;
-        }
+    let leaves_of_findings = rows
+        .diffs
+        .iter()
+        .map(|d| d.leaf)
+        .chain(rows.duplicates.iter().map(|d| d.leaf));
+    for leaf in leaves_of_findings {
+        *per_leaf.entry(leaf).or_default() += 1;
     }
     Ok(runs
         .into_iter()

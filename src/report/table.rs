@@ -37,6 +37,18 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Longest cell text before it is cut with an ellipsis.
+const CELL_CHARS: usize = 60;
+
+fn clip(text: &str) -> String {
+    if text.chars().count() <= CELL_CHARS {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(CELL_CHARS - 1).collect();
+    out.push('…');
+    out
+}
+
 /// The sections shared by the table and Markdown views, as (title, table) pairs.
 pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(String, Table)> {
     let s = &report.summary;
@@ -172,10 +184,12 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
             let key = d.key.values().map(short).collect::<Vec<_>>().join(", ");
             let whole = |row: &Option<serde_json::Map<String, serde_json::Value>>| {
                 row.as_ref().map_or("—".to_string(), |m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={}", short(v)))
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    clip(
+                        &m.iter()
+                            .map(|(k, v)| format!("{k}={}", short(v)))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    )
                 })
             };
             if d.columns.is_empty() {
@@ -205,8 +219,8 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
                     status,
                     k,
                     c.clone(),
-                    pick(&d.left, left_name),
-                    pick(&d.right, right_name),
+                    clip(&pick(&d.left, left_name)),
+                    clip(&pick(&d.right, right_name)),
                 ]);
             }
         }

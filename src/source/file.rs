@@ -48,24 +48,18 @@ impl FileFormat {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Location {
-    File,
-    Directory,
-    Glob,
-}
-
-/// A parsed file source argument.
+/// A parsed file source argument: the format and the files it names.
 #[derive(Debug, Clone)]
 pub struct FileSpec {
     pub text: String,
     pub format: FileFormat,
-    path: PathBuf,
-    location: Location,
+    files: Vec<PathBuf>,
 }
 
 impl FileSpec {
-    /// Parses `[format:]path`, checking that the path exists (or that the glob matches).
+    /// Parses `[format:]path`, where path is a file, a directory (read
+    /// recursively, skipping names that start with `.` or `_`, such as
+    /// `_SUCCESS` or `.crc` files) or a glob.
     pub fn parse(text: &str, side: Side) -> Result<Self> {
         let fail = |message: String| Error::Source {
             side,
@@ -82,100 +76,96 @@ impl FileSpec {
             return Err(fail("empty path".into()));
         }
         let path = std::path::absolute(path_text).map_err(|e| fail(one_line(e)))?;
-        let location = if path_text.contains(['*', '?', '[']) {
-            Location::Glob
+        let (files, from_directory) = if path.is_file() {
+            (vec![path.clone()], false)
         } else if path.is_dir() {
-            Location::Directory
-        } else if path.is_file() {
-            Location::File
+            let mut files = Vec::new();
+            walk(&path, &mut files);
+            (files, true)
+        } else if path_text.contains(['*', '?', '[']) {
+            let matches = glob::glob(&path.to_string_lossy())
+                .map_err(|e| fail(format!("bad glob pattern: {e}")))?;
+            (matches.flatten().filter(|p| p.is_file()).collect(), false)
         } else {
             return Err(fail("no such file or directory".into()));
         };
-        if location == Location::Glob {
-            check_glob_matches(path_text).map_err(fail)?;
-        }
-        let format = match (explicit, &location) {
-            (Some(f), _) => f,
-            (None, Location::Directory) => detect_in_directory(&path).ok_or_else(|| {
-                fail("no Parquet, CSV, NDJSON or Arrow files in this directory (or name the format: parquet:DIR)".into())
-            })?,
-            (None, _) => FileFormat::from_extension(&path).ok_or_else(|| {
-                fail("unknown file format; name it with a prefix such as parquet:, csv:, ndjson: or arrow:".into())
-            })?,
+        let (format, mut files) = match explicit {
+            Some(format) => (format, files),
+            None => {
+                // A directory may hold other files (a README); a named file or glob may not.
+                let known: Vec<(PathBuf, FileFormat)> = files
+                    .iter()
+                    .filter_map(|f| FileFormat::from_extension(f).map(|fmt| (f.clone(), fmt)))
+                    .collect();
+                if !from_directory && known.len() < files.len() {
+                    let unknown = files
+                        .iter()
+                        .find(|f| FileFormat::from_extension(f).is_none());
+                    return Err(fail(format!(
+                        "unknown file format{}; name it with a prefix such as parquet:, csv:, ndjson: or arrow:",
+                        unknown
+                            .map(|f| format!(" of {}", f.display()))
+                            .unwrap_or_default()
+                    )));
+                }
+                let Some(first) = known.first().map(|k| k.1) else {
+                    return Err(fail(if from_directory {
+                        "no Parquet, CSV, NDJSON or Arrow files in this directory".into()
+                    } else {
+                        "no files match this pattern".into()
+                    }));
+                };
+                if let Some((other, _)) = known.iter().find(|k| k.1 != first) {
+                    return Err(fail(format!(
+                        "files of more than one format ({} is not like the others); name the format with a prefix",
+                        other.display()
+                    )));
+                }
+                (first, known.into_iter().map(|k| k.0).collect())
+            }
         };
-        let spec = FileSpec {
+        if files.is_empty() {
+            return Err(fail("no files match this pattern".into()));
+        }
+        files.sort();
+        if format == FileFormat::Parquet {
+            for file in &files {
+                check_parquet_footer(file).map_err(|m| fail(format!("{}: {m}", file.display())))?;
+            }
+        }
+        Ok(FileSpec {
             text: text.to_string(),
             format,
-            path,
-            location,
-        };
-        if format == FileFormat::Parquet {
-            for file in spec.files() {
-                check_parquet_footer(&file)
-                    .map_err(|m| fail(format!("{}: {m}", file.display())))?;
-            }
-        }
-        Ok(spec)
+            files,
+        })
     }
 
-    /// The files the spec names (for checks made before DataFusion reads them).
-    fn files(&self) -> Vec<PathBuf> {
-        match self.location {
-            Location::File => vec![self.path.clone()],
-            Location::Glob => glob::glob(&self.path.to_string_lossy())
-                .map(|paths| paths.flatten().filter(|p| p.is_file()).collect())
-                .unwrap_or_default(),
-            Location::Directory => {
-                let ext = self.listing_extension();
-                std::fs::read_dir(&self.path)
-                    .map(|entries| {
-                        entries
-                            .flatten()
-                            .map(|e| e.path())
-                            .filter(|p| p.is_file() && p.to_string_lossy().ends_with(&ext))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            }
-        }
-    }
-
-    /// The extension DataFusion filters listed files by.
-    fn listing_extension(&self) -> String {
-        match self.location {
-            Location::Glob => String::new(),
-            Location::File => self
-                .path
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(|e| format!(".{e}"))
-                .unwrap_or_default(),
-            Location::Directory => std::fs::read_dir(&self.path)
-                .ok()
-                .and_then(|entries| {
-                    entries.flatten().find_map(|e| {
-                        let p = e.path();
-                        let ext = p.extension()?.to_str()?;
-                        (FileFormat::from_extension(&p) == Some(self.format))
-                            .then(|| format!(".{ext}"))
-                    })
-                })
-                .unwrap_or_default(),
-        }
+    fn paths(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .map(|f| f.to_string_lossy().into_owned())
+            .collect()
     }
 }
 
-fn detect_in_directory(dir: &Path) -> Option<FileFormat> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    entries
-        .iter()
-        .filter(|p| p.is_file())
-        .find_map(|p| FileFormat::from_extension(p))
+/// Files below `dir`, skipping hidden and `_`-prefixed names.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else if path.is_file() {
+            out.push(path);
+        }
+    }
 }
 
 /// A Parquet file ends with its metadata length and `PAR1`; a file whose
@@ -198,15 +188,6 @@ fn check_parquet_footer(path: &Path) -> std::result::Result<(), String> {
         return Err(not_parquet());
     }
     Ok(())
-}
-
-/// DataFusion reports an empty glob late and vaguely; say it up front.
-fn check_glob_matches(pattern: &str) -> std::result::Result<(), String> {
-    let mut paths = glob::glob(pattern).map_err(|e| format!("bad glob pattern: {e}"))?;
-    match paths.next() {
-        Some(_) => Ok(()),
-        None => Err("no files match this pattern".into()),
-    }
 }
 
 /// A file source: a DataFusion session with the files registered as `t` and
@@ -238,14 +219,14 @@ impl FileSource {
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true);
         let ctx = SessionContext::new_with_config(config);
-        let path = spec.path.to_string_lossy().into_owned();
-        let extension = spec.listing_extension();
+        let paths = spec.paths();
         let frame = runtime
             .block_on(async {
-                match spec.format {
+                // The files are listed already: no extension filter.
+                let files = match spec.format {
                     FileFormat::Parquet => {
-                        let o = ParquetReadOptions::default().file_extension(&extension);
-                        ctx.register_parquet("t", &path, o).await?
+                        ctx.read_parquet(paths, ParquetReadOptions::default().file_extension(""))
+                            .await?
                     }
                     FileFormat::Csv | FileFormat::Tsv => {
                         let delimiter = if spec.format == FileFormat::Tsv {
@@ -256,21 +237,22 @@ impl FileSource {
                         let o = CsvReadOptions::new()
                             .has_header(options.has_header)
                             .delimiter(delimiter)
-                            .file_extension(&extension);
-                        ctx.register_csv("t", &path, o).await?
+                            .file_extension("");
+                        ctx.read_csv(paths, o).await?
                     }
                     FileFormat::NdJson => {
-                        let o = JsonReadOptions::default().file_extension(&extension);
-                        ctx.register_json("t", &path, o).await?
+                        ctx.read_json(paths, JsonReadOptions::default().file_extension(""))
+                            .await?
                     }
                     FileFormat::ArrowIpc => {
                         let o = ArrowReadOptions {
-                            file_extension: &extension,
+                            file_extension: "",
                             ..Default::default()
                         };
-                        ctx.register_arrow("t", &path, o).await?
+                        ctx.read_arrow(paths, o).await?
                     }
-                }
+                };
+                ctx.register_table("t", files.into_view())?;
                 match query {
                     Some(q) => ctx.sql(q).await,
                     None => ctx.table("t").await,
