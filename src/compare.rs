@@ -54,6 +54,11 @@ impl Comparison {
     pub fn write_diffs(&self, path: &str) -> Result<u64> {
         crate::report::write_diffs(path, &self.plan, &self.rows)
     }
+
+    /// Writes every differing row to a file opened earlier.
+    pub fn write_diffs_to(&self, file: crate::report::DiffsFile) -> Result<u64> {
+        file.write(&self.plan, &self.rows)
+    }
 }
 
 /// Compares two sources.
@@ -165,7 +170,7 @@ fn progress_bar(enabled: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
     bar.set_style(
-        ProgressStyle::with_template("{spinner} hashing {human_pos} rows ({per_sec}) {elapsed}")
+        ProgressStyle::with_template("{spinner} hashing: {human_pos} rows, {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar

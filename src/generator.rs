@@ -155,11 +155,11 @@ fn update_row(row: &mut Row, rng: &mut SmallRng) -> Vec<String> {
             }
             5 => row.created_at += 1_000,
             6 => row.active = !row.active,
+            // Never "" <-> NULL: a CSV could not show that change.
             7 => {
-                row.note = if row.note.is_some() {
-                    None
-                } else {
-                    Some("added".into())
+                row.note = match &row.note {
+                    Some(s) if !s.is_empty() => None,
+                    _ => Some("added".into()),
                 }
             }
             _ => row.amount_cents -= 1,

@@ -12,7 +12,18 @@ fn main() -> ExitCode {
     if std::env::var_os("RECON_BACKTRACE").is_none() {
         install_panic_hook();
     }
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("recon: error: {} (see recon --help)", usage_line(&e));
+            return ExitCode::from(cli::EXIT_ERROR);
+        }
+    };
     match cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -20,6 +31,16 @@ fn main() -> ExitCode {
             ExitCode::from(cli::EXIT_ERROR)
         }
     }
+}
+
+/// The first line of a clap error, without its `error: ` prefix.
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
+    first.trim().trim_start_matches("error: ").to_string()
 }
 
 fn install_panic_hook() {

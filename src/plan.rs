@@ -73,10 +73,27 @@ impl ComparePlan {
         selection: &Selection,
         traits: [SideTraits; 2],
     ) -> Result<Self> {
-        if selection.key.is_empty() {
+        // Names as typed in a comma-separated list may carry spaces.
+        let trimmed = |names: &[String]| -> Vec<String> {
+            names.iter().map(|n| n.trim().to_string()).collect()
+        };
+        let selection = &Selection {
+            key: trimmed(&selection.key),
+            columns: trimmed(&selection.columns),
+            exclude: trimmed(&selection.exclude),
+        };
+        if selection.key.is_empty() || selection.key.iter().any(String::is_empty) {
             return Err(Error::Usage(
                 "at least one key column is needed (--key COL[,COL...])".into(),
             ));
+        }
+        if let Some(twice) = selection
+            .key
+            .iter()
+            .enumerate()
+            .find(|(i, k)| selection.key[..*i].contains(k))
+        {
+            return Err(Error::Key(format!("column {:?} is named twice", twice.1)));
         }
         let lookup = |schema: &Schema, name: &str, side: &str| -> Result<DataType> {
             schema
@@ -108,10 +125,11 @@ impl ComparePlan {
             keys.push(plan);
         }
 
-        for name in selection.columns.iter().chain(&selection.exclude) {
+        let named = selection.columns.iter().map(|c| ("--columns", c));
+        for (option, name) in named.chain(selection.exclude.iter().map(|c| ("--exclude", c))) {
             if left.field_with_name(name).is_err() && right.field_with_name(name).is_err() {
                 return Err(Error::Schema(format!(
-                    "unknown column {name:?} (left columns: {}; right columns: {})",
+                    "{option}: unknown column {name:?} (left columns: {}; right columns: {})",
                     column_list(left),
                     column_list(right)
                 )));
@@ -224,6 +242,9 @@ fn one_sided(name: &str, t: &DataType) -> OneSidedColumn {
 }
 
 fn column_list(schema: &Schema) -> String {
+    if schema.fields().is_empty() {
+        return "none: is the source empty?".into();
+    }
     schema
         .fields()
         .iter()
@@ -234,5 +255,5 @@ fn column_list(schema: &Schema) -> String {
 
 /// Key types must have an order that a range filter in the source agrees with.
 fn orderable(t: &DataType) -> bool {
-    !matches!(family(t), Family::Other | Family::Null)
+    family(t) != Family::Other
 }

@@ -357,9 +357,19 @@ fn bad_inputs_exit_two_with_one_line() {
         "SELEC nonsense",
     ]);
     assert!(e.contains("left source"), "{e}");
-    // Usage errors from the argument parser also exit 2.
-    let out = recon().args(["diff", good_s]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let e = error_line(&["diff", good_s, good_s, "--key", "id,id"]);
+    assert!(e.contains("twice"), "{e}");
+    let e = error_line(&["diff", good_s, good_s, "--key", "id", "--exclude", "nope"]);
+    assert!(e.contains("--exclude") && e.contains("nope"), "{e}");
+    // Usage errors from the argument parser: exit 2, one line too.
+    for args in [
+        vec!["diff", good_s],
+        vec!["diff", good_s, good_s, "--key", "id", "--format", "bogus"],
+        vec!["diff", good_s, good_s, "--key", "id", "--max-diffs", "-1"],
+        vec!["diff", good_s, good_s, "--key", "id", "--threads", "0"],
+    ] {
+        error_line(&args);
+    }
 }
 
 #[test]
@@ -395,4 +405,121 @@ fn default_value_semantics_hold_across_files() {
     assert_eq!(report["summary"]["changed"], 1, "{report}");
     assert_eq!(report["diffs"][0]["key"]["id"], 3);
     assert_eq!(report["diffs"][0]["columns"], serde_json::json!(["s"]));
+}
+
+#[test]
+fn empty_sources_compare_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.csv", b"id,v\n");
+    let b = write(dir.path(), "b.csv", b"id,v\n");
+    let (code, report) = diff_json(&a, &b, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["summary"]["left_rows"], 0);
+}
+
+#[test]
+fn all_null_columns_render_as_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.ndjson", b"{\"id\":1,\"v\":null}\n");
+    let b = write(dir.path(), "b.ndjson", b"{\"id\":1,\"v\":\"\"}\n");
+    let (code, report) = diff_json(&a, &b, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(report["diffs"][0]["left"]["v"], Value::Null);
+    assert_eq!(report["diffs"][0]["right"]["v"], "");
+}
+
+#[test]
+fn generated_csv_pairs_match_their_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = generate(
+        dir.path(),
+        "csv",
+        &[
+            "--rows",
+            "3000",
+            "--inserts",
+            "5",
+            "--deletes",
+            "5",
+            "--updates",
+            "60",
+            "--seed",
+            "123",
+            "--shuffle",
+        ],
+    );
+    let (code, report) = diff_json(
+        &dir.path().join("left.csv"),
+        &dir.path().join("right.csv"),
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        report["summary"]["changed"],
+        truth["changed"].as_array().unwrap().len()
+    );
+    assert_eq!(reported(&report, "only_left"), ids(&truth["only_left"]));
+    assert_eq!(reported(&report, "only_right"), ids(&truth["only_right"]));
+}
+
+#[test]
+fn a_key_named_status_keeps_the_diffs_file_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.csv", b"status,v\n1,a\n2,b\n");
+    let b = write(dir.path(), "b.csv", b"status,v\n1,a\n2,c\n");
+    let out = dir.path().join("d.parquet");
+    let out_s = out.to_str().unwrap();
+    let run = recon()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .args([
+            "--key",
+            "status",
+            "--format",
+            "json",
+            "--output-diffs",
+            out_s,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    // The file reads back as a source: one changed row.
+    let (code, report) = {
+        let o = recon()
+            .arg("diff")
+            .arg(&out)
+            .arg(&out)
+            .args(["--key", "status", "--format", "json"])
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap(),
+            serde_json::from_slice::<Value>(&o.stdout).unwrap(),
+        )
+    };
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["summary"]["left_rows"], 1);
+}
+
+#[test]
+fn markdown_escapes_pipes_in_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.csv", b"id,v\n1,a|b\n");
+    let b = write(dir.path(), "b.csv", b"id,v\n1,a|c\n");
+    let out = recon()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .args(["--key", "id", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    let row = md.lines().rfind(|l| l.starts_with("| changed")).unwrap();
+    // status, key, column, left, right: five cells, six unescaped pipes.
+    assert_eq!(
+        row.matches('|').count() - row.matches("\\|").count(),
+        6,
+        "{row}"
+    );
 }

@@ -96,6 +96,12 @@ pub fn run(args: Args) -> Result<u8> {
         delimiter,
         has_header: !args.no_header,
     };
+    // Open the output first: a bad path should fail before the work, not after.
+    let diffs_file = args
+        .output_diffs
+        .as_deref()
+        .map(report::DiffsFile::create)
+        .transpose()?;
     let left = source::open(
         &args.left,
         args.left_query.as_deref(),
@@ -123,8 +129,8 @@ pub fn run(args: Args) -> Result<u8> {
         ..Spec::default()
     };
     let outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
-    if let Some(path) = &args.output_diffs {
-        outcome.write_diffs(path)?;
+    if let Some(file) = diffs_file {
+        outcome.write_diffs_to(file)?;
     }
 
     let stdout = std::io::stdout();

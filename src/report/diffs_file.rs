@@ -18,15 +18,49 @@ use crate::plan::ComparePlan;
 
 /// Writes the rows of every difference and duplicate key; the format follows the extension.
 pub fn write_diffs(path: &str, plan: &ComparePlan, rows: &RowDiff) -> Result<u64> {
+    DiffsFile::create(path)?.write(plan, rows)
+}
+
+/// An output file opened before the comparison starts, so that a bad path
+/// fails at once rather than after the work is done.
+pub struct DiffsFile {
+    path: String,
+    file: File,
+    parquet: bool,
+}
+
+impl DiffsFile {
+    pub fn create(path: &str) -> Result<Self> {
+        let fail = |message: String| Error::Output {
+            path: path.to_string(),
+            message,
+        };
+        let lower = path.to_ascii_lowercase();
+        let parquet = lower.ends_with(".parquet") || lower.ends_with(".pq");
+        if !parquet && !lower.ends_with(".csv") {
+            return Err(fail("use a .parquet or .csv file name".into()));
+        }
+        let file = File::create(path).map_err(|e| fail(e.to_string()))?;
+        Ok(DiffsFile {
+            path: path.to_string(),
+            file,
+            parquet,
+        })
+    }
+
+    /// Writes the rows of every difference and duplicate key; returns the line count.
+    pub fn write(self, plan: &ComparePlan, rows: &RowDiff) -> Result<u64> {
+        write_rows(self, plan, rows)
+    }
+}
+
+fn write_rows(out: DiffsFile, plan: &ComparePlan, rows: &RowDiff) -> Result<u64> {
+    let path = out.path.as_str();
     let fail = |message: String| Error::Output {
         path: path.to_string(),
         message,
     };
-    let lower = path.to_ascii_lowercase();
-    let parquet = lower.ends_with(".parquet") || lower.ends_with(".pq");
-    if !parquet && !lower.ends_with(".csv") {
-        return Err(fail("use a .parquet or .csv file name".into()));
-    }
+    let parquet = out.parquet;
 
     // (status, left row, right row) for every output line.
     let mut lines: Vec<(&str, Option<u32>, Option<u32>)> = rows
@@ -72,8 +106,14 @@ pub fn write_diffs(path: &str, plan: &ComparePlan, rows: &RowDiff) -> Result<u64
         })
         .collect();
 
+    // `status`, unless a key column has that name.
+    let status_name = if keys.iter().any(|k| k.left_name == "status") {
+        "_status"
+    } else {
+        "status"
+    };
     let mut fields = vec![Field::new(
-        "status",
+        status_name,
         arrow::datatypes::DataType::Utf8,
         false,
     )];
@@ -106,7 +146,7 @@ pub fn write_diffs(path: &str, plan: &ComparePlan, rows: &RowDiff) -> Result<u64
         }
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-    let file = File::create(path).map_err(|e| fail(e.to_string()))?;
+    let file = out.file;
     if parquet {
         let mut writer =
             ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| fail(e.to_string()))?;

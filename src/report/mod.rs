@@ -20,7 +20,7 @@ use crate::merkle::{Boundaries, SideLeaves, TreeComparison};
 use crate::plan::{ComparePlan, OneSidedColumn, TypeDifference};
 use values::{ValueRenderer, row_object};
 
-pub use diffs_file::write_diffs;
+pub use diffs_file::{DiffsFile, write_diffs};
 pub use json::{write_json, write_ndjson};
 pub use markdown::write_markdown;
 pub use table::{TABLE_SAMPLE, write_table};
@@ -37,6 +37,10 @@ pub enum Verdict {
 pub struct SideInfo {
     pub source: String,
     pub rows: u64,
+    /// Rows whose key is NULL.
+    pub null_keys: u64,
+    /// Keys that occur more than once on this side.
+    pub duplicate_keys: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -276,10 +280,14 @@ impl Report {
             left: SideInfo {
                 source: input.left_name.to_string(),
                 rows: left_leaves.rows,
+                null_keys: left_leaves.null_key_rows,
+                duplicate_keys: rows.duplicates.iter().filter(|d| d.left.len() > 1).count() as u64,
             },
             right: SideInfo {
                 source: input.right_name.to_string(),
                 rows: right_leaves.rows,
+                null_keys: right_leaves.null_key_rows,
+                duplicate_keys: rows.duplicates.iter().filter(|d| d.right.len() > 1).count() as u64,
             },
             key: plan.keys.iter().map(|k| k.display_name()).collect(),
             diffs_truncated: rows.diffs.len() > diffs.len(),

@@ -6,7 +6,7 @@ use std::io::Write;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
-use super::values::short;
+use super::values::{ABSENT, short};
 use super::{Report, Verdict};
 use crate::error::{Error, Result};
 
@@ -51,44 +51,38 @@ fn clip(text: &str) -> String {
 
 /// The sections shared by the table and Markdown views, as (title, table) pairs.
 pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(String, Table)> {
+    // Markdown tables end a cell at `|`: escape it in anything taken from the data.
+    let markdown = preset == comfy_table::presets::ASCII_MARKDOWN;
+    let esc = |text: &str| {
+        if markdown {
+            text.replace('|', "\\|")
+        } else {
+            text.to_string()
+        }
+    };
     let s = &report.summary;
     let mut out = Vec::new();
 
     let mut summary = new_table(preset);
     summary.set_header(vec!["", "left", "right"]);
-    summary.add_row(vec![
-        Cell::new("rows"),
-        right(thousands(s.left_rows)),
-        right(thousands(s.right_rows)),
-    ]);
-    summary.add_row(vec![
-        Cell::new("only on this side"),
-        right(thousands(s.only_left)),
-        right(thousands(s.only_right)),
-    ]);
-    summary.add_row(vec![
-        Cell::new("changed"),
-        right(thousands(s.changed)),
-        right(""),
-    ]);
-    summary.add_row(vec![
-        Cell::new("unchanged"),
-        right(thousands(s.unchanged)),
-        right(""),
-    ]);
-    if s.duplicate_keys > 0 {
+    let (l, r) = (&report.left, &report.right);
+    let mut per_side = |label: &str, left: u64, right: u64| {
         summary.add_row(vec![
-            Cell::new("duplicate keys"),
-            right(thousands(s.duplicate_keys)),
-            right(""),
+            Cell::new(label),
+            self::right(thousands(left)),
+            self::right(thousands(right)),
         ]);
+    };
+    per_side("rows", s.left_rows, s.right_rows);
+    per_side("only on this side", s.only_left, s.only_right);
+    // A changed or unchanged key has one row on each side.
+    per_side("changed", s.changed, s.changed);
+    per_side("unchanged", s.unchanged, s.unchanged);
+    if s.duplicate_keys > 0 {
+        per_side("duplicated keys", l.duplicate_keys, r.duplicate_keys);
     }
     if s.null_keys > 0 {
-        summary.add_row(vec![
-            Cell::new("NULL keys"),
-            right(thousands(s.null_keys)),
-            right(""),
-        ]);
+        per_side("rows with a NULL key", l.null_keys, r.null_keys);
     }
     out.push(("Summary".to_string(), summary));
 
@@ -101,26 +95,26 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
         t.set_header(vec!["column", "left", "right", "compared as"]);
         for c in &schema.left_only {
             t.add_row(vec![
-                c.name.as_str(),
-                c.data_type.as_str(),
-                "(missing)",
-                "not compared",
+                esc(&c.name),
+                c.data_type.clone(),
+                "(missing)".into(),
+                "not compared".into(),
             ]);
         }
         for c in &schema.right_only {
             t.add_row(vec![
-                c.name.as_str(),
-                "(missing)",
-                c.data_type.as_str(),
-                "not compared",
+                esc(&c.name),
+                "(missing)".into(),
+                c.data_type.clone(),
+                "not compared".into(),
             ]);
         }
         for c in &schema.type_differences {
             t.add_row(vec![
-                c.name.as_str(),
-                c.left.as_str(),
-                c.right.as_str(),
-                c.compared_as.as_str(),
+                esc(&c.name),
+                c.left.clone(),
+                c.right.clone(),
+                c.compared_as.clone(),
             ]);
         }
         out.push(("Schema differences".to_string(), t));
@@ -129,7 +123,7 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
         let mut t = new_table(preset);
         t.set_header(vec!["note"]);
         for n in &schema.notes {
-            t.add_row(vec![n.as_str()]);
+            t.add_row(vec![esc(n)]);
         }
         out.push(("Notes".to_string(), t));
     }
@@ -145,7 +139,7 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
         ]);
         let bound = |b: &Option<serde_json::Map<String, serde_json::Value>>| match b {
             None => "…".to_string(),
-            Some(m) => m.values().map(short).collect::<Vec<_>>().join(", "),
+            Some(m) => esc(&m.values().map(short).collect::<Vec<_>>().join(", ")),
         };
         for r in report.ranges.iter().take(sample) {
             t.add_row(vec![
@@ -172,7 +166,10 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
         let mut t = new_table(preset);
         t.set_header(vec!["column", "mismatches"]);
         for c in &report.columns {
-            t.add_row(vec![Cell::new(&c.name), right(thousands(c.mismatches))]);
+            t.add_row(vec![
+                Cell::new(esc(&c.name)),
+                right(thousands(c.mismatches)),
+            ]);
         }
         out.push(("Columns with differences".to_string(), t));
     }
@@ -181,15 +178,15 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
         let mut t = new_table(preset);
         t.set_header(vec!["status", "key", "column", "left", "right"]);
         for d in report.diffs.iter().take(sample) {
-            let key = d.key.values().map(short).collect::<Vec<_>>().join(", ");
+            let key = esc(&d.key.values().map(short).collect::<Vec<_>>().join(", "));
             let whole = |row: &Option<serde_json::Map<String, serde_json::Value>>| {
-                row.as_ref().map_or("—".to_string(), |m| {
-                    clip(
+                row.as_ref().map_or(ABSENT.to_string(), |m| {
+                    esc(&clip(
                         &m.iter()
                             .map(|(k, v)| format!("{k}={}", short(v)))
                             .collect::<Vec<_>>()
                             .join(" "),
-                    )
+                    ))
                 })
             };
             if d.columns.is_empty() {
@@ -208,7 +205,7 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
                             name: &str| {
                     row.as_ref()
                         .and_then(|m| m.get(name))
-                        .map_or("—".to_string(), short)
+                        .map_or(ABSENT.to_string(), short)
                 };
                 let (status, k) = if i == 0 {
                     (d.status.as_str().to_string(), key.clone())
@@ -218,9 +215,9 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
                 t.add_row(vec![
                     status,
                     k,
-                    c.clone(),
-                    clip(&pick(&d.left, left_name)),
-                    clip(&pick(&d.right, right_name)),
+                    esc(c),
+                    esc(&clip(&pick(&d.left, left_name))),
+                    esc(&clip(&pick(&d.right, right_name))),
                 ]);
             }
         }
@@ -241,7 +238,7 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
         let mut t = new_table(preset);
         t.set_header(vec!["key", "left rows", "right rows"]);
         for d in report.duplicates.iter().take(sample) {
-            let key = d.key.values().map(short).collect::<Vec<_>>().join(", ");
+            let key = esc(&d.key.values().map(short).collect::<Vec<_>>().join(", "));
             t.add_row(vec![
                 Cell::new(key),
                 right(d.left_count),
@@ -263,7 +260,7 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
                 .map(|(k, v)| format!("{k}={}", short(v)))
                 .collect::<Vec<_>>()
                 .join(" ");
-            t.add_row(vec![n.side.to_string(), row]);
+            t.add_row(vec![n.side.to_string(), esc(&clip(&row))]);
         }
         out.push((
             format!("Rows with a NULL key ({})", thousands(s.null_keys)),
@@ -299,6 +296,11 @@ pub fn headline(report: &Report) -> String {
     line
 }
 
+/// `1 leaf`, `3 leaves`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 /// How much was read, one line.
 pub fn stats_line(report: &Report) -> String {
     let st = &report.stats;
@@ -310,11 +312,15 @@ pub fn stats_line(report: &Report) -> String {
         0.0
     };
     format!(
-        "hashed {} rows into {} leaves; re-read {} rows ({share:.2}%) in {} divergent leaves; {:.2} s on {} threads",
+        "hashed {} rows into {}; re-read {} rows ({share:.2}%) in {}; {:.2} s on {} threads",
         thousands(hashed),
-        thousands(st.leaves as u64),
+        count(st.leaves as u64, "leaf", "leaves"),
         thousands(reread),
-        thousands(st.divergent_leaves as u64),
+        count(
+            st.divergent_leaves as u64,
+            "divergent leaf",
+            "divergent leaves"
+        ),
         st.seconds_total,
         st.threads
     )

@@ -19,9 +19,14 @@ impl<'a> ValueRenderer<'a> {
         ValueRenderer { array, formatter }
     }
 
+    fn is_null(&self, row: usize) -> bool {
+        // A NullArray has no validity buffer: its values are NULL all the same.
+        self.array.data_type() == &DataType::Null || self.array.is_null(row)
+    }
+
     pub fn json(&self, row: usize) -> Value {
         let a = self.array;
-        if a.is_null(row) {
+        if self.is_null(row) {
             return Value::Null;
         }
         let float = |x: f64| {
@@ -51,7 +56,7 @@ impl<'a> ValueRenderer<'a> {
 
     /// The display text of a value ("NULL" for null).
     pub fn text(&self, row: usize) -> String {
-        if self.array.is_null(row) {
+        if self.is_null(row) {
             return "NULL".into();
         }
         match &self.formatter {
@@ -86,11 +91,22 @@ pub fn row_object(
         .collect()
 }
 
+/// Shown where a side has no row.
+pub const ABSENT: &str = "—";
+
 /// A compact one-line text of a JSON value, for tables.
 pub fn short(value: &Value) -> String {
     match value {
         // Quoted where plain text could be mistaken for NULL or hide spaces.
-        Value::String(s) if s.is_empty() || s == "NULL" || s.trim() != s => value.to_string(),
+        Value::String(s)
+            if s.is_empty()
+                || s == "NULL"
+                || s == ABSENT
+                || s.trim() != s
+                || s.chars().any(char::is_control) =>
+        {
+            value.to_string()
+        }
         Value::String(s) => s.clone(),
         Value::Null => "NULL".into(),
         other => other.to_string(),

@@ -339,7 +339,14 @@ fn clean_datafusion_message(e: datafusion::error::DataFusionError) -> String {
         .trim_start_matches("Arrow error: ")
         .trim_start_matches("Parquet error: ")
         .trim_start_matches("Error during planning: ")
-        .trim_start_matches("Object Store error: ");
+        .trim_start_matches("Object Store error: ")
+        .trim_start_matches("Internal error: ");
+    // DataFusion's internal errors ask users to file a bug with DataFusion; here the
+    // cause is nearly always the input file, so keep only the cause.
+    let text = text
+        .split(". This issue was likely caused by a bug")
+        .next()
+        .unwrap_or(text);
     text.to_string()
 }
 
