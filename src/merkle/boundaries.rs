@@ -77,9 +77,20 @@ pub fn sample_keys(source: &dyn Source, keys: &[&ColumnPlan], side: Side) -> Res
 
 /// Sorted, distinct encoded keys; leaf `i` holds keys in `[b[i-1], b[i])`,
 /// the first and last leaves are open-ended.
-#[derive(Debug, Clone, Default)]
+///
+/// The keys sit end to end in one buffer: the leaf lookup, done once per row,
+/// binary-searches them without chasing a heap pointer per probe.
+#[derive(Debug, Clone)]
 pub struct Boundaries {
-    bounds: Vec<Box<[u8]>>,
+    bytes: Vec<u8>,
+    /// `ends[i]` is where bound `i` ends in `bytes`; bound `i` starts at `ends[i - 1]` (or 0).
+    ends: Vec<usize>,
+}
+
+impl Default for Boundaries {
+    fn default() -> Self {
+        Boundaries::from_sorted(Vec::new())
+    }
 }
 
 impl Boundaries {
@@ -109,35 +120,57 @@ impl Boundaries {
             }
             cumulative += weight;
         }
-        Boundaries { bounds }
+        Boundaries::from_sorted(bounds)
     }
 
     /// Boundaries given directly (sorted, distinct).
     pub fn from_sorted(bounds: Vec<Box<[u8]>>) -> Self {
         debug_assert!(bounds.windows(2).all(|w| w[0] < w[1]));
-        Boundaries { bounds }
+        let mut bytes = Vec::with_capacity(bounds.iter().map(|b| b.len()).sum());
+        let mut ends = Vec::with_capacity(bounds.len());
+        for b in &bounds {
+            bytes.extend_from_slice(b);
+            ends.push(bytes.len());
+        }
+        Boundaries { bytes, ends }
+    }
+
+    #[inline]
+    fn bound(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
     }
 
     pub fn leaf_count(&self) -> usize {
-        self.bounds.len() + 1
+        self.ends.len() + 1
     }
 
     /// The leaf an encoded key falls in.
     #[inline]
     pub fn leaf_of(&self, key: &[u8]) -> usize {
-        self.bounds.partition_point(|b| b.as_ref() <= key)
+        // partition_point over indices: the number of bounds <= key.
+        let (mut low, mut high) = (0, self.ends.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.bound(mid) <= key {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
     }
 
     /// The inclusive lower bound of a leaf (`None` for the first leaf).
     pub fn lower(&self, leaf: usize) -> Option<&[u8]> {
         leaf.checked_sub(1)
-            .and_then(|i| self.bounds.get(i))
-            .map(|b| b.as_ref())
+            .filter(|&i| i < self.ends.len())
+            .map(|i| self.bound(i))
     }
 
     /// The exclusive upper bound of a leaf (`None` for the last leaf).
     pub fn upper(&self, leaf: usize) -> Option<&[u8]> {
-        self.bounds.get(leaf).map(|b| b.as_ref())
+        (leaf < self.ends.len()).then(|| self.bound(leaf))
     }
 
     /// Decodes boundary keys back into key arrays (one row per given bound).
