@@ -103,12 +103,6 @@ impl ColumnPlan {
         self.left == Conversion::ParseText || self.right == Conversion::ParseText
     }
 
-    /// The two sides store the value in different type families (e.g. text
-    /// against numbers), which the schema report flags.
-    pub fn family_differs(&self) -> bool {
-        family(&self.left_type) != family(&self.right_type)
-    }
-
     /// Row-format fields this column contributes (one, or two with a text fallback).
     pub fn sort_fields(&self) -> Vec<SortField> {
         let mut fields = vec![SortField::new(self.canonical.clone())];

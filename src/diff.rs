@@ -390,11 +390,6 @@ fn hint_safe(column: &ColumnPlan) -> bool {
         && column.left_name == column.right_name
 }
 
-/// Rows re-read by the row phase, both sides.
-pub fn kept_rows(diff: &RowDiff) -> u64 {
-    (diff.left.batch.num_rows() + diff.right.batch.num_rows()) as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::leaf_runs;

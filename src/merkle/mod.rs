@@ -67,14 +67,6 @@ impl MerkleTree {
     pub fn leaves(&self) -> &[Digest] {
         &self.levels[0]
     }
-
-    pub fn root(&self) -> Digest {
-        self.levels
-            .last()
-            .and_then(|l| l.first())
-            .copied()
-            .unwrap_or_default()
-    }
 }
 
 /// The outcome of comparing two trees.
