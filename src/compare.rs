@@ -13,6 +13,10 @@ use crate::plan::{ComparePlan, Selection, SideTraits};
 use crate::report::{Report, ReportInput, Stats};
 use crate::source::Source;
 
+/// Sampled keys per leaf (both sides together): enough that equal-depth
+/// leaves come out near their target size.
+const SAMPLES_PER_LEAF: usize = 16;
+
 /// How to compare.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -78,18 +82,26 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
     let plan = ComparePlan::with_traits(&left.schema(), &right.schema(), &spec.selection, traits)?;
     let keys = plan.key_columns();
 
+    // Leaves for the larger side; sized before sampling when both sides know
+    // their row counts (positional sources), from the sample otherwise.
+    let leaves_for = |rows: usize| {
+        // Small tables still get a few leaves, so the report can name narrow ranges.
+        let floor = rows.div_ceil(4).min(64);
+        rows.div_ceil(spec.leaf_rows.max(1))
+            .max(floor)
+            .clamp(1, spec.max_leaves.max(1))
+    };
+    let known_rows = |s: &dyn Source| s.positional().map(|p| p.part_rows().iter().sum::<u64>());
+    let per_side_target = match (known_rows(left), known_rows(right)) {
+        (Some(l), Some(r)) => leaves_for(l.max(r) as usize) * SAMPLES_PER_LEAF / 2,
+        _ => usize::MAX,
+    };
     let (left_sample, right_sample) = rayon::join(
-        || merkle::sample_keys(left, &keys, Side::Left),
-        || merkle::sample_keys(right, &keys, Side::Right),
+        || merkle::sample_keys(left, &keys, Side::Left, per_side_target),
+        || merkle::sample_keys(right, &keys, Side::Right, per_side_target),
     );
     let (left_sample, right_sample) = (left_sample?, right_sample?);
-    let most_rows = left_sample.rows.max(right_sample.rows) as usize;
-    // Small tables still get a few leaves, so the report can name narrow ranges.
-    let floor = most_rows.div_ceil(4).min(64);
-    let leaves = most_rows
-        .div_ceil(spec.leaf_rows.max(1))
-        .max(floor)
-        .clamp(1, spec.max_leaves.max(1));
+    let leaves = leaves_for(left_sample.rows.max(right_sample.rows) as usize);
     let boundaries = Boundaries::from_samples(&[&left_sample, &right_sample], leaves);
     drop((left_sample, right_sample));
     let sampled = Instant::now();
@@ -126,6 +138,7 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
             boundaries: &boundaries,
             leaves: &reread_leaves,
             key_hashes: &duplicate_candidates,
+            positions: [left_leaves.positions.as_ref(), right_leaves.positions.as_ref()],
         },
     )?;
     check_repeatable(&comparison.divergent_leaves, &rows, &boundaries)?;

@@ -17,9 +17,9 @@ use rayon::prelude::*;
 
 use crate::canon::{self, ColumnPlan};
 use crate::error::{Error, Result, Side};
-use crate::merkle::Boundaries;
+use crate::merkle::{Boundaries, PositionMap};
 use crate::plan::ComparePlan;
-use crate::source::{KeyRangeHint, Source};
+use crate::source::{BatchStream, KeyRangeHint, Source};
 
 /// How a key differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -90,6 +90,8 @@ pub struct Reread<'a> {
     pub leaves: &'a [bool],
     /// Key hashes to read again wherever they are (duplicate candidates).
     pub key_hashes: &'a [u64],
+    /// Where each side's rows lie (left, right), for positional sources.
+    pub positions: [Option<&'a PositionMap>; 2],
 }
 
 /// Re-reads the selected rows of both sides and diffs them.
@@ -100,8 +102,11 @@ pub fn diff_rows(
     reread: &Reread<'_>,
 ) -> Result<RowDiff> {
     let hint = range_hint(plan, reread)?;
-    let left = keep_rows(left, plan, Side::Left, reread, hint.as_ref())?;
-    let right = keep_rows(right, plan, Side::Right, reread, hint.as_ref())?;
+    let (left, right) = rayon::join(
+        || keep_rows(left, plan, Side::Left, reread, hint.as_ref()),
+        || keep_rows(right, plan, Side::Right, reread, hint.as_ref()),
+    );
+    let (left, right) = (left?, right?);
     compare_rows(plan, reread.boundaries, left, right)
 }
 
@@ -124,8 +129,7 @@ fn keep_rows(
             rescanned: 0,
         });
     }
-    let parts: Vec<(Vec<RecordBatch>, u64)> = source
-        .scan(&names, hint)?
+    let parts: Vec<(Vec<RecordBatch>, u64)> = streams(source, &names, side, reread, hint)?
         .into_par_iter()
         .map(|stream| {
             let mut kept = Vec::new();
@@ -173,6 +177,41 @@ fn keep_rows(
         concat_batches(&first_schema, &batches)?
     };
     Ok(KeptRows { batch, rescanned })
+}
+
+/// The reads that cover the rows to keep: for a positional source only the
+/// chunks of selected leaves (and, if duplicate candidates are sought, the
+/// parts that may repeat keys); otherwise a scan narrowed by the hint.
+fn streams(
+    source: &dyn Source,
+    names: &[String],
+    side: Side,
+    reread: &Reread<'_>,
+    hint: Option<&KeyRangeHint>,
+) -> Result<Vec<BatchStream>> {
+    let map = reread.positions[side as usize];
+    let (Some(positional), Some(map)) = (source.positional(), map) else {
+        return source.scan(names, hint);
+    };
+    let mut selected_before = Vec::with_capacity(reread.leaves.len() + 1);
+    let mut count = 0u32;
+    selected_before.push(0);
+    for &selected in reread.leaves {
+        count += u32::from(selected);
+        selected_before.push(count);
+    }
+    let mut out = Vec::new();
+    for part in 0..positional.part_rows().len() {
+        if !reread.key_hashes.is_empty() && map.may_repeat_keys[part] {
+            out.push(positional.read_part(part, names, None)?);
+            continue;
+        }
+        let ranges = map.ranges(part, &selected_before);
+        if !ranges.is_empty() {
+            out.push(positional.read_part(part, names, Some(&ranges))?);
+        }
+    }
+    Ok(out)
 }
 
 fn scan_schema(columns: &[&ColumnPlan], side: Side) -> Schema {

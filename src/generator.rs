@@ -171,6 +171,13 @@ fn update_row(row: &mut Row, rng: &mut SmallRng) -> Vec<String> {
         .collect()
 }
 
+/// The base rows (unchanged, as in the left file) of the given ids: for
+/// benchmarks and tests that want realistic batches without files.
+pub fn base_batch(seed: u64, ids: impl Iterator<Item = i64>) -> Result<RecordBatch> {
+    let rows: Vec<Row> = ids.map(|id| base_row(seed, id)).collect();
+    to_batch(&rows)
+}
+
 fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.id))),

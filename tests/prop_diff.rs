@@ -145,6 +145,32 @@ fn source(name: &str, rows: &[Row], parts: usize, batch_rows: usize) -> MemorySo
     MemorySource::new(name, schema(), partitions).unwrap()
 }
 
+/// A positional source (each batch one part, as Parquet row groups are) or a streaming one.
+fn any_source(
+    name: &str,
+    rows: &[Row],
+    parts: usize,
+    batch_rows: usize,
+    positional: bool,
+) -> MemorySource {
+    let s = source(name, rows, parts, batch_rows);
+    if positional { s.positional() } else { s }
+}
+
+/// Rows in random order (0), in key order (1), or in key order with the
+/// halves swapped (2): sorted parts whose ranges do not follow each other.
+fn arranged(mut rows: Vec<Row>, arrangement: u8, seed: u64) -> Vec<Row> {
+    if arrangement == 0 {
+        return shuffled(rows, seed);
+    }
+    rows.sort_by(|a, b| (a.k1, &a.k2).cmp(&(b.k1, &b.k2)));
+    if arrangement == 2 {
+        let half = rows.len() / 2;
+        rows.rotate_left(half);
+    }
+    rows
+}
+
 fn recon_outcome(
     left: &MemorySource,
     right: &MemorySource,
@@ -308,6 +334,8 @@ proptest! {
         max_leaves in prop_oneof![Just(1usize), Just(3), Just(64), Just(65_536)],
         parts in 1usize..4,
         batch_rows in 1usize..50,
+        arrangement in 0u8..3,
+        positional in any::<(bool, bool)>(),
     ) {
         // Narrow keys make collisions (and so duplicates) likely.
         let mut left: Vec<Row> = left.into_iter().map(|mut r| { r.k1 = r.k1.map(|k| k % key_range); r }).collect();
@@ -318,11 +346,12 @@ proptest! {
             }
         }
         let right = apply(&left, &edit_list, composite);
-        let (left, right) = (shuffled(left, seed), shuffled(right, seed ^ 1));
+        let left = arranged(left, arrangement, seed);
+        let right = arranged(right, arrangement, seed ^ 1);
         let expected = oracle(&left, &right, composite);
         let got = recon_outcome(
-            &source("left", &left, parts, batch_rows),
-            &source("right", &right, parts, batch_rows),
+            &any_source("left", &left, parts, batch_rows, positional.0),
+            &any_source("right", &right, parts, batch_rows, positional.1),
             composite, leaf_rows, max_leaves,
         );
         prop_assert_eq!(got, expected);
@@ -335,7 +364,11 @@ proptest! {
         let empty: Vec<Row> = Vec::new();
         for (l, r) in [(&left, &right), (&left, &empty), (&empty, &right), (&empty, &empty)] {
             let expected = oracle(l, r, false);
-            let got = recon_outcome(&source("l", l, 2, 7), &source("r", r, 3, 5), false, leaf_rows, 1 << 16);
+            let got = recon_outcome(
+                &any_source("l", l, 2, 7, n % 2 == 0),
+                &any_source("r", r, 3, 5, n % 3 == 0),
+                false, leaf_rows, 1 << 16,
+            );
             prop_assert_eq!(got, expected);
         }
     }

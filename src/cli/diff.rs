@@ -68,29 +68,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    if threads == 0 {
-        return Err(Error::Usage("--threads must be at least 1".into()));
-    }
+    let threads = super::thread_count(args.threads)?;
     if args.leaf_rows == 0 {
         return Err(Error::Usage("--leaf-rows must be at least 1".into()));
     }
-    let delimiter = match args.delimiter.as_str() {
-        "\\t" | "\t" | "tab" => b'\t',
-        d if d.len() == 1 => d.as_bytes()[0],
-        d => {
-            return Err(Error::Usage(format!(
-                "--delimiter must be one character, not {d:?}"
-            )));
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
+    let delimiter = super::parse_delimiter(&args.delimiter)?;
+    let runtime = super::runtime(threads)?;
     let options = OpenOptions {
         threads,
         delimiter,

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod generate;
+pub mod scan;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,9 @@ pub enum Command {
     Diff(diff::Args),
     /// Generate a pair of test files with known differences.
     Gen(generate::Args),
+    /// Read every column of sources and count their rows (checks that recon can
+    /// read them, and measures what reading alone costs).
+    Scan(scan::Args),
 }
 
 /// Runs a parsed command and returns its exit code.
@@ -38,5 +42,36 @@ pub fn run(cli: Cli) -> recon::Result<u8> {
     match cli.command {
         Command::Diff(args) => diff::run(args),
         Command::Gen(args) => generate::run(args),
+        Command::Scan(args) => scan::run(args),
     }
+}
+
+/// The CSV delimiter option: one character, or `\t` / `tab`.
+fn parse_delimiter(text: &str) -> recon::Result<u8> {
+    match text {
+        "\\t" | "\t" | "tab" => Ok(b'\t'),
+        d if d.len() == 1 => Ok(d.as_bytes()[0]),
+        d => Err(recon::Error::Usage(format!(
+            "--delimiter must be one character, not {d:?}"
+        ))),
+    }
+}
+
+/// The async runtime DataFusion reads files on.
+fn runtime(threads: usize) -> recon::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| recon::Error::Internal(format!("cannot start the runtime: {e}")))
+}
+
+/// `--threads`, defaulting to every core.
+fn thread_count(requested: Option<usize>) -> recon::Result<usize> {
+    let threads =
+        requested.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    if threads == 0 {
+        return Err(recon::Error::Usage("--threads must be at least 1".into()));
+    }
+    Ok(threads)
 }

@@ -3,7 +3,8 @@
 //! Equal-depth quantiles keep leaves near the same row count whatever the key
 //! distribution (gaps, skew, strings), unlike an even split of the key domain.
 
-use arrow::array::ArrayRef;
+use arrow::array::{ArrayRef, UInt64Array};
+use arrow::compute::take;
 use arrow::row::RowConverter;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -11,9 +12,10 @@ use rayon::prelude::*;
 
 use crate::canon::{self, ColumnPlan};
 use crate::error::{Result, Side};
-use crate::source::Source;
+use crate::source::{BatchStream, Source};
 
-/// Keys sampled per partition stream.
+/// Keys sampled per partition stream of a streaming source (whose row count
+/// is not known before it is read).
 pub const SAMPLE_PER_PARTITION: usize = 1 << 16;
 
 /// A uniform sample of one side's keys (as encoded key rows), with the weight
@@ -24,55 +26,131 @@ pub struct KeySample {
     pub keys: Vec<(Box<[u8]>, f64)>,
 }
 
-/// Reads the key columns of one side and keeps a reservoir sample per partition.
-pub fn sample_keys(source: &dyn Source, keys: &[&ColumnPlan], side: Side) -> Result<KeySample> {
+/// Reads the key columns of one side and samples about `target` keys: every
+/// n-th row of a positional source (whose size is known), a reservoir per
+/// partition of a streaming one.
+pub fn sample_keys(
+    source: &dyn Source,
+    keys: &[&ColumnPlan],
+    side: Side,
+    target: usize,
+) -> Result<KeySample> {
     let names: Vec<String> = keys.iter().map(|k| k.name(side).to_string()).collect();
     let converter = canon::row_converter(keys)?;
-    let streams = source.scan(&names, None)?;
-    let partials: Vec<KeySample> = streams
-        .into_par_iter()
-        .enumerate()
-        .map(|(partition, stream)| {
-            let mut rng = SmallRng::seed_from_u64(0x5eed ^ (partition as u64) << 1 ^ side as u64);
-            let mut reservoir: Vec<Box<[u8]>> = Vec::new();
-            let mut seen: u64 = 0;
-            for batch in stream {
-                let batch = batch?;
-                let canonical = canon::canonical_arrays(keys, batch.columns(), side)?;
-                let rows = canon::encode(&converter, &canonical)?;
-                let nulls = canon::null_rows(batch.columns());
-                for i in 0..rows.num_rows() {
-                    if nulls.as_ref().is_some_and(|n| n[i]) {
-                        continue;
-                    }
-                    seen += 1;
-                    if reservoir.len() < SAMPLE_PER_PARTITION {
-                        reservoir.push(rows.row(i).as_ref().into());
-                    } else {
-                        let slot = rng.random_range(0..seen);
-                        if (slot as usize) < SAMPLE_PER_PARTITION {
-                            reservoir[slot as usize] = rows.row(i).as_ref().into();
-                        }
-                    }
-                }
+    let partials: Vec<KeySample> = match source.positional() {
+        Some(positional) => {
+            let rows: u64 = positional.part_rows().iter().sum();
+            let stride = (rows / target.max(1) as u64).max(1);
+            let mut starts = Vec::with_capacity(positional.part_rows().len());
+            let mut at = 0u64;
+            for &r in positional.part_rows() {
+                starts.push(at);
+                at += r;
             }
-            let weight = if reservoir.is_empty() {
-                0.0
-            } else {
-                seen as f64 / reservoir.len() as f64
-            };
-            Ok(KeySample {
-                rows: seen,
-                keys: reservoir.into_iter().map(|k| (k, weight)).collect(),
-            })
-        })
-        .collect::<Result<_>>()?;
+            starts
+                .into_par_iter()
+                .enumerate()
+                .map(|(part, start)| {
+                    let stream = positional.read_part(part, &names, None)?;
+                    every_nth(stream, keys, &converter, side, start, stride)
+                })
+                .collect::<Result<_>>()?
+        }
+        None => source
+            .scan(&names, None)?
+            .into_par_iter()
+            .enumerate()
+            .map(|(partition, stream)| reservoir(stream, keys, &converter, side, partition))
+            .collect::<Result<_>>()?,
+    };
     let mut sample = KeySample::default();
     for p in partials {
         sample.rows += p.rows;
         sample.keys.extend(p.keys);
     }
     Ok(sample)
+}
+
+/// Systematic sample: the rows whose position (counted from `start`, the
+/// part's first row in the source) is a multiple of `stride`. Only those rows
+/// are encoded.
+fn every_nth(
+    stream: BatchStream,
+    keys: &[&ColumnPlan],
+    converter: &RowConverter,
+    side: Side,
+    start: u64,
+    stride: u64,
+) -> Result<KeySample> {
+    let mut sample = KeySample::default();
+    let mut at = start;
+    let weight = stride as f64;
+    for batch in stream {
+        let batch = batch?;
+        let n = batch.num_rows() as u64;
+        let first = (stride - at % stride) % stride;
+        let picked: UInt64Array = (first..n).step_by(stride as usize).collect();
+        at += n;
+        if picked.is_empty() {
+            continue;
+        }
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| take(c, &picked, None))
+            .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
+        let nulls = canon::null_rows(&columns);
+        let encoded = canon::encode(converter, &canon::canonical_arrays(keys, &columns, side)?)?;
+        for i in 0..encoded.num_rows() {
+            if !nulls.as_ref().is_some_and(|m| m[i]) {
+                sample.keys.push((encoded.row(i).as_ref().into(), weight));
+                sample.rows += stride;
+            }
+        }
+    }
+    Ok(sample)
+}
+
+/// Reservoir sample of one partition stream.
+fn reservoir(
+    stream: BatchStream,
+    keys: &[&ColumnPlan],
+    converter: &RowConverter,
+    side: Side,
+    partition: usize,
+) -> Result<KeySample> {
+    let mut rng = SmallRng::seed_from_u64(0x5eed ^ (partition as u64) << 1 ^ side as u64);
+    let mut reservoir: Vec<Box<[u8]>> = Vec::new();
+    let mut seen: u64 = 0;
+    for batch in stream {
+        let batch = batch?;
+        let canonical = canon::canonical_arrays(keys, batch.columns(), side)?;
+        let rows = canon::encode(converter, &canonical)?;
+        let nulls = canon::null_rows(batch.columns());
+        for i in 0..rows.num_rows() {
+            if nulls.as_ref().is_some_and(|n| n[i]) {
+                continue;
+            }
+            seen += 1;
+            if reservoir.len() < SAMPLE_PER_PARTITION {
+                reservoir.push(rows.row(i).as_ref().into());
+            } else {
+                let slot = rng.random_range(0..seen);
+                if (slot as usize) < SAMPLE_PER_PARTITION {
+                    reservoir[slot as usize] = rows.row(i).as_ref().into();
+                }
+            }
+        }
+    }
+    let weight = if reservoir.is_empty() {
+        0.0
+    } else {
+        seen as f64 / reservoir.len() as f64
+    };
+    Ok(KeySample {
+        rows: seen,
+        keys: reservoir.into_iter().map(|k| (k, weight)).collect(),
+    })
 }
 
 /// Sorted, distinct encoded keys; leaf `i` holds keys in `[b[i-1], b[i])`,
@@ -161,6 +239,23 @@ impl Boundaries {
         low
     }
 
+    /// The leaf of `key`, trying `guess` and the leaf after it first: sorted
+    /// input walks the leaves in order, so two comparisons usually settle it.
+    #[inline]
+    pub fn leaf_near(&self, key: &[u8], guess: usize) -> usize {
+        let n = self.ends.len();
+        if guess <= n && (guess == 0 || self.bound(guess - 1) <= key) {
+            if guess == n || key < self.bound(guess) {
+                return guess;
+            }
+            // key >= bound(guess): the leaf is guess + 1 if key is below the next bound.
+            if guess + 1 == n || key < self.bound(guess + 1) {
+                return guess + 1;
+            }
+        }
+        self.leaf_of(key)
+    }
+
     /// The inclusive lower bound of a leaf (`None` for the first leaf).
     pub fn lower(&self, leaf: usize) -> Option<&[u8]> {
         leaf.checked_sub(1)
@@ -209,6 +304,18 @@ mod tests {
             counts.iter().all(|&c| (50..=150).contains(&c)),
             "{counts:?}"
         );
+    }
+
+    #[test]
+    fn leaf_near_agrees_with_leaf_of() {
+        let s = sample((0..1000).map(|k| k * 3));
+        let b = Boundaries::from_samples(&[&s], 40);
+        for key in 0..3100u32 {
+            let exact = b.leaf_of(&key.to_be_bytes());
+            for guess in [0, exact.saturating_sub(1), exact, exact + 1, b.leaf_count() - 1, 7] {
+                assert_eq!(b.leaf_near(&key.to_be_bytes(), guess), exact, "{key} {guess}");
+            }
+        }
     }
 
     #[test]

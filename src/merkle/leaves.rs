@@ -1,21 +1,66 @@
 //! The hashing pass: one streaming read of a side, partitions in parallel,
 //! every row hashed (key and compared columns, canonically encoded) into the
-//! digest of its leaf. Memory holds the leaf digests, not the rows; the only
-//! per-row state is one 64-bit key hash, kept to find duplicate keys.
+//! digest of its leaf. Memory holds the leaf digests, not the rows.
+//!
+//! For a positional source (Parquet read directly) the pass also keeps, per
+//! chunk of [`CHUNK_ROWS`] rows, the smallest and largest leaf met there, so
+//! the row phase can read back only the chunks of divergent leaves; and it
+//! checks whether each part's keys strictly increase. Parts with increasing,
+//! non-overlapping keys cannot hold a duplicate key, so for sorted data (the
+//! common case) no per-row state is kept at all. Otherwise, 64-bit key hashes
+//! of the rows that could be duplicated are gathered and sorted to find the
+//! candidates: 8 bytes per such row.
 
+use std::ops::Range;
+
+use arrow::array::ArrayRef;
 use arrow::record_batch::RecordBatch;
+use arrow::row::{RowConverter, Rows};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use super::Digest;
 use super::boundaries::Boundaries;
-use crate::canon;
+use crate::canon::{self, ColumnPlan};
 use crate::error::{Result, Side};
 use crate::plan::ComparePlan;
-use crate::source::Source;
+use crate::source::{BatchStream, Positional, Source};
 
 /// Rows with a NULL key kept as examples for the report.
 pub const NULL_KEY_SAMPLES: usize = 10;
+
+/// Rows per entry of a [`PositionMap`]: finer chunks re-read fewer rows
+/// around a difference, at 8 bytes of memory per chunk.
+pub const CHUNK_ROWS: u64 = 128;
+
+/// Where the leaves' rows lie in a positional source.
+#[derive(Debug, Default)]
+pub struct PositionMap {
+    /// Per part, per chunk: the smallest and largest leaf of its rows
+    /// (`(u32::MAX, 0)` for a chunk of NULL keys only).
+    pub parts: Vec<Vec<(u32, u32)>>,
+    /// Per part: it may hold a key that occurs more than once on this side.
+    pub may_repeat_keys: Vec<bool>,
+}
+
+impl PositionMap {
+    /// Row ranges of `part` whose chunks may hold a row of a selected leaf;
+    /// `selected_before[i]` counts the selected leaves below leaf `i`.
+    pub fn ranges(&self, part: usize, selected_before: &[u32]) -> Vec<Range<u64>> {
+        let mut out: Vec<Range<u64>> = Vec::new();
+        for (chunk, &(low, high)) in self.parts[part].iter().enumerate() {
+            if low > high || selected_before[high as usize + 1] == selected_before[low as usize] {
+                continue;
+            }
+            let start = chunk as u64 * CHUNK_ROWS;
+            match out.last_mut() {
+                Some(last) if last.end == start => last.end = start + CHUNK_ROWS,
+                _ => out.push(start..start + CHUNK_ROWS),
+            }
+        }
+        out
+    }
+}
 
 /// What the hashing pass learned about one side.
 #[derive(Debug, Default)]
@@ -29,6 +74,114 @@ pub struct SideLeaves {
     /// Key hashes seen more than once: candidates for duplicate keys, to be
     /// confirmed on the keys themselves.
     pub duplicate_key_hashes: Vec<u64>,
+    /// Row positions, for positional sources.
+    pub positions: Option<PositionMap>,
+    /// Rows whose key hashes were kept to look for duplicates.
+    pub key_hashes_kept: u64,
+}
+
+/// Encodes and hashes the rows of one side's batches.
+struct RowHasher<'a> {
+    side: Side,
+    keys: Vec<&'a ColumnPlan>,
+    values: Vec<&'a ColumnPlan>,
+    key_converter: RowConverter,
+    row_converter: RowConverter,
+}
+
+/// One batch, encoded.
+struct EncodedBatch {
+    keys: Rows,
+    rows: Rows,
+    nulls: Option<Vec<bool>>,
+}
+
+impl<'a> RowHasher<'a> {
+    fn new(plan: &'a ComparePlan, side: Side) -> Result<Self> {
+        let columns = plan.columns();
+        let keys = plan.key_columns();
+        Ok(RowHasher {
+            side,
+            key_converter: canon::row_converter(&keys)?,
+            row_converter: canon::row_converter(&columns)?,
+            values: columns[keys.len()..].to_vec(),
+            keys,
+        })
+    }
+
+    fn encode(&self, batch: &RecordBatch) -> Result<EncodedBatch> {
+        let nkeys = self.keys.len();
+        let key_arrays = &batch.columns()[..nkeys];
+        let key_canonical = canon::canonical_arrays(&self.keys, key_arrays, self.side)?;
+        let mut all: Vec<ArrayRef> = key_canonical.clone();
+        all.extend(canon::canonical_arrays(
+            &self.values,
+            &batch.columns()[nkeys..],
+            self.side,
+        )?);
+        Ok(EncodedBatch {
+            keys: canon::encode(&self.key_converter, &key_canonical)?,
+            rows: canon::encode(&self.row_converter, &all)?,
+            nulls: canon::null_rows(key_arrays),
+        })
+    }
+}
+
+/// Per-thread totals.
+struct Totals {
+    leaves: Vec<Digest>,
+    rows: u64,
+    null_key_rows: u64,
+    null_key_samples: Vec<RecordBatch>,
+    key_hashes: Vec<u64>,
+    /// Positional sources: per part read, its chunk map and key order.
+    parts: Vec<(usize, Vec<(u32, u32)>, KeyOrder)>,
+}
+
+impl Totals {
+    fn new(leaf_count: usize) -> Self {
+        Totals {
+            leaves: vec![Digest::default(); leaf_count],
+            rows: 0,
+            null_key_rows: 0,
+            null_key_samples: Vec::new(),
+            key_hashes: Vec::new(),
+            parts: Vec::new(),
+        }
+    }
+
+    fn merge(mut self, other: Totals) -> Totals {
+        for (total, part) in self.leaves.iter_mut().zip(&other.leaves) {
+            total.merge(part);
+        }
+        self.rows += other.rows;
+        self.null_key_rows += other.null_key_rows;
+        let room = NULL_KEY_SAMPLES.saturating_sub(self.null_key_samples.len());
+        self.null_key_samples
+            .extend(other.null_key_samples.into_iter().take(room));
+        let mut hashes = other.key_hashes;
+        if self.key_hashes.len() < hashes.len() {
+            std::mem::swap(&mut self.key_hashes, &mut hashes);
+        }
+        self.key_hashes.extend(hashes);
+        self.parts.extend(other.parts);
+        self
+    }
+}
+
+/// Whether one part's (non-NULL) keys strictly increase, and their first and last.
+#[derive(Debug, Default, Clone)]
+struct KeyOrder {
+    increasing: bool,
+    first: Option<Box<[u8]>>,
+    last: Option<Box<[u8]>>,
+}
+
+/// What to note per row besides its digest.
+struct Tracking {
+    chunks: Option<Vec<(u32, u32)>>,
+    order: Option<KeyOrder>,
+    keep_key_hashes: bool,
 }
 
 /// Hashes every row of one side into its leaf.
@@ -39,89 +192,212 @@ pub fn hash_side(
     boundaries: &Boundaries,
     progress: &ProgressBar,
 ) -> Result<SideLeaves> {
-    let columns = plan.columns();
-    let keys = plan.key_columns();
-    let names: Vec<String> = columns.iter().map(|c| c.name(side).to_string()).collect();
-    let key_converter = canon::row_converter(&keys)?;
-    let row_converter = canon::row_converter(&columns)?;
+    let hasher = RowHasher::new(plan, side)?;
+    let names: Vec<String> = plan
+        .columns()
+        .iter()
+        .map(|c| c.name(side).to_string())
+        .collect();
     let leaf_count = boundaries.leaf_count();
 
-    struct Partial {
-        leaves: Vec<Digest>,
-        rows: u64,
-        null_key_rows: u64,
-        null_key_samples: Vec<RecordBatch>,
-        key_hashes: Vec<u64>,
-    }
-
-    let partials: Vec<Partial> = source
-        .scan(&names, None)?
-        .into_par_iter()
-        .map(|stream| {
-            let mut p = Partial {
-                leaves: vec![Digest::default(); leaf_count],
-                rows: 0,
-                null_key_rows: 0,
-                null_key_samples: Vec::new(),
-                key_hashes: Vec::new(),
-            };
-            for batch in stream {
-                let batch = batch?;
-                let n = batch.num_rows();
-                p.rows += n as u64;
-                let key_arrays = &batch.columns()[..keys.len()];
-                let key_canonical = canon::canonical_arrays(&keys, key_arrays, side)?;
-                let mut all_canonical = key_canonical.clone();
-                all_canonical.extend(canon::canonical_arrays(
-                    &columns[keys.len()..],
-                    &batch.columns()[keys.len()..],
-                    side,
-                )?);
-                let key_rows = canon::encode(&key_converter, &key_canonical)?;
-                let full_rows = canon::encode(&row_converter, &all_canonical)?;
-                let nulls = canon::null_rows(key_arrays);
-                p.key_hashes.reserve(n);
-                for i in 0..n {
-                    if nulls.as_ref().is_some_and(|m| m[i]) {
-                        p.null_key_rows += 1;
-                        if p.null_key_samples.len() < NULL_KEY_SAMPLES {
-                            p.null_key_samples.push(batch.slice(i, 1));
-                        }
-                        continue;
-                    }
-                    let key = key_rows.row(i);
-                    let leaf = boundaries.leaf_of(key.as_ref());
-                    p.leaves[leaf].add(canon::row_hash(full_rows.row(i).as_ref()));
-                    p.key_hashes.push(canon::key_hash(key.as_ref()));
-                }
-                progress.inc(n as u64);
-            }
-            Ok(p)
-        })
-        .collect::<Result<_>>()?;
+    let totals = match source.positional() {
+        Some(positional) => (0..positional.part_rows().len())
+            .into_par_iter()
+            .try_fold(
+                || Totals::new(leaf_count),
+                |mut totals, part| {
+                    let rows = positional.part_rows()[part];
+                    let mut tracking = Tracking {
+                        chunks: Some(vec![(u32::MAX, 0); rows.div_ceil(CHUNK_ROWS) as usize]),
+                        order: Some(KeyOrder {
+                            increasing: true,
+                            ..KeyOrder::default()
+                        }),
+                        keep_key_hashes: false,
+                    };
+                    let stream = positional.read_part(part, &names, None)?;
+                    hash_stream(stream, &hasher, boundaries, &mut totals, &mut tracking, progress)?;
+                    totals.parts.push((
+                        part,
+                        tracking.chunks.unwrap_or_default(),
+                        tracking.order.unwrap_or_default(),
+                    ));
+                    Ok::<_, crate::error::Error>(totals)
+                },
+            )
+            .try_reduce(|| Totals::new(leaf_count), |a, b| Ok(a.merge(b)))?,
+        None => source
+            .scan(&names, None)?
+            .into_par_iter()
+            .try_fold(
+                || Totals::new(leaf_count),
+                |mut totals, stream| {
+                    let mut tracking = Tracking {
+                        chunks: None,
+                        order: None,
+                        keep_key_hashes: true,
+                    };
+                    hash_stream(stream, &hasher, boundaries, &mut totals, &mut tracking, progress)?;
+                    Ok::<_, crate::error::Error>(totals)
+                },
+            )
+            .try_reduce(|| Totals::new(leaf_count), |a, b| Ok(a.merge(b)))?,
+    };
 
     let mut out = SideLeaves {
-        leaves: vec![Digest::default(); leaf_count],
+        leaves: totals.leaves,
+        rows: totals.rows,
+        null_key_rows: totals.null_key_rows,
+        null_key_samples: totals.null_key_samples,
         ..Default::default()
     };
-    let mut key_hashes = Vec::new();
-    for p in partials {
-        for (total, part) in out.leaves.iter_mut().zip(&p.leaves) {
-            total.merge(part);
+    let mut key_hashes = totals.key_hashes;
+    if let Some(positional) = source.positional() {
+        let mut parts = totals.parts;
+        parts.sort_unstable_by_key(|p| p.0);
+        let may_repeat = may_repeat_keys(&parts.iter().map(|p| &p.2).collect::<Vec<_>>());
+        if may_repeat.iter().any(|&m| m) {
+            key_hashes = key_hashes_of(positional, &hasher, &names, &may_repeat)?;
         }
-        out.rows += p.rows;
-        out.null_key_rows += p.null_key_rows;
-        let room = NULL_KEY_SAMPLES.saturating_sub(out.null_key_samples.len());
-        out.null_key_samples
-            .extend(p.null_key_samples.into_iter().take(room));
-        if key_hashes.is_empty() {
-            key_hashes = p.key_hashes;
-        } else {
-            key_hashes.extend(p.key_hashes);
-        }
+        out.positions = Some(PositionMap {
+            parts: parts.into_iter().map(|p| p.1).collect(),
+            may_repeat_keys: may_repeat,
+        });
     }
+    out.key_hashes_kept = key_hashes.len() as u64;
     out.duplicate_key_hashes = repeated(key_hashes);
     Ok(out)
+}
+
+/// Hashes one stream's rows into `totals`, noting what `tracking` asks for.
+fn hash_stream(
+    stream: BatchStream,
+    hasher: &RowHasher<'_>,
+    boundaries: &Boundaries,
+    totals: &mut Totals,
+    tracking: &mut Tracking,
+    progress: &ProgressBar,
+) -> Result<()> {
+    let mut offset: u64 = 0;
+    let mut leaf = 0usize;
+    let mut last_key: Vec<u8> = Vec::new();
+    for batch in stream {
+        let batch = batch?;
+        let n = batch.num_rows();
+        totals.rows += n as u64;
+        let encoded = hasher.encode(&batch)?;
+        if tracking.keep_key_hashes {
+            totals.key_hashes.reserve(n);
+        }
+        let mut previous: Option<usize> = None;
+        for i in 0..n {
+            if encoded.nulls.as_ref().is_some_and(|m| m[i]) {
+                totals.null_key_rows += 1;
+                if totals.null_key_samples.len() < NULL_KEY_SAMPLES {
+                    totals.null_key_samples.push(batch.slice(i, 1));
+                }
+                continue;
+            }
+            let key = encoded.keys.row(i);
+            let key = key.as_ref();
+            leaf = boundaries.leaf_near(key, leaf);
+            totals.leaves[leaf].add(canon::row_hash(encoded.rows.row(i).as_ref()));
+            if let Some(chunks) = tracking.chunks.as_mut() {
+                let chunk = &mut chunks[((offset + i as u64) / CHUNK_ROWS) as usize];
+                chunk.0 = chunk.0.min(leaf as u32);
+                chunk.1 = chunk.1.max(leaf as u32);
+            }
+            if let Some(order) = tracking.order.as_mut() {
+                if order.increasing {
+                    let before = match previous {
+                        Some(p) => Some(encoded.keys.row(p)),
+                        None => None,
+                    };
+                    let increasing = match (&before, order.first.is_some()) {
+                        (Some(b), _) => b.as_ref() < key,
+                        (None, true) => last_key.as_slice() < key,
+                        (None, false) => true,
+                    };
+                    order.increasing = increasing;
+                }
+                if order.first.is_none() {
+                    order.first = Some(key.into());
+                }
+            }
+            if tracking.keep_key_hashes {
+                totals.key_hashes.push(canon::key_hash(key));
+            }
+            previous = Some(i);
+        }
+        if let (Some(order), Some(p)) = (tracking.order.as_mut(), previous) {
+            last_key.clear();
+            last_key.extend_from_slice(encoded.keys.row(p).as_ref());
+            order.last = Some(last_key.as_slice().into());
+        }
+        offset += n as u64;
+        progress.inc(n as u64);
+    }
+    Ok(())
+}
+
+/// Per part: may it hold a key that occurs more than once on this side? Not
+/// when its keys strictly increase and its key range meets no other part's.
+fn may_repeat_keys(orders: &[&KeyOrder]) -> Vec<bool> {
+    let mut out: Vec<bool> = orders.iter().map(|o| !o.increasing).collect();
+    // Parts with keys, by first key. A part meets an earlier one when some
+    // earlier last key reaches its first key, and a later one when the next
+    // first key is not above its last key.
+    let mut spans: Vec<(usize, &[u8], &[u8])> = orders
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| Some((i, o.first.as_deref()?, o.last.as_deref()?)))
+        .collect();
+    spans.sort_unstable_by(|a, b| a.1.cmp(b.1));
+    let mut furthest: Option<&[u8]> = None;
+    for (n, &(i, first, last)) in spans.iter().enumerate() {
+        let meets_earlier = furthest.is_some_and(|f| first <= f);
+        let meets_later = spans.get(n + 1).is_some_and(|next| next.1 <= last);
+        if meets_earlier || meets_later {
+            out[i] = true;
+        }
+        if furthest.is_none_or(|f| last > f) {
+            furthest = Some(last);
+        }
+    }
+    out
+}
+
+/// Key hashes of every non-NULL row of the parts that may repeat keys
+/// (a second read of their key columns only).
+fn key_hashes_of(
+    positional: &dyn Positional,
+    hasher: &RowHasher<'_>,
+    names: &[String],
+    parts: &[bool],
+) -> Result<Vec<u64>> {
+    let key_names = &names[..hasher.keys.len()];
+    let per_part: Vec<Vec<u64>> = parts
+        .par_iter()
+        .enumerate()
+        .filter(|(_, may)| **may)
+        .map(|(part, _)| {
+            let mut hashes = Vec::with_capacity(positional.part_rows()[part] as usize);
+            for batch in positional.read_part(part, key_names, None)? {
+                let batch = batch?;
+                let canonical =
+                    canon::canonical_arrays(&hasher.keys, batch.columns(), hasher.side)?;
+                let keys = canon::encode(&hasher.key_converter, &canonical)?;
+                let nulls = canon::null_rows(batch.columns());
+                for i in 0..batch.num_rows() {
+                    if !nulls.as_ref().is_some_and(|m| m[i]) {
+                        hashes.push(canon::key_hash(keys.row(i).as_ref()));
+                    }
+                }
+            }
+            Ok(hashes)
+        })
+        .collect::<Result<_>>()?;
+    Ok(per_part.concat())
 }
 
 /// Values that occur more than once, each reported once.
@@ -134,4 +410,57 @@ fn repeated(mut hashes: Vec<u64>) -> Vec<u64> {
         .collect();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(increasing: bool, first: u8, last: u8) -> KeyOrder {
+        KeyOrder {
+            increasing,
+            first: Some(vec![first].into()),
+            last: Some(vec![last].into()),
+        }
+    }
+
+    #[test]
+    fn sorted_disjoint_parts_cannot_repeat_keys() {
+        let parts = [order(true, 1, 5), order(true, 6, 9), order(true, 10, 10)];
+        assert_eq!(may_repeat_keys(&parts.iter().collect::<Vec<_>>()), vec![false; 3]);
+    }
+
+    #[test]
+    fn overlapping_or_unsorted_parts_may() {
+        // 0 and 2 overlap (2 starts at 5, where 0 ends); 1 is unsorted; 3 is clear.
+        let parts = [
+            order(true, 1, 5),
+            order(false, 20, 30),
+            order(true, 5, 6),
+            order(true, 40, 50),
+        ];
+        assert_eq!(
+            may_repeat_keys(&parts.iter().collect::<Vec<_>>()),
+            vec![true, true, true, false]
+        );
+        // A long part covers a later one that starts after its neighbour.
+        let parts = [order(true, 1, 100), order(true, 2, 3), order(true, 50, 60)];
+        assert_eq!(may_repeat_keys(&parts.iter().collect::<Vec<_>>()), vec![true; 3]);
+    }
+
+    #[test]
+    fn position_map_selects_chunks_of_selected_leaves() {
+        let map = PositionMap {
+            parts: vec![vec![(0, 1), (2, 2), (3, 5), (u32::MAX, 0), (6, 6)]],
+            may_repeat_keys: vec![false],
+        };
+        // Leaves 0..8, selected: 2 and 6.
+        let selected = [false, false, true, false, false, false, true, false];
+        let mut before = vec![0u32];
+        for s in selected {
+            before.push(before.last().unwrap() + u32::from(s));
+        }
+        let c = CHUNK_ROWS;
+        assert_eq!(map.ranges(0, &before), vec![c..2 * c, 4 * c..5 * c]);
+    }
 }

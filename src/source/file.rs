@@ -140,6 +140,11 @@ impl FileSpec {
         })
     }
 
+    /// The files named, sorted.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
     fn paths(&self) -> Vec<String> {
         self.files
             .iter()

@@ -1,10 +1,13 @@
 //! Record batches already in memory, as a source: for library users who hold
 //! Arrow data, and for tests.
 
+use std::ops::Range;
+
+use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use super::{BatchStream, KeyRangeHint, Source};
+use super::{BatchStream, KeyRangeHint, Positional, Source};
 use crate::error::{Error, Result};
 
 /// In-memory batches, split into partitions that are read in parallel.
@@ -12,6 +15,8 @@ pub struct MemorySource {
     describe: String,
     schema: SchemaRef,
     partitions: Vec<Vec<RecordBatch>>,
+    /// Each batch is a part of a positional source (see [`MemorySource::positional`]).
+    parts: Option<Vec<u64>>,
 }
 
 impl MemorySource {
@@ -33,7 +38,30 @@ impl MemorySource {
             describe,
             schema,
             partitions,
+            parts: None,
         })
+    }
+
+    /// Makes the source positional, each batch one part, as a Parquet file's
+    /// row groups are: for tests of the positional read-back.
+    pub fn positional(mut self) -> Self {
+        self.parts = Some(self.batches().map(|b| b.num_rows() as u64).collect());
+        self
+    }
+
+    fn batches(&self) -> impl Iterator<Item = &RecordBatch> {
+        self.partitions.iter().flatten()
+    }
+
+    fn indexes(&self, columns: &[String]) -> Result<Vec<usize>> {
+        columns
+            .iter()
+            .map(|c| {
+                self.schema
+                    .index_of(c)
+                    .map_err(|_| Error::Schema(format!("{}: no column {c:?}", self.describe)))
+            })
+            .collect()
     }
 }
 
@@ -47,14 +75,12 @@ impl Source for MemorySource {
     }
 
     fn scan(&self, columns: &[String], _hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {
-        let indexes = columns
-            .iter()
-            .map(|c| {
-                self.schema
-                    .index_of(c)
-                    .map_err(|_| Error::Schema(format!("{}: no column {c:?}", self.describe)))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        if self.parts.is_some() {
+            return (0..self.batches().count())
+                .map(|part| self.read_part(part, columns, None))
+                .collect();
+        }
+        let indexes = self.indexes(columns)?;
         Ok(self
             .partitions
             .iter()
@@ -66,5 +92,45 @@ impl Source for MemorySource {
                 Box::new(projected.into_iter()) as BatchStream
             })
             .collect())
+    }
+
+    fn positional(&self) -> Option<&dyn Positional> {
+        self.parts.as_ref().map(|_| self as &dyn Positional)
+    }
+}
+
+impl Positional for MemorySource {
+    fn part_rows(&self) -> &[u64] {
+        self.parts.as_deref().unwrap_or_default()
+    }
+
+    fn read_part(
+        &self,
+        part: usize,
+        columns: &[String],
+        ranges: Option<&[Range<u64>]>,
+    ) -> Result<BatchStream> {
+        let batch = self
+            .batches()
+            .nth(part)
+            .ok_or_else(|| Error::Internal(format!("no part {part}")))?
+            .project(&self.indexes(columns)?)?;
+        let rows = batch.num_rows() as u64;
+        let slices: Vec<RecordBatch> = match ranges {
+            None => vec![batch],
+            Some(ranges) => ranges
+                .iter()
+                .map(|r| r.start.min(rows)..r.end.min(rows))
+                .filter(|r| r.start < r.end)
+                .map(|r| batch.slice(r.start as usize, (r.end - r.start) as usize))
+                .collect(),
+        };
+        // One batch per read, as a file reader would return the selected rows.
+        let out = if slices.is_empty() {
+            Vec::new()
+        } else {
+            vec![concat_batches(&slices[0].schema(), &slices)?]
+        };
+        Ok(Box::new(out.into_iter().map(Ok)))
     }
 }

@@ -5,7 +5,9 @@
 
 mod file;
 mod memory;
+mod parquet;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
@@ -16,6 +18,7 @@ use crate::error::{Result, Side};
 
 pub use file::{FileFormat, FileSource, FileSpec};
 pub use memory::MemorySource;
+pub use parquet::ParquetSource;
 
 /// One partition's batches. Partitions are read in parallel, each by one thread.
 pub type BatchStream = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
@@ -42,6 +45,28 @@ pub trait Source: Send + Sync {
     }
     /// Streams `columns` (in that order), optionally narrowed by `hint`.
     fn scan(&self, columns: &[String], hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>>;
+    /// Read access by row position, for sources whose rows have stable positions.
+    fn positional(&self) -> Option<&dyn Positional> {
+        None
+    }
+}
+
+/// A source whose rows can be read back by position: a fixed list of parts
+/// (for Parquet, slices of row groups), each read on its own, whole or in
+/// row ranges. The hashing pass reads every part and notes where each leaf's
+/// rows lie; the row phase then reads back only the ranges it needs.
+pub trait Positional: Sync {
+    /// Rows in each part, in part order. A scan of the source yields the same
+    /// rows in the same order, one stream per part.
+    fn part_rows(&self) -> &[u64];
+    /// Reads `columns` (in that order) of one part: all of it, or only the
+    /// given sorted, disjoint row ranges (offsets within the part).
+    fn read_part(
+        &self,
+        part: usize,
+        columns: &[String],
+        ranges: Option<&[Range<u64>]>,
+    ) -> Result<BatchStream>;
 }
 
 /// Options shared by all file sources of a run.
@@ -75,6 +100,11 @@ pub fn open(
     runtime: &tokio::runtime::Handle,
 ) -> Result<Arc<dyn Source>> {
     let file = FileSpec::parse(spec, side)?;
+    if file.format == FileFormat::Parquet && query.is_none() {
+        if let Some(source) = ParquetSource::open(&file.text, file.files(), side)? {
+            return Ok(Arc::new(source));
+        }
+    }
     Ok(Arc::new(FileSource::open(
         file,
         query,
@@ -82,4 +112,34 @@ pub fn open(
         options,
         runtime.clone(),
     )?))
+}
+
+/// Reads every column of every source, all at once and partitions in
+/// parallel, and returns each source's row count: the cost of reading alone.
+pub fn read_all(sources: &[&dyn Source], threads: usize) -> Result<Vec<u64>> {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| crate::error::Error::Internal(format!("thread pool: {e}")))?;
+    pool.install(|| {
+        sources
+            .par_iter()
+            .map(|source| {
+                let columns: Vec<String> = source
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                source
+                    .scan(&columns, None)?
+                    .into_par_iter()
+                    .map(|stream| {
+                        stream.map(|batch| batch.map(|b| b.num_rows() as u64)).sum::<Result<u64>>()
+                    })
+                    .sum::<Result<u64>>()
+            })
+            .collect()
+    })
 }

@@ -1,0 +1,228 @@
+"""End-to-end benchmark: recon beside the tools users would pick instead,
+side by side in one run, on the same generated files.
+
+Run through benches/compare.sh, which builds recon in release and prepares
+the Python peers. Prints one Markdown table (and writes it to
+benches/out/results.md): per case the rows, the differences, each tool's
+median wall time and peak RSS, and recon's ratios to the peers and floors.
+
+Every tool's answer is checked against the generator's ground truth; a tool
+that finds another number of differences is marked, not silently timed.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benches" / "out"
+RECON = ROOT / "target" / "release" / "recon"
+PEERS = ROOT / "benches" / "peers.py"
+
+# name: (format, rows, inserts, deletes, updates, tools)
+ALL_TOOLS = ["recon", "duckdb-diff", "datacompy", "duckdb-floor", "recon-floor"]
+CASES = {
+    "parquet-10m-1k": ("parquet", 10_000_000, 300, 300, 400, ALL_TOOLS),
+    "parquet-10m-1m": ("parquet", 10_000_000, 300_000, 300_000, 400_000, ALL_TOOLS),
+    "csv-1m": ("csv", 1_000_000, 300, 300, 400, ALL_TOOLS),
+    "scale-1m": ("parquet", 1_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"]),
+    "scale-10m": ("parquet", 10_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"]),
+    "scale-50m": ("parquet", 50_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"]),
+    # A seconds-long run of every tool, for checking the harness itself.
+    "smoke": ("parquet", 20_000, 30, 30, 40, ALL_TOOLS),
+}
+DEFAULT_CASES = ["parquet-10m-1k", "parquet-10m-1m", "csv-1m", "scale-1m", "scale-10m", "scale-50m"]
+LABELS = {
+    "recon": "recon",
+    "duckdb-diff": "DuckDB diff",
+    "datacompy": "datacompy (polars)",
+    "duckdb-floor": "DuckDB floor",
+    "recon-floor": "recon read floor",
+}
+
+
+def dataset(case):
+    fmt, rows, inserts, deletes, updates, _ = CASES[case]
+    directory = OUT / "data" / f"{fmt}-{rows}-{inserts}-{deletes}-{updates}"
+    truth_path = directory / "truth.json"
+    if not truth_path.exists():
+        print(f"generating {directory.name} ...", file=sys.stderr, flush=True)
+        subprocess.run(
+            [str(RECON), "gen", "--out", str(directory), "--format", fmt, "--rows", str(rows),
+             "--inserts", str(inserts), "--deletes", str(deletes), "--updates", str(updates),
+             "--seed", "2026"],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    truth = json.loads(truth_path.read_text())
+    expected = len(truth["only_left"]) + len(truth["only_right"]) + len(truth["changed"])
+    return directory / f"left.{fmt}", directory / f"right.{fmt}", rows, expected
+
+
+def command(tool, left, right, python, threads):
+    if tool == "recon":
+        return [str(RECON), "diff", str(left), str(right), "--key", "id", "--format", "json",
+                "--quiet", "--max-diffs", "100", "--threads", str(threads)]
+    if tool == "recon-floor":
+        return [str(RECON), "scan", str(left), str(right), "--threads", str(threads)]
+    if tool == "duckdb-diff":
+        return [python, str(PEERS), "duckdb-diff", str(left), str(right), "id"]
+    if tool == "duckdb-floor":
+        return [python, str(PEERS), "duckdb-floor", str(left), str(right)]
+    if tool == "datacompy":
+        return [python, str(PEERS), "datacompy", str(left), str(right), "id"]
+    raise ValueError(tool)
+
+
+def found(tool, stdout):
+    """The number of differing keys a tool reported (None for floors)."""
+    if tool in ("recon-floor", "duckdb-floor"):
+        return None
+    if tool == "recon":
+        s = json.loads(stdout)["summary"]
+        return s["only_left"] + s["only_right"] + s["changed"]
+    return int(stdout.strip().splitlines()[-1])
+
+
+def run_once(argv):
+    """Runs one command and takes its peak RSS from wait4, the exact figure for that child."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Read output on this thread while the child runs, then reap it with wait4.
+    stdout = proc.stdout.read()
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss * 1024, proc.returncode, stdout.decode(), stderr.decode()
+
+
+def warm(paths):
+    """Reads the files once so every tool starts with them in the page cache."""
+    for p in paths:
+        with open(p, "rb") as f:
+            while f.read(1 << 24):
+                pass
+
+
+def human_bytes(n):
+    return f"{n / 2**30:.2f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{cpu}, {os.cpu_count()} cores, {mem / 2**30:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def versions(python):
+    script = (
+        "import importlib.metadata as m\n"
+        "print(', '.join(f'{p} {m.version(p)}' for p in ('duckdb', 'polars', 'datacompy')))"
+    )
+    peers = subprocess.run([python, "-c", script], capture_output=True, text=True).stdout.strip()
+    recon = subprocess.run([str(RECON), "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{recon}; {peers}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                        help=f"comma-separated, from: {', '.join(CASES)}")
+    parser.add_argument("--runs", type=int, default=3, help="runs per tool (the median is shown)")
+    parser.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma-separated subset of tools")
+    parser.add_argument("--python", default=sys.executable, help="interpreter with the Python peers")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="recon worker threads")
+    args = parser.parse_args()
+    wanted_tools = set(args.tools.split(","))
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    rows_out = []
+    failures = []
+    for case in args.cases.split(","):
+        if case not in CASES:
+            sys.exit(f"unknown case {case!r}; cases: {', '.join(CASES)}")
+        left, right, rows, expected = dataset(case)
+        tools = [t for t in CASES[case][5] if t in wanted_tools]
+        warm([left, right])
+        times = {t: [] for t in tools}
+        peaks = {t: [] for t in tools}
+        answers = {}
+        for run in range(args.runs):
+            # Interleaved, so that drift in the machine's speed hits every tool alike.
+            for tool in tools:
+                argv = command(tool, left, right, args.python, args.threads)
+                wall, peak, code, stdout, stderr = run_once(argv)
+                ok_codes = (0, 1) if tool == "recon" else (0,)
+                if code not in ok_codes:
+                    failures.append(f"{case} {tool}: exit {code}: {stderr.strip()[-300:]}")
+                    continue
+                times[tool].append(wall)
+                peaks[tool].append(peak)
+                answers[tool] = found(tool, stdout)
+                print(f"{case} run {run + 1} {tool}: {wall:.2f} s, {human_bytes(peak)}",
+                      file=sys.stderr, flush=True)
+        rows_out.append((case, rows, expected, tools, times, peaks, answers))
+
+    header = ["case", "rows", "differences"] + [LABELS[t] for t in ALL_TOOLS if t in wanted_tools]
+    header += ["recon speed-up vs DuckDB diff", "vs datacompy", "recon / DuckDB floor",
+               "recon / recon floor", "recon RSS / DuckDB diff RSS"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for case, rows, expected, tools, times, peaks, answers in rows_out:
+        med = {t: statistics.median(times[t]) for t in tools if times[t]}
+        rss = {t: max(peaks[t]) for t in tools if peaks[t]}
+        cells = [case, f"{rows:,}", f"{expected:,}"]
+        for tool in ALL_TOOLS:
+            if tool not in wanted_tools:
+                continue
+            if tool not in med:
+                cells.append("–")
+                continue
+            cell = f"{med[tool]:.2f} s, {human_bytes(rss[tool])}"
+            got = answers.get(tool)
+            if got is not None and got != expected:
+                cell += f" (found {got:,}!)"
+                failures.append(f"{case} {tool}: found {got} differences, truth has {expected}")
+            cells.append(cell)
+        r = med.get("recon")
+
+        def ratio(peer, faster):
+            if r is None or peer not in med:
+                return "–"
+            return f"{med[peer] / r:.2f}x" if faster else f"{r / med[peer]:.2f}x"
+
+        cells += [ratio("duckdb-diff", True), ratio("datacompy", True),
+                  ratio("duckdb-floor", False), ratio("recon-floor", False)]
+        if "recon" in rss and "duckdb-diff" in rss:
+            cells.append(f"{rss['recon'] / rss['duckdb-diff']:.0%}")
+        else:
+            cells.append("–")
+        lines.append("| " + " | ".join(cells) + " |")
+
+    table = "\n".join(lines)
+    footer = (
+        f"\nMachine: {machine()}.\nVersions: {versions(args.python)}.\n"
+        f"Median of {args.runs} interleaved runs per tool, files in the page cache; "
+        f"peak RSS is the largest of the runs. recon ran with {args.threads} threads.\n"
+    )
+    print(table + "\n" + footer)
+    (OUT / "results.md").write_text(table + "\n" + footer)
+    for f in failures:
+        print(f"FAILED: {f}", file=sys.stderr)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

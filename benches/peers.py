@@ -1,0 +1,82 @@
+"""The tools recon is measured against, one per subcommand, each run in its
+own process so that its wall time and peak RSS are its own.
+
+Every diff prints the number of differing keys it found, so the driver can
+check that all tools agree with the ground truth before it compares speed.
+
+    python peers.py duckdb-diff   LEFT RIGHT KEY
+    python peers.py duckdb-floor  LEFT RIGHT
+    python peers.py datacompy     LEFT RIGHT KEY
+"""
+
+import sys
+
+
+def reader(path):
+    if path.endswith(".csv"):
+        return f"read_csv('{path}')"
+    return f"read_parquet('{path}')"
+
+
+def columns(con, path):
+    return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader(path)}").fetchall()]
+
+
+def duckdb_diff(left, right, key):
+    """The diff as one SQL query: full outer join on the key, IS DISTINCT FROM
+    on every other column, the differing rows materialised."""
+    import duckdb
+
+    con = duckdb.connect()
+    cols = [c for c in columns(con, left) if c != key]
+    changed = " OR ".join(f'l."{c}" IS DISTINCT FROM r."{c}"' for c in cols)
+    query = f"""
+        SELECT l.*, r.*
+        FROM {reader(left)} l FULL OUTER JOIN {reader(right)} r ON l."{key}" = r."{key}"
+        WHERE l."{key}" IS NULL OR r."{key}" IS NULL OR {changed}
+    """
+    table = con.execute(query).fetch_arrow_table()
+    print(table.num_rows)
+
+
+def duckdb_floor(left, right):
+    """What reading every value costs DuckDB: both files decoded and every
+    column hashed, nothing compared."""
+    import duckdb
+
+    con = duckdb.connect()
+    for path in (left, right):
+        cols = ", ".join(f'"{c}"' for c in columns(con, path))
+        con.execute(f"SELECT sum(hash({cols})) FROM {reader(path)}").fetchall()
+    print(0)
+
+
+def datacompy_polars(left, right, key):
+    """datacompy's polars backend, as its documentation shows it."""
+    import polars as pl
+    from datacompy.polars import PolarsCompare
+
+    read = pl.read_csv if left.endswith(".csv") else pl.read_parquet
+    compare = PolarsCompare(read(left), read(right), join_columns=key)
+    differing = (
+        compare.df1_unq_rows.height
+        + compare.df2_unq_rows.height
+        + compare.all_mismatch().height
+    )
+    print(differing)
+
+
+def main(argv):
+    command, args = argv[1], argv[2:]
+    if command == "duckdb-diff":
+        duckdb_diff(*args)
+    elif command == "duckdb-floor":
+        duckdb_floor(*args)
+    elif command == "datacompy":
+        datacompy_polars(*args)
+    else:
+        sys.exit(f"unknown peer: {command}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
