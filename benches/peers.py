@@ -35,7 +35,7 @@ def duckdb_diff(left, right, key):
         FROM {reader(left)} l FULL OUTER JOIN {reader(right)} r ON l."{key}" = r."{key}"
         WHERE l."{key}" IS NULL OR r."{key}" IS NULL OR {changed}
     """
-    table = con.execute(query).fetch_arrow_table()
+    table = con.sql(query).to_arrow_table()
     print(table.num_rows)
 
 

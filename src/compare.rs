@@ -138,7 +138,10 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
             boundaries: &boundaries,
             leaves: &reread_leaves,
             key_hashes: &duplicate_candidates,
-            positions: [left_leaves.positions.as_ref(), right_leaves.positions.as_ref()],
+            positions: [
+                left_leaves.positions.as_ref(),
+                right_leaves.positions.as_ref(),
+            ],
         },
     )?;
     check_repeatable(&comparison.divergent_leaves, &rows, &boundaries)?;
@@ -153,8 +156,8 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         right_rows_hashed: right_leaves.rows,
         left_rows_rescanned: rows.left.rescanned,
         right_rows_rescanned: rows.right.rescanned,
-        left_rows_reread: rows.left.batch.num_rows() as u64,
-        right_rows_reread: rows.right.batch.num_rows() as u64,
+        left_rows_reread: rows.left.reread,
+        right_rows_reread: rows.right.reread,
         seconds_sample: (sampled - started).as_secs_f64(),
         seconds_hash: (hashed - sampled).as_secs_f64(),
         seconds_rows: (finished - hashed).as_secs_f64(),

@@ -67,6 +67,8 @@ pub struct KeptRows {
     pub batch: RecordBatch,
     /// Rows the source returned during the re-read (before recon's exact filter).
     pub rescanned: u64,
+    /// Rows of the selected leaves and keys (before identical rows were set aside).
+    pub reread: u64,
 }
 
 /// The result of the row phase.
@@ -107,7 +109,10 @@ pub fn diff_rows(
         || keep_rows(right, plan, Side::Right, reread, hint.as_ref()),
     );
     let (left, right) = (left?, right?);
-    compare_rows(plan, reread.boundaries, left, right)
+    let (left, right, identical) = set_aside_identical(plan, left, right, reread.key_hashes)?;
+    let mut rows = compare_rows(plan, reread.boundaries, left, right)?;
+    rows.unchanged += identical;
+    Ok(rows)
 }
 
 /// Reads one side and keeps the rows of selected leaves or keys.
@@ -127,6 +132,7 @@ fn keep_rows(
         return Ok(KeptRows {
             batch: RecordBatch::new_empty(schema),
             rescanned: 0,
+            reread: 0,
         });
     }
     let parts: Vec<(Vec<RecordBatch>, u64)> = streams(source, &names, side, reread, hint)?
@@ -176,7 +182,11 @@ fn keep_rows(
         let first_schema = batches[0].schema();
         concat_batches(&first_schema, &batches)?
     };
-    Ok(KeptRows { batch, rescanned })
+    Ok(KeptRows {
+        reread: batch.num_rows() as u64,
+        batch,
+        rescanned,
+    })
 }
 
 /// The reads that cover the rows to keep: for a positional source only the
@@ -221,6 +231,100 @@ fn scan_schema(columns: &[&ColumnPlan], side: Side) -> Schema {
             .map(|c| arrow::datatypes::Field::new(c.name(side), c.source_type(side).clone(), true))
             .collect::<Vec<_>>(),
     )
+}
+
+/// Most rows of a divergent leaf are equal on both sides. Pairs of rows with
+/// the same full-row hash (key included, so the same key) are set aside as
+/// unchanged before the keyed comparison, which then sees only the rows that
+/// differ. Rows whose key may be duplicated are never set aside, so that
+/// duplicates are still reported. Returns the remaining rows and the pairs
+/// set aside.
+fn set_aside_identical(
+    plan: &ComparePlan,
+    left: KeptRows,
+    right: KeptRows,
+    duplicate_candidates: &[u64],
+) -> Result<(KeptRows, KeptRows, u64)> {
+    let columns = plan.columns();
+    let nkeys = plan.keys.len();
+    let key_converter = canon::row_converter(&plan.key_columns())?;
+    // Per row: its full-row hash, or None when it must go to the keyed comparison.
+    let hashes = |kept: &KeptRows, side: Side| -> Result<Vec<Option<u128>>> {
+        let arrays = kept.batch.columns();
+        let rows = canon::row_hashes(&canon::canonical_arrays(&columns, arrays, side)?)?;
+        let keys = if duplicate_candidates.is_empty() {
+            None
+        } else {
+            let key_arrays = canon::canonical_arrays(&plan.key_columns(), &arrays[..nkeys], side)?;
+            Some(canon::encode(&key_converter, &key_arrays)?)
+        };
+        Ok(rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, hash)| {
+                let candidate = keys.as_ref().is_some_and(|k| {
+                    duplicate_candidates
+                        .binary_search(&canon::key_hash(k.row(i).as_ref()))
+                        .is_ok()
+                });
+                (!candidate).then_some(hash)
+            })
+            .collect())
+    };
+    let (left_hashes, right_hashes) =
+        rayon::join(|| hashes(&left, Side::Left), || hashes(&right, Side::Right));
+    let (left_hashes, right_hashes) = (left_hashes?, right_hashes?);
+    let mut unmatched: HashMap<u128, Vec<usize>, PassThrough> = HashMap::default();
+    for (i, h) in left_hashes.iter().enumerate() {
+        if let Some(h) = h {
+            unmatched.entry(*h).or_default().push(i);
+        }
+    }
+    let mut keep_left = vec![true; left_hashes.len()];
+    let mut keep_right = vec![true; right_hashes.len()];
+    let mut pairs = 0u64;
+    for (j, h) in right_hashes.iter().enumerate() {
+        let Some(h) = h else { continue };
+        if let Some(i) = unmatched.get_mut(h).and_then(Vec::pop) {
+            keep_left[i] = false;
+            keep_right[j] = false;
+            pairs += 1;
+        }
+    }
+    let compact = |kept: KeptRows, keep: Vec<bool>| -> Result<KeptRows> {
+        let batch = filter_record_batch(&kept.batch, &BooleanArray::from(keep))?;
+        Ok(KeptRows { batch, ..kept })
+    };
+    Ok((
+        compact(left, keep_left)?,
+        compact(right, keep_right)?,
+        pairs,
+    ))
+}
+
+/// A hasher for keys that are hashes already: it keeps their low 64 bits.
+#[derive(Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+impl std::hash::BuildHasher for PassThrough {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
 }
 
 /// Left and right row indexes of one key.

@@ -312,8 +312,19 @@ mod tests {
         let b = Boundaries::from_samples(&[&s], 40);
         for key in 0..3100u32 {
             let exact = b.leaf_of(&key.to_be_bytes());
-            for guess in [0, exact.saturating_sub(1), exact, exact + 1, b.leaf_count() - 1, 7] {
-                assert_eq!(b.leaf_near(&key.to_be_bytes(), guess), exact, "{key} {guess}");
+            for guess in [
+                0,
+                exact.saturating_sub(1),
+                exact,
+                exact + 1,
+                b.leaf_count() - 1,
+                7,
+            ] {
+                assert_eq!(
+                    b.leaf_near(&key.to_be_bytes(), guess),
+                    exact,
+                    "{key} {guess}"
+                );
             }
         }
     }

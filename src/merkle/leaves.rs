@@ -1,5 +1,5 @@
 //! The hashing pass: one streaming read of a side, partitions in parallel,
-//! every row hashed (key and compared columns, canonically encoded) into the
+//! every row hashed (key and compared columns, canonical values) into the
 //! digest of its leaf. Memory holds the leaf digests, not the rows.
 //!
 //! For a positional source (Parquet read directly) the pass also keeps, per
@@ -86,13 +86,13 @@ struct RowHasher<'a> {
     keys: Vec<&'a ColumnPlan>,
     values: Vec<&'a ColumnPlan>,
     key_converter: RowConverter,
-    row_converter: RowConverter,
 }
 
-/// One batch, encoded.
+/// One batch, encoded: keys in the row format (to find their leaves), and
+/// every row's hash.
 struct EncodedBatch {
     keys: Rows,
-    rows: Rows,
+    hashes: Vec<u128>,
     nulls: Option<Vec<bool>>,
 }
 
@@ -103,7 +103,6 @@ impl<'a> RowHasher<'a> {
         Ok(RowHasher {
             side,
             key_converter: canon::row_converter(&keys)?,
-            row_converter: canon::row_converter(&columns)?,
             values: columns[keys.len()..].to_vec(),
             keys,
         })
@@ -121,11 +120,14 @@ impl<'a> RowHasher<'a> {
         )?);
         Ok(EncodedBatch {
             keys: canon::encode(&self.key_converter, &key_canonical)?,
-            rows: canon::encode(&self.row_converter, &all)?,
+            hashes: canon::row_hashes(&all)?,
             nulls: canon::null_rows(key_arrays),
         })
     }
 }
+
+/// A part's index, chunk map and key order.
+type PartSummary = (usize, Vec<(u32, u32)>, KeyOrder);
 
 /// Per-thread totals.
 struct Totals {
@@ -135,7 +137,7 @@ struct Totals {
     null_key_samples: Vec<RecordBatch>,
     key_hashes: Vec<u64>,
     /// Positional sources: per part read, its chunk map and key order.
-    parts: Vec<(usize, Vec<(u32, u32)>, KeyOrder)>,
+    parts: Vec<PartSummary>,
 }
 
 impl Totals {
@@ -216,7 +218,14 @@ pub fn hash_side(
                         keep_key_hashes: false,
                     };
                     let stream = positional.read_part(part, &names, None)?;
-                    hash_stream(stream, &hasher, boundaries, &mut totals, &mut tracking, progress)?;
+                    hash_stream(
+                        stream,
+                        &hasher,
+                        boundaries,
+                        &mut totals,
+                        &mut tracking,
+                        progress,
+                    )?;
                     totals.parts.push((
                         part,
                         tracking.chunks.unwrap_or_default(),
@@ -237,7 +246,14 @@ pub fn hash_side(
                         order: None,
                         keep_key_hashes: true,
                     };
-                    hash_stream(stream, &hasher, boundaries, &mut totals, &mut tracking, progress)?;
+                    hash_stream(
+                        stream,
+                        &hasher,
+                        boundaries,
+                        &mut totals,
+                        &mut tracking,
+                        progress,
+                    )?;
                     Ok::<_, crate::error::Error>(totals)
                 },
             )
@@ -301,7 +317,7 @@ fn hash_stream(
             let key = encoded.keys.row(i);
             let key = key.as_ref();
             leaf = boundaries.leaf_near(key, leaf);
-            totals.leaves[leaf].add(canon::row_hash(encoded.rows.row(i).as_ref()));
+            totals.leaves[leaf].add(encoded.hashes[i]);
             if let Some(chunks) = tracking.chunks.as_mut() {
                 let chunk = &mut chunks[((offset + i as u64) / CHUNK_ROWS) as usize];
                 chunk.0 = chunk.0.min(leaf as u32);
@@ -427,7 +443,10 @@ mod tests {
     #[test]
     fn sorted_disjoint_parts_cannot_repeat_keys() {
         let parts = [order(true, 1, 5), order(true, 6, 9), order(true, 10, 10)];
-        assert_eq!(may_repeat_keys(&parts.iter().collect::<Vec<_>>()), vec![false; 3]);
+        assert_eq!(
+            may_repeat_keys(&parts.iter().collect::<Vec<_>>()),
+            vec![false; 3]
+        );
     }
 
     #[test]
@@ -445,7 +464,10 @@ mod tests {
         );
         // A long part covers a later one that starts after its neighbour.
         let parts = [order(true, 1, 100), order(true, 2, 3), order(true, 50, 60)];
-        assert_eq!(may_repeat_keys(&parts.iter().collect::<Vec<_>>()), vec![true; 3]);
+        assert_eq!(
+            may_repeat_keys(&parts.iter().collect::<Vec<_>>()),
+            vec![true; 3]
+        );
     }
 
     #[test]

@@ -176,7 +176,7 @@ impl Report {
         } = input;
         let nkeys = plan.keys.len();
         let count = |s: Status| rows.diffs.iter().filter(|d| d.status == s).count() as u64;
-        let left_kept = rows.left.batch.num_rows() as u64;
+        let left_kept = rows.left.reread;
         let left_keyed = left_leaves.rows - left_leaves.null_key_rows;
         let summary = Summary {
             left_rows: left_leaves.rows,

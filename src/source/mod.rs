@@ -100,10 +100,11 @@ pub fn open(
     runtime: &tokio::runtime::Handle,
 ) -> Result<Arc<dyn Source>> {
     let file = FileSpec::parse(spec, side)?;
-    if file.format == FileFormat::Parquet && query.is_none() {
-        if let Some(source) = ParquetSource::open(&file.text, file.files(), side)? {
-            return Ok(Arc::new(source));
-        }
+    if file.format == FileFormat::Parquet
+        && query.is_none()
+        && let Some(source) = ParquetSource::open(&file.text, file.files(), side)?
+    {
+        return Ok(Arc::new(source));
     }
     Ok(Arc::new(FileSource::open(
         file,
@@ -136,7 +137,9 @@ pub fn read_all(sources: &[&dyn Source], threads: usize) -> Result<Vec<u64>> {
                     .scan(&columns, None)?
                     .into_par_iter()
                     .map(|stream| {
-                        stream.map(|batch| batch.map(|b| b.num_rows() as u64)).sum::<Result<u64>>()
+                        stream
+                            .map(|batch| batch.map(|b| b.num_rows() as u64))
+                            .sum::<Result<u64>>()
                     })
                     .sum::<Result<u64>>()
             })

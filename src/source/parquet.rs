@@ -61,8 +61,7 @@ impl ParquetSource {
             source_name: describe.to_string(),
             message: format!("{}: {message}", path.display()),
         };
-        let options =
-            ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
         let mut files = Vec::with_capacity(paths.len());
         for path in paths {
             let file = File::open(path).map_err(|e| fail(path, one_line(e)))?;
@@ -83,7 +82,11 @@ impl ParquetSource {
             let splittable = meta.offset_index().is_some();
             for (row_group, rg) in meta.row_groups().iter().enumerate() {
                 let group_rows = rg.num_rows().max(0) as u64;
-                let step = if splittable { PART_ROWS } else { group_rows.max(1) };
+                let step = if splittable {
+                    PART_ROWS
+                } else {
+                    group_rows.max(1)
+                };
                 let mut start = 0;
                 while start < group_rows {
                     let rows = step.min(group_rows - start);
@@ -158,7 +161,7 @@ impl ParquetSource {
                 .map(|r| (p.start + r.start)..(p.start + r.end.min(p.rows)))
                 .filter(|r| r.start < r.end)
                 .collect(),
-            None => vec![p.start..p.start + p.rows],
+            None => std::iter::once(p.start..p.start + p.rows).collect(),
         };
         let mut selectors = Vec::with_capacity(wanted.len() * 2 + 1);
         let mut at = 0u64;
@@ -172,13 +175,16 @@ impl ParquetSource {
         if at < p.group_rows {
             selectors.push(RowSelector::skip((p.group_rows - at) as usize));
         }
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone())
-            .with_row_groups(vec![p.row_group])
-            .with_projection(mask)
-            .with_row_selection(RowSelection::from(selectors))
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| self.read_error(format!("{}: {}", file.path.display(), one_line(e))))?;
+        let reader =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone())
+                .with_row_groups(vec![p.row_group])
+                .with_projection(mask)
+                .with_row_selection(RowSelection::from(selectors))
+                .with_batch_size(BATCH_ROWS)
+                .build()
+                .map_err(|e| {
+                    self.read_error(format!("{}: {}", file.path.display(), one_line(e)))
+                })?;
         let (side, describe, path) = (self.side, self.describe.clone(), file.path.clone());
         Ok(Box::new(reader.map(move |batch| {
             let batch = batch.map_err(|e| Error::Read {
