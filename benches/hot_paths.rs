@@ -171,6 +171,7 @@ fn row_diff(c: &mut Criterion) {
     for &leaf in &cmp.divergent_leaves {
         selected[leaf] = true;
     }
+    let leaf_rows: Vec<u64> = lh.leaves.iter().map(|d| d.rows).collect();
     let mut group = c.benchmark_group("row_diff");
     group.throughput(Throughput::Elements(cmp.divergent_leaves.len() as u64));
     group.bench_function("divergent_leaves", |b| {
@@ -181,6 +182,8 @@ fn row_diff(c: &mut Criterion) {
                     leaves: &selected,
                     key_hashes: &[],
                     positions: [lh.positions.as_ref(), rh.positions.as_ref()],
+                    leaf_rows: &leaf_rows,
+                    group_rows: 1 << 20,
                 };
                 black_box(diff_rows(&l, &r, &plan, &reread).expect("diff").diffs.len())
             })

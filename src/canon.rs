@@ -615,74 +615,96 @@ pub fn encode(converter: &RowConverter, canonical: &[ArrayRef]) -> Result<Rows> 
     Ok(converter.convert_columns(canonical)?)
 }
 
-/// The hash a NULL value contributes to its row's hash.
-const NULL_HASH: u64 = 0x6e75_6c6c_c0ff_ee01;
-
 /// The 128-bit hash of every row of canonical arrays (all of one length).
 ///
-/// Each value is hashed on its own (xxh3-64 of its bytes; NULL is a constant
-/// apart from every value's hash) and a row's hash is xxh3-128 over its
-/// values' hashes in column order. A value's hash stands for the whole value
-/// whatever its length, so `("1|", "2")` and `("1", "|2")` cannot collide, and
-/// equal canonical values always hash alike. Hashing column by column, on the
-/// arrays' own buffers, costs a fraction of encoding whole rows.
+/// Each value becomes one 64-bit word: a fixed-width value of up to 8 bytes
+/// is its own bits (so distinct values never share a word), anything else its
+/// xxh3-64. NULLs are flagged in null words at the end of the row (a bit per
+/// column), so a NULL never equals a value. A row's hash is xxh3-128 over
+/// its words in column order: a word stands for a whole value whatever its
+/// length, so `("1|", "2")` and `("1", "|2")` cannot collide, and equal
+/// canonical values always hash alike. Working column by column on the
+/// arrays' own buffers costs a fraction of encoding whole rows.
 pub fn row_hashes(canonical: &[ArrayRef]) -> Result<Vec<u128>> {
-    let rows = canonical.first().map_or(0, |a| a.len());
-    let width = canonical.len() * 8;
-    let mut words = vec![0u8; rows * width];
-    for (c, array) in canonical.iter().enumerate() {
-        let mut put = |i: usize, h: u64| {
-            words[i * width + c * 8..i * width + c * 8 + 8].copy_from_slice(&h.to_le_bytes());
-        };
-        value_hashes(array, &mut put)?;
+    thread_local! {
+        /// The words of a batch's rows, reused from batch to batch: a fresh
+        /// zeroed buffer per batch costs more than filling it.
+        static WORDS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    Ok(words
-        .chunks_exact(width.max(1))
-        .take(rows)
-        .map(xxhash_rust::xxh3::xxh3_128)
-        .collect())
-}
-
-/// Calls `put(row, hash)` for every value of one canonical array.
-fn value_hashes(array: &ArrayRef, put: &mut impl FnMut(usize, u64)) -> Result<()> {
-    use xxhash_rust::xxh3::xxh3_64;
-    let nulls = array.logical_nulls();
-    let len = array.len();
-    // Generic, so that each column's loop is compiled for its own type.
-    fn each_value<P: FnMut(usize, u64), V: Fn(usize) -> u64>(
-        len: usize,
-        nulls: Option<&arrow::buffer::NullBuffer>,
-        put: &mut P,
-        value: V,
-    ) {
-        match nulls {
-            None => (0..len).for_each(|i| put(i, value(i))),
-            Some(n) => {
-                for i in 0..len {
-                    put(i, if n.is_valid(i) { value(i) } else { NULL_HASH });
+    let rows = canonical.first().map_or(0, |a| a.len());
+    let columns = canonical.len();
+    let null_start = 8 * columns;
+    let stride = 8 * (columns + columns.div_ceil(64));
+    WORDS.with_borrow_mut(|words| {
+        if words.len() < rows * stride {
+            words.resize(rows * stride, 0);
+        }
+        let words = &mut words[..rows * stride];
+        // Every value word is written below; the null words start cleared.
+        for row in words.chunks_exact_mut(stride.max(1)) {
+            row[null_start..].fill(0);
+        }
+        for (c, array) in canonical.iter().enumerate() {
+            value_words(array, &mut |i: usize, w: u64| {
+                words[i * stride + c * 8..i * stride + c * 8 + 8].copy_from_slice(&w.to_le_bytes());
+            })?;
+            if let Some(nulls) = array.logical_nulls() {
+                let flag = null_start + 8 * (c / 64) + (c % 64) / 8;
+                for i in (0..rows).filter(|&i| nulls.is_null(i)) {
+                    words[i * stride + c * 8..i * stride + c * 8 + 8].fill(0);
+                    words[i * stride + flag] |= 1 << (c % 8);
                 }
             }
         }
+        Ok(words
+            .chunks_exact(stride.max(1))
+            .map(xxhash_rust::xxh3::xxh3_128)
+            .collect())
+    })
+}
+
+/// Calls `put(row, word)` for every value of one canonical array (NULL slots
+/// included; the caller flags them).
+fn value_words(array: &ArrayRef, put: &mut impl FnMut(usize, u64)) -> Result<()> {
+    use xxhash_rust::xxh3::xxh3_64;
+    let len = array.len();
+    // Generic, so that each column's loop is compiled for its own type.
+    fn each_value<P: FnMut(usize, u64), V: Fn(usize) -> u64>(len: usize, put: &mut P, value: V) {
+        (0..len).for_each(|i| put(i, value(i)));
     }
-    let nulls = nulls.as_ref();
     macro_rules! each {
         ($value:expr) => {
-            each_value(len, nulls, put, $value)
+            each_value(len, put, $value)
         };
     }
     let t = array.data_type();
     if t.is_primitive() {
         let data = array.to_data();
         let w = t.primitive_width().unwrap_or(1);
-        let bytes = &data.buffers()[0].as_slice()[data.offset() * w..];
-        each!(|i| xxh3_64(&bytes[i * w..(i + 1) * w]));
+        let bytes = &data.buffers()[0].as_slice()[data.offset() * w..(data.offset() + len) * w];
+        macro_rules! native {
+            ($n:literal, $int:ty) => {
+                for (i, v) in bytes.chunks_exact($n).enumerate() {
+                    let mut b = [0u8; $n];
+                    b.copy_from_slice(v);
+                    put(i, <$int>::from_le_bytes(b) as u64);
+                }
+            };
+        }
+        match w {
+            1 => native!(1, u8),
+            2 => native!(2, u16),
+            4 => native!(4, u32),
+            8 => native!(8, u64),
+            _ => each!(|i| xxh3_64(&bytes[i * w..(i + 1) * w])),
+        }
         return Ok(());
     }
     match t {
-        DataType::Null => each!(|_| NULL_HASH),
+        DataType::Null => each!(|_| 0),
         DataType::Boolean => {
             let b = array.as_boolean();
-            each!(|i| xxh3_64(&[u8::from(b.value(i))]));
+            each!(|i| u64::from(b.value(i)));
         }
         DataType::Utf8 => {
             let a = array.as_string::<i32>();
@@ -742,6 +764,30 @@ mod tests {
         let l = encode(&conv, &plan.canonicalize(&lt, Side::Left).unwrap()).unwrap();
         let r = encode(&conv, &plan.canonicalize(&rt, Side::Right).unwrap()).unwrap();
         (0..l.num_rows()).map(|i| l.row(i) == r.row(i)).collect()
+    }
+
+    #[test]
+    fn row_hashes_separate_values_nulls_and_columns() {
+        let ints = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
+        let texts = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
+        // Rows: (0, "1|", "2"), (NULL, "1", "|2"), (0, "1|", "2"), (0, NULL, "2"), (0, "", "2").
+        let h = row_hashes(&[
+            ints(vec![Some(0), None, Some(0), Some(0), Some(0)]),
+            texts(vec![Some("1|"), Some("1"), Some("1|"), None, Some("")]),
+            texts(vec![Some("2"), Some("|2"), Some("2"), Some("2"), Some("2")]),
+        ])
+        .unwrap();
+        assert_eq!(h[0], h[2]);
+        let distinct: std::collections::HashSet<u128> = [h[0], h[1], h[3], h[4]].into();
+        assert_eq!(distinct.len(), 4);
+        // Swapping values between two columns changes the hash.
+        let a = row_hashes(&[ints(vec![Some(1)]), ints(vec![Some(2)])]).unwrap();
+        let b = row_hashes(&[ints(vec![Some(2)]), ints(vec![Some(1)])]).unwrap();
+        assert_ne!(a, b);
+        // A NULL is not the zero its slot may hold.
+        let zero = row_hashes(&[ints(vec![Some(0)])]).unwrap();
+        let null = row_hashes(&[ints(vec![None])]).unwrap();
+        assert_ne!(zero, null);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Spec {
     pub leaf_rows: usize,
     /// Upper bound on leaves (memory is O(leaves)).
     pub max_leaves: usize,
+    /// When many leaves diverge, their rows are read back and compared in
+    /// groups of about this many rows, so memory holds one group at a time.
+    pub group_rows: u64,
     /// Worker threads for hashing and comparing.
     pub threads: usize,
     /// Draw a progress bar on stderr.
@@ -40,6 +43,7 @@ impl Default for Spec {
             max_diffs: None,
             leaf_rows: 256,
             max_leaves: 1 << 16,
+            group_rows: 1 << 20,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             progress: false,
         }
@@ -130,6 +134,12 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         .collect();
     duplicate_candidates.sort_unstable();
     duplicate_candidates.dedup();
+    let leaf_rows: Vec<u64> = left_leaves
+        .leaves
+        .iter()
+        .zip(&right_leaves.leaves)
+        .map(|(l, r)| l.rows.max(r.rows))
+        .collect();
     let rows = diff::diff_rows(
         left,
         right,
@@ -142,6 +152,8 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
                 left_leaves.positions.as_ref(),
                 right_leaves.positions.as_ref(),
             ],
+            leaf_rows: &leaf_rows,
+            group_rows: spec.group_rows,
         },
     )?;
     check_repeatable(&comparison.divergent_leaves, &rows, &boundaries)?;

@@ -94,6 +94,10 @@ pub struct Reread<'a> {
     pub key_hashes: &'a [u64],
     /// Where each side's rows lie (left, right), for positional sources.
     pub positions: [Option<&'a PositionMap>; 2],
+    /// Per leaf: rows in it on the larger side (to size groups of leaves).
+    pub leaf_rows: &'a [u64],
+    /// Rows per group of leaves read back together.
+    pub group_rows: u64,
 }
 
 /// Re-reads the selected rows of both sides and diffs them.
@@ -104,15 +108,107 @@ pub fn diff_rows(
     reread: &Reread<'_>,
 ) -> Result<RowDiff> {
     let hint = range_hint(plan, reread)?;
-    let (left, right) = rayon::join(
-        || keep_rows(left, plan, Side::Left, reread, hint.as_ref()),
-        || keep_rows(right, plan, Side::Right, reread, hint.as_ref()),
-    );
-    let (left, right) = (left?, right?);
-    let (left, right, identical) = set_aside_identical(plan, left, right, reread.key_hashes)?;
-    let mut rows = compare_rows(plan, reread.boundaries, left, right)?;
+    let mut kept: [Vec<KeptRows>; 2] = [Vec::new(), Vec::new()];
+    let mut identical = 0u64;
+    for group in groups(left, right, reread) {
+        let group_reread = Reread {
+            leaves: &group,
+            ..*reread
+        };
+        let (l, r) = rayon::join(
+            || keep_rows(left, plan, Side::Left, &group_reread, hint.as_ref()),
+            || keep_rows(right, plan, Side::Right, &group_reread, hint.as_ref()),
+        );
+        let (l, r, pairs) = set_aside_identical(plan, l?, r?, reread.key_hashes)?;
+        identical += pairs;
+        kept[0].push(l);
+        kept[1].push(r);
+    }
+    let [l, r] = kept;
+    let mut rows = compare_rows(
+        plan,
+        reread.boundaries,
+        concat_kept(l, plan, Side::Left)?,
+        concat_kept(r, plan, Side::Right)?,
+    )?;
     rows.unchanged += identical;
     Ok(rows)
+}
+
+/// Splits the selected leaves into groups of about `group_rows` rows, so
+/// that when many leaves diverge, memory holds one group's rows and the
+/// differences found so far, not every re-read row. Only
+/// where both sides are positional and their rows lie in key order does a
+/// group's read touch just its own rows; otherwise every group would cost a
+/// full scan, and one group is read.
+fn groups(left: &dyn Source, right: &dyn Source, reread: &Reread<'_>) -> Vec<Vec<bool>> {
+    let whole = || vec![reread.leaves.to_vec()];
+    let maps = [reread.positions[0], reread.positions[1]];
+    let (Some(lm), Some(rm)) = (maps[0], maps[1]) else {
+        return whole();
+    };
+    if !reread.key_hashes.is_empty() || left.positional().is_none() || right.positional().is_none()
+    {
+        return whole();
+    }
+    let mut out: Vec<Vec<bool>> = Vec::new();
+    let mut rows = 0u64;
+    for (leaf, _) in reread.leaves.iter().enumerate().filter(|(_, s)| **s) {
+        if out.is_empty() || rows >= reread.group_rows.max(1) {
+            out.push(vec![false; reread.leaves.len()]);
+            rows = 0;
+        }
+        if let Some(group) = out.last_mut() {
+            group[leaf] = true;
+        }
+        rows += reread.leaf_rows.get(leaf).copied().unwrap_or(0);
+    }
+    if out.len() <= 1 {
+        return whole();
+    }
+    // Rows each plan would read: grouping pays only if the groups' reads add
+    // up to about one read of the selected chunks (keys in order).
+    let read = |map: &PositionMap, leaves: &[bool]| -> u64 {
+        let before = selected_before(leaves);
+        (0..map.parts.len())
+            .flat_map(|p| map.ranges(p, &before))
+            .map(|r| r.end - r.start)
+            .sum()
+    };
+    let once: u64 = read(lm, reread.leaves) + read(rm, reread.leaves);
+    let grouped: u64 = out.iter().map(|g| read(lm, g) + read(rm, g)).sum();
+    if grouped > once + once / 4 {
+        return whole();
+    }
+    out
+}
+
+/// `out[i]` counts the selected leaves below leaf `i`.
+fn selected_before(leaves: &[bool]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(leaves.len() + 1);
+    let mut count = 0u32;
+    out.push(0);
+    for &selected in leaves {
+        count += u32::from(selected);
+        out.push(count);
+    }
+    out
+}
+
+/// The rows kept from each group, as one batch.
+fn concat_kept(parts: Vec<KeptRows>, plan: &ComparePlan, side: Side) -> Result<KeptRows> {
+    let rescanned = parts.iter().map(|p| p.rescanned).sum();
+    let reread = parts.iter().map(|p| p.reread).sum();
+    let batches: Vec<RecordBatch> = parts.into_iter().map(|p| p.batch).collect();
+    let batch = match batches.first() {
+        Some(first) => concat_batches(&first.schema(), &batches)?,
+        None => RecordBatch::new_empty(Arc::new(scan_schema(&plan.columns(), side))),
+    };
+    Ok(KeptRows {
+        batch,
+        rescanned,
+        reread,
+    })
 }
 
 /// Reads one side and keeps the rows of selected leaves or keys.
@@ -149,13 +245,14 @@ fn keep_rows(
                     &canon::canonical_arrays(&keys, key_arrays, side)?,
                 )?;
                 let nulls = canon::null_rows(key_arrays);
+                let mut leaf = 0;
                 let mask: BooleanArray = (0..batch.num_rows())
                     .map(|i| {
                         if nulls.as_ref().is_some_and(|m| m[i]) {
                             return Some(false);
                         }
                         let key = key_rows.row(i);
-                        let leaf = reread.boundaries.leaf_of(key.as_ref());
+                        leaf = reread.boundaries.leaf_near(key.as_ref(), leaf);
                         Some(
                             reread.leaves[leaf]
                                 || (!reread.key_hashes.is_empty()
@@ -203,13 +300,7 @@ fn streams(
     let (Some(positional), Some(map)) = (source.positional(), map) else {
         return source.scan(names, hint);
     };
-    let mut selected_before = Vec::with_capacity(reread.leaves.len() + 1);
-    let mut count = 0u32;
-    selected_before.push(0);
-    for &selected in reread.leaves {
-        count += u32::from(selected);
-        selected_before.push(count);
-    }
+    let selected_before = selected_before(reread.leaves);
     let mut out = Vec::new();
     for part in 0..positional.part_rows().len() {
         if !reread.key_hashes.is_empty() && map.may_repeat_keys[part] {
@@ -274,21 +365,32 @@ fn set_aside_identical(
     let (left_hashes, right_hashes) =
         rayon::join(|| hashes(&left, Side::Left), || hashes(&right, Side::Right));
     let (left_hashes, right_hashes) = (left_hashes?, right_hashes?);
-    let mut unmatched: HashMap<u128, Vec<usize>, PassThrough> = HashMap::default();
-    for (i, h) in left_hashes.iter().enumerate() {
-        if let Some(h) = h {
-            unmatched.entry(*h).or_default().push(i);
-        }
-    }
+    // Pair equal hashes by sorting both sides: no per-row allocation.
+    let sorted = |hashes: &[Option<u128>]| {
+        let mut v: Vec<(u128, u32)> = hashes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.map(|h| (h, i as u32)))
+            .collect();
+        v.par_sort_unstable();
+        v
+    };
+    let (l, r) = rayon::join(|| sorted(&left_hashes), || sorted(&right_hashes));
     let mut keep_left = vec![true; left_hashes.len()];
     let mut keep_right = vec![true; right_hashes.len()];
     let mut pairs = 0u64;
-    for (j, h) in right_hashes.iter().enumerate() {
-        let Some(h) = h else { continue };
-        if let Some(i) = unmatched.get_mut(h).and_then(Vec::pop) {
-            keep_left[i] = false;
-            keep_right[j] = false;
-            pairs += 1;
+    let (mut i, mut j) = (0, 0);
+    while i < l.len() && j < r.len() {
+        match l[i].0.cmp(&r[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                keep_left[l[i].1 as usize] = false;
+                keep_right[r[j].1 as usize] = false;
+                pairs += 1;
+                i += 1;
+                j += 1;
+            }
         }
     }
     let compact = |kept: KeptRows, keep: Vec<bool>| -> Result<KeptRows> {
@@ -300,31 +402,6 @@ fn set_aside_identical(
         compact(right, keep_right)?,
         pairs,
     ))
-}
-
-/// A hasher for keys that are hashes already: it keeps their low 64 bits.
-#[derive(Default, Clone, Copy)]
-struct PassThrough(u64);
-
-impl std::hash::Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u128(&mut self, n: u128) {
-        self.0 = n as u64;
-    }
-}
-
-impl std::hash::BuildHasher for PassThrough {
-    type Hasher = PassThrough;
-    fn build_hasher(&self) -> PassThrough {
-        PassThrough(0)
-    }
 }
 
 /// Left and right row indexes of one key.

@@ -190,6 +190,8 @@ fn recon_outcome(
         },
         leaf_rows,
         max_leaves,
+        // Small groups, so that reading back in groups is exercised too.
+        group_rows: 3 * leaf_rows as u64,
         threads: 2,
         ..Spec::default()
     };

@@ -17,6 +17,8 @@ pub struct MemorySource {
     partitions: Vec<Vec<RecordBatch>>,
     /// Each batch is a part of a positional source (see [`MemorySource::positional`]).
     parts: Option<Vec<u64>>,
+    /// False when the data came from a format that cannot tell "" from NULL.
+    distinguishes_empty_from_null: bool,
 }
 
 impl MemorySource {
@@ -39,6 +41,7 @@ impl MemorySource {
             schema,
             partitions,
             parts: None,
+            distinguishes_empty_from_null: true,
         })
     }
 
@@ -46,6 +49,13 @@ impl MemorySource {
     /// row groups are: for tests of the positional read-back.
     pub fn positional(mut self) -> Self {
         self.parts = Some(self.batches().map(|b| b.num_rows() as u64).collect());
+        self
+    }
+
+    /// Marks the data as read from a format that cannot tell an empty string
+    /// from NULL (CSV), so that the comparison treats them alike.
+    pub fn from_format_without_empty_strings(mut self) -> Self {
+        self.distinguishes_empty_from_null = false;
         self
     }
 
@@ -72,6 +82,10 @@ impl Source for MemorySource {
 
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+
+    fn distinguishes_empty_from_null(&self) -> bool {
+        self.distinguishes_empty_from_null
     }
 
     fn scan(&self, columns: &[String], _hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {

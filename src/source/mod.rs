@@ -106,13 +106,58 @@ pub fn open(
     {
         return Ok(Arc::new(source));
     }
-    Ok(Arc::new(FileSource::open(
-        file,
-        query,
-        side,
-        options,
-        runtime.clone(),
-    )?))
+    let size: u64 = file
+        .files()
+        .iter()
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let in_memory = file.format != FileFormat::Parquet && size <= IN_MEMORY_BYTES;
+    let source = FileSource::open(file, query, side, options, runtime.clone())?;
+    if in_memory {
+        return load(source);
+    }
+    Ok(Arc::new(source))
+}
+
+/// CSV, NDJSON and Arrow IPC sources up to this size on disk are read once
+/// into memory and compared there, as a positional source: parsing is their
+/// main cost, and a streaming comparison parses them up to three times
+/// (key sample, hashing pass, re-read of divergent leaves).
+pub const IN_MEMORY_BYTES: u64 = 256 << 20;
+
+/// Reads a whole source into a positional in-memory source.
+fn load(source: FileSource) -> Result<Arc<dyn Source>> {
+    use rayon::prelude::*;
+    let columns = column_names(&source);
+    let partitions: Vec<Vec<RecordBatch>> = source
+        .scan(&columns, None)?
+        .into_par_iter()
+        .map(|stream| stream.collect::<Result<Vec<_>>>())
+        .collect::<Result<_>>()?;
+    let memory = MemorySource::new(source.describe(), source.schema(), partitions);
+    match memory {
+        Ok(memory) => {
+            let memory = memory.positional();
+            Ok(Arc::new(if source.distinguishes_empty_from_null() {
+                memory
+            } else {
+                memory.from_format_without_empty_strings()
+            }))
+        }
+        // Batches whose schema differs in detail from the declared one: stream instead.
+        Err(_) => Ok(Arc::new(source)),
+    }
+}
+
+/// Every column of a source, by name.
+fn column_names(source: &dyn Source) -> Vec<String> {
+    source
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
 }
 
 /// Reads every column of every source, all at once and partitions in
@@ -127,12 +172,7 @@ pub fn read_all(sources: &[&dyn Source], threads: usize) -> Result<Vec<u64>> {
         sources
             .par_iter()
             .map(|source| {
-                let columns: Vec<String> = source
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
+                let columns = column_names(*source);
                 source
                     .scan(&columns, None)?
                     .into_par_iter()
