@@ -90,16 +90,16 @@ def found(tool, stdout):
 
 
 def run_once(argv):
-    """Runs one command and takes its peak RSS from wait4, the exact figure for that child."""
+    """Runs one command under GNU time, whose %M is the peak RSS of that
+    command alone (a child forked straight from this driver would start its
+    count at the driver's own size)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # Read output on this thread while the child runs, then reap it with wait4.
-    stdout = proc.stdout.read()
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(["/usr/bin/time", "-f", "@@rss %M", *argv], capture_output=True)
     wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss * 1024, proc.returncode, stdout.decode(), stderr.decode()
+    stderr = proc.stderr.decode()
+    lines = stderr.rstrip().splitlines()
+    rss_kb = int(lines[-1].split()[-1]) if lines and lines[-1].startswith("@@rss") else 0
+    return wall, rss_kb * 1024, proc.returncode, proc.stdout.decode(), "\n".join(lines[:-1])
 
 
 def warm(paths):

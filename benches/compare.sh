@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+[ -x /usr/bin/time ] || { echo "benches/compare.sh needs GNU time at /usr/bin/time (apt install time)" >&2; exit 2; }
 cargo build --release --quiet
 
 venv=target/bench-venv

@@ -626,6 +626,22 @@ pub fn encode(converter: &RowConverter, canonical: &[ArrayRef]) -> Result<Rows> 
 /// canonical values always hash alike. Working column by column on the
 /// arrays' own buffers costs a fraction of encoding whole rows.
 pub fn row_hashes(canonical: &[ArrayRef]) -> Result<Vec<u128>> {
+    // Blocks small enough for their words to stay in cache.
+    const BLOCK: usize = 8192;
+    let rows = canonical.first().map_or(0, |a| a.len());
+    if rows <= BLOCK {
+        return block_hashes(canonical);
+    }
+    let mut out = Vec::with_capacity(rows);
+    for start in (0..rows).step_by(BLOCK) {
+        let len = BLOCK.min(rows - start);
+        let block: Vec<ArrayRef> = canonical.iter().map(|a| a.slice(start, len)).collect();
+        out.extend(block_hashes(&block)?);
+    }
+    Ok(out)
+}
+
+fn block_hashes(canonical: &[ArrayRef]) -> Result<Vec<u128>> {
     thread_local! {
         /// The words of a batch's rows, reused from batch to batch: a fresh
         /// zeroed buffer per batch costs more than filling it.

@@ -263,7 +263,12 @@ fn keep_rows(
                         )
                     })
                     .collect();
-                let filtered = filter_record_batch(&batch, &mask)?;
+                // Whole batches of selected rows (many divergent leaves) need no copy.
+                let filtered = if mask.true_count() == batch.num_rows() {
+                    batch
+                } else {
+                    filter_record_batch(&batch, &mask)?
+                };
                 if filtered.num_rows() > 0 {
                     kept.push(filtered);
                 }
@@ -365,32 +370,30 @@ fn set_aside_identical(
     let (left_hashes, right_hashes) =
         rayon::join(|| hashes(&left, Side::Left), || hashes(&right, Side::Right));
     let (left_hashes, right_hashes) = (left_hashes?, right_hashes?);
-    // Pair equal hashes by sorting both sides: no per-row allocation.
-    let sorted = |hashes: &[Option<u128>]| {
-        let mut v: Vec<(u128, u32)> = hashes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| h.map(|h| (h, i as u32)))
-            .collect();
-        v.par_sort_unstable();
-        v
-    };
-    let (l, r) = rayon::join(|| sorted(&left_hashes), || sorted(&right_hashes));
+    // Rows whose key may repeat were left out above, so on each side a row
+    // hash names one row; a hash seen twice on a side (a 128-bit collision)
+    // stays unpaired and goes to the keyed comparison.
+    let mut by_hash: HashMap<u128, Option<u32>, HashIsKey> =
+        HashMap::with_capacity_and_hasher(left_hashes.len(), HashIsKey);
+    for (i, h) in left_hashes.iter().enumerate() {
+        if let Some(h) = h {
+            by_hash
+                .entry(*h)
+                .and_modify(|slot| *slot = None)
+                .or_insert(Some(i as u32));
+        }
+    }
     let mut keep_left = vec![true; left_hashes.len()];
     let mut keep_right = vec![true; right_hashes.len()];
     let mut pairs = 0u64;
-    let (mut i, mut j) = (0, 0);
-    while i < l.len() && j < r.len() {
-        match l[i].0.cmp(&r[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                keep_left[l[i].1 as usize] = false;
-                keep_right[r[j].1 as usize] = false;
-                pairs += 1;
-                i += 1;
-                j += 1;
-            }
+    for (j, h) in right_hashes.iter().enumerate() {
+        let Some(h) = h else { continue };
+        if let Some(slot) = by_hash.get_mut(h)
+            && let Some(i) = slot.take()
+        {
+            keep_left[i as usize] = false;
+            keep_right[j] = false;
+            pairs += 1;
         }
     }
     let compact = |kept: KeptRows, keep: Vec<bool>| -> Result<KeptRows> {
@@ -402,6 +405,36 @@ fn set_aside_identical(
         compact(right, keep_right)?,
         pairs,
     ))
+}
+
+/// Hashing for map keys that are 128-bit hashes already: their low 64 bits.
+#[derive(Clone, Copy, Default)]
+struct HashIsKey;
+
+impl std::hash::BuildHasher for HashIsKey {
+    type Hasher = LowBits;
+    fn build_hasher(&self) -> LowBits {
+        LowBits(0)
+    }
+}
+
+struct LowBits(u64);
+
+impl std::hash::Hasher for LowBits {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u128 keys are hashed; fold anything else in for completeness.
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
 }
 
 /// Left and right row indexes of one key.
