@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benches" / "out"
-RECON = ROOT / "target" / "release" / "recon"
+RECON = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "recon"
 PEERS = ROOT / "benches" / "peers.py"
 
 # name: (format, rows, inserts, deletes, updates, tools)
