@@ -140,8 +140,34 @@ impl ParquetSource {
             .collect();
         Ok((sorted, order))
     }
+}
 
-    fn reader(
+impl Source for ParquetSource {
+    fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn scan(&self, columns: &[String], _hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {
+        (0..self.parts.len())
+            .map(|part| self.read_part(part, columns, None))
+            .collect()
+    }
+
+    fn positional(&self) -> Option<&dyn Positional> {
+        Some(self)
+    }
+}
+
+impl Positional for ParquetSource {
+    fn part_rows(&self) -> &[u64] {
+        &self.part_rows
+    }
+
+    fn read_part(
         &self,
         part: usize,
         columns: &[String],
@@ -194,40 +220,5 @@ impl ParquetSource {
             })?;
             Ok(batch.project(&order)?)
         })))
-    }
-}
-
-impl Source for ParquetSource {
-    fn describe(&self) -> &str {
-        &self.describe
-    }
-
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
-    }
-
-    fn scan(&self, columns: &[String], _hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {
-        (0..self.parts.len())
-            .map(|part| self.reader(part, columns, None))
-            .collect()
-    }
-
-    fn positional(&self) -> Option<&dyn Positional> {
-        Some(self)
-    }
-}
-
-impl Positional for ParquetSource {
-    fn part_rows(&self) -> &[u64] {
-        &self.part_rows
-    }
-
-    fn read_part(
-        &self,
-        part: usize,
-        columns: &[String],
-        ranges: Option<&[Range<u64>]>,
-    ) -> Result<BatchStream> {
-        self.reader(part, columns, ranges)
     }
 }
