@@ -76,8 +76,6 @@ pub struct SideLeaves {
     pub duplicate_key_hashes: Vec<u64>,
     /// Row positions, for positional sources.
     pub positions: Option<PositionMap>,
-    /// Rows whose key hashes were kept to look for duplicates.
-    pub key_hashes_kept: u64,
 }
 
 /// Encodes and hashes the rows of one side's batches.
@@ -280,7 +278,6 @@ pub fn hash_side(
             may_repeat_keys: may_repeat,
         });
     }
-    out.key_hashes_kept = key_hashes.len() as u64;
     out.duplicate_key_hashes = repeated(key_hashes);
     Ok(out)
 }

@@ -7,7 +7,7 @@ mod boundaries;
 mod leaves;
 
 pub use boundaries::{Boundaries, KeySample, sample_keys};
-pub use leaves::{CHUNK_ROWS, PositionMap, SideLeaves, hash_side};
+pub use leaves::{PositionMap, SideLeaves, hash_side};
 
 use rayon::prelude::*;
 
