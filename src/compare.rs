@@ -8,7 +8,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::diff::{self, Reread, RowDiff};
 use crate::error::{Error, Result, Side};
-use crate::merkle::{self, Boundaries, MerkleTree};
+use crate::merkle::{self, Boundaries, MerkleTree, SideLeaves};
+use crate::ordered;
 use crate::plan::{ComparePlan, Selection, SideTraits};
 use crate::report::{Report, ReportInput, Stats};
 use crate::source::Source;
@@ -30,6 +31,9 @@ pub struct Spec {
     /// When many leaves diverge, their rows are read back and compared in
     /// groups of about this many rows, so memory holds one group at a time.
     pub group_rows: u64,
+    /// Compare sources stored in key order in one merged pass (checked as
+    /// it reads; off only to exercise the general path).
+    pub merge_ordered: bool,
     /// Worker threads for hashing and comparing.
     pub threads: usize,
     /// Draw a progress bar on stderr.
@@ -44,6 +48,7 @@ impl Default for Spec {
             leaf_rows: 256,
             max_leaves: 1 << 16,
             group_rows: 1 << 20,
+            merge_ordered: true,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             progress: false,
         }
@@ -107,60 +112,59 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
     let (left_sample, right_sample) = (left_sample?, right_sample?);
     let leaves = leaves_for(left_sample.rows.max(right_sample.rows) as usize);
     let boundaries = Boundaries::from_samples(&[&left_sample, &right_sample], leaves);
-    drop((left_sample, right_sample));
     let sampled = Instant::now();
 
+    // Sources stored in key order are compared in one merged pass; the
+    // general path below (hash, compare trees, re-read) assumes nothing.
     let progress = progress_bar(spec.progress);
-    let (left_leaves, right_leaves) = rayon::join(
-        || merkle::hash_side(left, &plan, Side::Left, &boundaries, &progress),
-        || merkle::hash_side(right, &plan, Side::Right, &boundaries, &progress),
-    );
-    let (left_leaves, right_leaves) = (left_leaves?, right_leaves?);
+    let merged = if spec.merge_ordered {
+        ordered::merge(
+            [left, right],
+            &plan,
+            &boundaries,
+            [&left_sample, &right_sample],
+            spec.group_rows,
+            &progress,
+        )?
+    } else {
+        None
+    };
+    drop((left_sample, right_sample));
+    let merged_pass = merged.is_some();
+    let (left_leaves, right_leaves, merged_rows) = match merged {
+        Some(m) => (m.left, m.right, Some(m.rows)),
+        None => {
+            progress.set_position(0);
+            let (l, r) = rayon::join(
+                || merkle::hash_side(left, &plan, Side::Left, &boundaries, &progress),
+                || merkle::hash_side(right, &plan, Side::Right, &boundaries, &progress),
+            );
+            (l?, r?, None)
+        }
+    };
     progress.finish_and_clear();
     let left_tree = MerkleTree::new(left_leaves.leaves.clone());
     let right_tree = MerkleTree::new(right_leaves.leaves.clone());
     let comparison = merkle::compare(&left_tree, &right_tree);
     let hashed = Instant::now();
 
-    let mut reread_leaves = vec![false; boundaries.leaf_count()];
-    for &leaf in &comparison.divergent_leaves {
-        reread_leaves[leaf] = true;
-    }
-    let mut duplicate_candidates: Vec<u64> = left_leaves
-        .duplicate_key_hashes
-        .iter()
-        .chain(&right_leaves.duplicate_key_hashes)
-        .copied()
-        .collect();
-    duplicate_candidates.sort_unstable();
-    duplicate_candidates.dedup();
-    let leaf_rows: Vec<u64> = left_leaves
-        .leaves
-        .iter()
-        .zip(&right_leaves.leaves)
-        .map(|(l, r)| l.rows.max(r.rows))
-        .collect();
-    let rows = diff::diff_rows(
-        left,
-        right,
-        &plan,
-        &Reread {
-            boundaries: &boundaries,
-            leaves: &reread_leaves,
-            key_hashes: &duplicate_candidates,
-            positions: [
-                left_leaves.positions.as_ref(),
-                right_leaves.positions.as_ref(),
-            ],
-            leaf_rows: &leaf_rows,
-            group_rows: spec.group_rows,
-        },
-    )?;
+    let rows = match merged_rows {
+        Some(rows) => rows,
+        None => reread_divergent(
+            [left, right],
+            &plan,
+            &boundaries,
+            [&left_leaves, &right_leaves],
+            &comparison.divergent_leaves,
+            spec.group_rows,
+        )?,
+    };
     check_repeatable(&comparison.divergent_leaves, &rows, &boundaries)?;
     let finished = Instant::now();
 
     let stats = Stats {
         threads: spec.threads,
+        merged_pass,
         leaves: boundaries.leaf_count(),
         divergent_leaves: comparison.divergent_leaves.len(),
         tree_nodes_compared: comparison.nodes_compared,
@@ -188,6 +192,52 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         stats,
     })?;
     Ok(Comparison { report, plan, rows })
+}
+
+/// The general row phase: reads back the rows of divergent leaves (and of
+/// possibly duplicated keys) on both sides and compares them.
+fn reread_divergent(
+    [left, right]: [&dyn Source; 2],
+    plan: &ComparePlan,
+    boundaries: &Boundaries,
+    [left_leaves, right_leaves]: [&SideLeaves; 2],
+    divergent: &[usize],
+    group_rows: u64,
+) -> Result<RowDiff> {
+    let mut reread_leaves = vec![false; boundaries.leaf_count()];
+    for &leaf in divergent {
+        reread_leaves[leaf] = true;
+    }
+    let mut duplicate_candidates: Vec<u64> = left_leaves
+        .duplicate_key_hashes
+        .iter()
+        .chain(&right_leaves.duplicate_key_hashes)
+        .copied()
+        .collect();
+    duplicate_candidates.sort_unstable();
+    duplicate_candidates.dedup();
+    let leaf_rows: Vec<u64> = left_leaves
+        .leaves
+        .iter()
+        .zip(&right_leaves.leaves)
+        .map(|(l, r)| l.rows.max(r.rows))
+        .collect();
+    diff::diff_rows(
+        left,
+        right,
+        plan,
+        &Reread {
+            boundaries,
+            leaves: &reread_leaves,
+            key_hashes: &duplicate_candidates,
+            positions: [
+                left_leaves.positions.as_ref(),
+                right_leaves.positions.as_ref(),
+            ],
+            leaf_rows: &leaf_rows,
+            group_rows,
+        },
+    )
 }
 
 /// A bar over the hashing pass; hidden unless asked for (the CLI asks only

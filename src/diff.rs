@@ -320,7 +320,7 @@ fn streams(
     Ok(out)
 }
 
-fn scan_schema(columns: &[&ColumnPlan], side: Side) -> Schema {
+pub(crate) fn scan_schema(columns: &[&ColumnPlan], side: Side) -> Schema {
     Schema::new(
         columns
             .iter()
@@ -441,7 +441,7 @@ impl std::hash::Hasher for LowBits {
 type RowsByKey = (Vec<usize>, Vec<usize>);
 
 /// Matches kept rows by key and classifies them.
-fn compare_rows(
+pub(crate) fn compare_rows(
     plan: &ComparePlan,
     boundaries: &Boundaries,
     left: KeptRows,

@@ -25,6 +25,7 @@ pub mod diff;
 pub mod error;
 pub mod generator;
 pub mod merkle;
+pub mod ordered;
 pub mod plan;
 pub mod report;
 pub mod source;

@@ -136,11 +136,14 @@ fn batch(rows: &[Row]) -> RecordBatch {
     RecordBatch::try_new(schema(), columns).unwrap()
 }
 
-/// Splits rows into `parts` partitions of batches of at most `batch_rows`.
+/// Splits rows into `parts` partitions of batches of at most `batch_rows`,
+/// each partition a run of consecutive rows (so a positional source keeps
+/// the rows' order).
 fn source(name: &str, rows: &[Row], parts: usize, batch_rows: usize) -> MemorySource {
     let mut partitions = vec![Vec::new(); parts];
-    for (i, chunk) in rows.chunks(batch_rows.max(1)).enumerate() {
-        partitions[i % parts].push(batch(chunk));
+    let chunks: Vec<&[Row]> = rows.chunks(batch_rows.max(1)).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        partitions[i * parts / chunks.len()].push(batch(chunk));
     }
     MemorySource::new(name, schema(), partitions).unwrap()
 }
@@ -157,8 +160,10 @@ fn any_source(
     if positional { s.positional() } else { s }
 }
 
-/// Rows in random order (0), in key order (1), or in key order with the
-/// halves swapped (2): sorted parts whose ranges do not follow each other.
+/// Rows in random order (0), in key order (1), in key order with the
+/// halves swapped (2): sorted parts whose ranges do not follow each other,
+/// or in key order but for two neighbours swapped (3), which a key sample
+/// can miss.
 fn arranged(mut rows: Vec<Row>, arrangement: u8, seed: u64) -> Vec<Row> {
     if arrangement == 0 {
         return shuffled(rows, seed);
@@ -167,6 +172,10 @@ fn arranged(mut rows: Vec<Row>, arrangement: u8, seed: u64) -> Vec<Row> {
     if arrangement == 2 {
         let half = rows.len() / 2;
         rows.rotate_left(half);
+    }
+    if arrangement == 3 && rows.len() > 1 {
+        let at = (seed % (rows.len() as u64 - 1)) as usize;
+        rows.swap(at, at + 1);
     }
     rows
 }
@@ -178,6 +187,18 @@ fn recon_outcome(
     leaf_rows: usize,
     max_leaves: usize,
 ) -> Outcome {
+    recon_outcome_with(left, right, composite, leaf_rows, max_leaves, true).0
+}
+
+/// The outcome, and whether the sides were compared in one merged pass.
+fn recon_outcome_with(
+    left: &MemorySource,
+    right: &MemorySource,
+    composite: bool,
+    leaf_rows: usize,
+    max_leaves: usize,
+    merge_ordered: bool,
+) -> (Outcome, bool) {
     let spec = Spec {
         selection: Selection {
             key: if composite {
@@ -192,6 +213,7 @@ fn recon_outcome(
         max_leaves,
         // Small groups, so that reading back in groups is exercised too.
         group_rows: 3 * leaf_rows as u64,
+        merge_ordered,
         threads: 2,
         ..Spec::default()
     };
@@ -228,7 +250,7 @@ fn recon_outcome(
     assert_eq!(report.summary.only_right as usize, out.only_right.len());
     assert_eq!(report.summary.changed as usize, out.changed.len());
     assert_eq!(report.summary.duplicate_keys as usize, out.duplicates.len());
-    out
+    (out, report.stats.merged_pass)
 }
 
 fn float_value() -> impl Strategy<Value = Option<f64>> {
@@ -315,6 +337,14 @@ fn apply(left: &[Row], edits: &[Edit], composite: bool) -> Vec<Row> {
     right
 }
 
+/// The first row of each key (NULL keys are not keys: all are kept).
+fn unique_keys(rows: Vec<Row>, composite: bool) -> Vec<Row> {
+    let mut seen = BTreeSet::new();
+    rows.into_iter()
+        .filter(|r| has_null_key(r, composite) || seen.insert(key(r, composite)))
+        .collect()
+}
+
 fn shuffled(mut rows: Vec<Row>, seed: u64) -> Vec<Row> {
     use rand::{SeedableRng, seq::SliceRandom};
     rows.shuffle(&mut rand::rngs::SmallRng::seed_from_u64(seed));
@@ -336,8 +366,8 @@ proptest! {
         max_leaves in prop_oneof![Just(1usize), Just(3), Just(64), Just(65_536)],
         parts in 1usize..4,
         batch_rows in 1usize..50,
-        arrangement in 0u8..3,
-        positional in any::<(bool, bool)>(),
+        arrangement in 0u8..4,
+        (left_positional, right_positional, merge_ordered) in any::<(bool, bool, bool)>(),
     ) {
         // Narrow keys make collisions (and so duplicates) likely.
         let mut left: Vec<Row> = left.into_iter().map(|mut r| { r.k1 = r.k1.map(|k| k % key_range); r }).collect();
@@ -351,12 +381,44 @@ proptest! {
         let left = arranged(left, arrangement, seed);
         let right = arranged(right, arrangement, seed ^ 1);
         let expected = oracle(&left, &right, composite);
-        let got = recon_outcome(
-            &any_source("left", &left, parts, batch_rows, positional.0),
-            &any_source("right", &right, parts, batch_rows, positional.1),
-            composite, leaf_rows, max_leaves,
+        let (got, _) = recon_outcome_with(
+            &any_source("left", &left, parts, batch_rows, left_positional),
+            &any_source("right", &right, parts, batch_rows, right_positional),
+            composite, leaf_rows, max_leaves, merge_ordered,
         );
         prop_assert_eq!(got, expected);
+    }
+
+    /// Sides stored in key order take the merged pass; it must agree with
+    /// the oracle, and rows out of order between sampled ones must send the
+    /// comparison to the general path, never to a wrong answer.
+    #[test]
+    fn merged_pass_matches_brute_force(
+        composite in any::<bool>(),
+        left in prop::collection::vec(row(1_000_000), 0..150),
+        edit_list in edits(1_000_000),
+        seed in any::<u64>(),
+        leaf_rows in 1usize..40,
+        max_leaves in prop_oneof![Just(1usize), Just(3), Just(64), Just(65_536)],
+        parts in (1usize..4, 1usize..4),
+        batch_rows in (1usize..50, 1usize..50),
+        swapped in any::<(bool, bool)>(),
+    ) {
+        let left = unique_keys(left, composite);
+        let edit_list: Vec<Edit> = edit_list.into_iter().filter(|e| !matches!(e, Edit::Duplicate(_))).collect();
+        let right = unique_keys(apply(&left, &edit_list, composite), composite);
+        let left = arranged(left, if swapped.0 { 3 } else { 1 }, seed);
+        let right = arranged(right, if swapped.1 { 3 } else { 1 }, seed ^ 1);
+        let expected = oracle(&left, &right, composite);
+        let (got, merged) = recon_outcome_with(
+            &any_source("left", &left, parts.0, batch_rows.0, true),
+            &any_source("right", &right, parts.1, batch_rows.1, true),
+            composite, leaf_rows, max_leaves, true,
+        );
+        prop_assert_eq!(got, expected);
+        if !swapped.0 && !swapped.1 {
+            prop_assert!(merged, "sides in key order were not merged");
+        }
     }
 
     #[test]
@@ -374,4 +436,72 @@ proptest! {
             prop_assert_eq!(got, expected);
         }
     }
+}
+
+/// Rows with distinct keys 0, 2, 4, ... and values from `seed`.
+fn sorted_rows(n: i64, seed: i32) -> Vec<Row> {
+    (0..n)
+        .map(|i| Row {
+            k1: Some(2 * i),
+            k2: None,
+            a: Some((i as i32).wrapping_mul(seed) % 7),
+            b: Some(i as f64),
+            c: Some(format!("v{i}")),
+        })
+        .collect()
+}
+
+#[test]
+fn sorted_sides_take_the_merged_pass_and_agree_with_the_oracle() {
+    let left = sorted_rows(5_000, 1);
+    let mut right = left.clone();
+    right[17].a = Some(99); // changed
+    right.remove(2_500); // only left
+    right.push(Row {
+        k1: Some(7_999),
+        ..left[0].clone()
+    }); // only right
+    right.sort_by_key(|r| r.k1);
+    right.push(Row {
+        k1: None,
+        ..left[1].clone()
+    }); // NULL key at the end
+    let expected = oracle(&left, &right, false);
+    for (parts, batch_rows, leaf_rows) in [(1, 5_000, 256), (3, 97, 8), (2, 1_000, 1)] {
+        let (got, merged) = recon_outcome_with(
+            &any_source("l", &left, parts, batch_rows, true),
+            &any_source("r", &right, parts, batch_rows, true),
+            false,
+            leaf_rows,
+            1 << 16,
+            true,
+        );
+        assert!(
+            merged,
+            "sorted positional sides should be merged in one pass"
+        );
+        assert_eq!(got, expected);
+    }
+}
+
+#[test]
+fn rows_out_of_order_between_samples_fall_back_to_the_general_path() {
+    let left = sorted_rows(5_000, 3);
+    let mut right = left.clone();
+    right[100].c = None;
+    // Neighbours swapped: sampled keys still increase, the rows do not.
+    for at in [1_001, 3_333] {
+        right.swap(at, at + 1);
+    }
+    let expected = oracle(&left, &right, false);
+    let (got, merged) = recon_outcome_with(
+        &any_source("l", &left, 1, 512, true),
+        &any_source("r", &right, 1, 512, true),
+        false,
+        256,
+        1 << 16,
+        true,
+    );
+    assert!(!merged, "rows out of order must not be merged");
+    assert_eq!(got, expected);
 }

@@ -24,6 +24,17 @@ pub const SAMPLE_PER_PARTITION: usize = 1 << 16;
 pub struct KeySample {
     pub rows: u64,
     pub keys: Vec<(Box<[u8]>, f64)>,
+    /// For a positional source: the row position of each sampled key, in
+    /// the order read (empty for a streaming source).
+    pub positions: Vec<u64>,
+}
+
+impl KeySample {
+    /// The sampled keys strictly increase with their positions: the source
+    /// may be stored in key order (to be confirmed on every row).
+    pub fn looks_ordered(&self) -> bool {
+        self.positions.len() == self.keys.len() && self.keys.windows(2).all(|w| w[0].0 < w[1].0)
+    }
 }
 
 /// Reads the key columns of one side and samples about `target` keys: every
@@ -67,6 +78,7 @@ pub fn sample_keys(
     for p in partials {
         sample.rows += p.rows;
         sample.keys.extend(p.keys);
+        sample.positions.extend(p.positions);
     }
     Ok(sample)
 }
@@ -90,6 +102,7 @@ fn every_nth(
         let n = batch.num_rows() as u64;
         let first = (stride - at % stride) % stride;
         let picked: UInt64Array = (first..n).step_by(stride as usize).collect();
+        let batch_start = at;
         at += n;
         if picked.is_empty() {
             continue;
@@ -104,6 +117,7 @@ fn every_nth(
         for i in 0..encoded.num_rows() {
             if !nulls.as_ref().is_some_and(|m| m[i]) {
                 sample.keys.push((encoded.row(i).as_ref().into(), weight));
+                sample.positions.push(batch_start + picked.value(i));
                 sample.rows += stride;
             }
         }
@@ -150,6 +164,7 @@ fn reservoir(
     Ok(KeySample {
         rows: seen,
         keys: reservoir.into_iter().map(|k| (k, weight)).collect(),
+        positions: Vec::new(),
     })
 }
 
@@ -287,6 +302,7 @@ mod tests {
         KeySample {
             rows: keys.len() as u64,
             keys,
+            positions: Vec::new(),
         }
     }
 

@@ -79,7 +79,7 @@ pub struct SideLeaves {
 }
 
 /// Encodes and hashes the rows of one side's batches.
-struct RowHasher<'a> {
+pub(crate) struct RowHasher<'a> {
     side: Side,
     keys: Vec<&'a ColumnPlan>,
     values: Vec<&'a ColumnPlan>,
@@ -88,14 +88,14 @@ struct RowHasher<'a> {
 
 /// One batch, encoded: keys in the row format (to find their leaves), and
 /// every row's hash.
-struct EncodedBatch {
-    keys: Rows,
-    hashes: Vec<u128>,
-    nulls: Option<Vec<bool>>,
+pub(crate) struct EncodedBatch {
+    pub keys: Rows,
+    pub hashes: Vec<u128>,
+    pub nulls: Option<Vec<bool>>,
 }
 
 impl<'a> RowHasher<'a> {
-    fn new(plan: &'a ComparePlan, side: Side) -> Result<Self> {
+    pub fn new(plan: &'a ComparePlan, side: Side) -> Result<Self> {
         let columns = plan.columns();
         let keys = plan.key_columns();
         Ok(RowHasher {
@@ -106,7 +106,7 @@ impl<'a> RowHasher<'a> {
         })
     }
 
-    fn encode(&self, batch: &RecordBatch) -> Result<EncodedBatch> {
+    pub fn encode(&self, batch: &RecordBatch) -> Result<EncodedBatch> {
         let nkeys = self.keys.len();
         let key_arrays = &batch.columns()[..nkeys];
         let key_canonical = canon::canonical_arrays(&self.keys, key_arrays, self.side)?;

@@ -7,7 +7,8 @@ mod boundaries;
 mod leaves;
 
 pub use boundaries::{Boundaries, KeySample, sample_keys};
-pub use leaves::{PositionMap, SideLeaves, hash_side};
+pub(crate) use leaves::{EncodedBatch, RowHasher};
+pub use leaves::{NULL_KEY_SAMPLES, PositionMap, SideLeaves, hash_side};
 
 use rayon::prelude::*;
 

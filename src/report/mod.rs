@@ -115,6 +115,9 @@ pub struct NullKeyRecord {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
     pub threads: usize,
+    /// Both sides were stored in key order and were compared in one merged
+    /// pass: nothing was read twice.
+    pub merged_pass: bool,
     pub leaves: usize,
     pub divergent_leaves: usize,
     pub tree_nodes_compared: usize,
