@@ -460,6 +460,63 @@ pub(crate) fn compare_rows(
     let left_keys = encode_keys(&left, Side::Left)?;
     let right_keys = encode_keys(&right, Side::Right)?;
 
+    let mut by_key: HashMap<&[u8], RowsByKey> = HashMap::new();
+    for i in 0..left_keys.num_rows() {
+        by_key.entry(left_keys.row(i).data()).or_default().0.push(i);
+    }
+    for i in 0..right_keys.num_rows() {
+        by_key
+            .entry(right_keys.row(i).data())
+            .or_default()
+            .1
+            .push(i);
+    }
+    let mut entries: Vec<(&[u8], RowsByKey)> = by_key.into_iter().collect();
+    entries.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+    let mut matched = Vec::with_capacity(entries.len());
+    let mut duplicates = Vec::new();
+    for (key, (l, r)) in entries {
+        let leaf = boundaries.leaf_of(key);
+        match (l.as_slice(), r.as_slice()) {
+            ([], []) => return Err(Error::Internal("key with no rows".into())),
+            ([li], []) => matched.push(Matched::new(Some(*li), None, leaf)),
+            ([], [ri]) => matched.push(Matched::new(None, Some(*ri), leaf)),
+            ([li], [ri]) => matched.push(Matched::new(Some(*li), Some(*ri), leaf)),
+            _ => duplicates.push(DuplicateKey {
+                left: l,
+                right: r,
+                leaf,
+            }),
+        }
+    }
+    classify(plan, left, right, &matched, duplicates)
+}
+
+/// One key's row on each side among the kept rows (at most one per side).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Matched {
+    pub left: Option<usize>,
+    pub right: Option<usize>,
+    pub leaf: usize,
+}
+
+impl Matched {
+    pub fn new(left: Option<usize>, right: Option<usize>, leaf: usize) -> Self {
+        Matched { left, right, leaf }
+    }
+}
+
+/// Classifies keys already matched (in key order): only-left, only-right,
+/// or a pair whose columns are compared on their canonical encoding.
+pub(crate) fn classify(
+    plan: &ComparePlan,
+    left: KeptRows,
+    right: KeptRows,
+    matched: &[Matched],
+    duplicates: Vec<DuplicateKey>,
+) -> Result<RowDiff> {
+    let nkeys = plan.keys.len();
     // Each value column encoded on its own, both sides with the same encoder.
     let value_rows: Vec<(Rows, Rows)> = plan
         .values
@@ -475,70 +532,38 @@ pub(crate) fn compare_rows(
         })
         .collect::<Result<_>>()?;
 
-    let mut by_key: HashMap<&[u8], RowsByKey> = HashMap::new();
-    for i in 0..left_keys.num_rows() {
-        by_key.entry(left_keys.row(i).data()).or_default().0.push(i);
-    }
-    for i in 0..right_keys.num_rows() {
-        by_key
-            .entry(right_keys.row(i).data())
-            .or_default()
-            .1
-            .push(i);
-    }
-    let mut entries: Vec<(&[u8], RowsByKey)> = by_key.into_iter().collect();
-    entries.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
-
     let mut diffs = Vec::new();
-    let mut duplicates = Vec::new();
     let mut unchanged = 0u64;
     let mut column_mismatches = vec![0u64; plan.values.len()];
-    for (key, (l, r)) in entries {
-        let leaf = boundaries.leaf_of(key);
-        match (l.as_slice(), r.as_slice()) {
-            ([li], [ri]) => {
+    for m in matched {
+        let (status, columns) = match (m.left, m.right) {
+            (Some(li), Some(ri)) => {
                 let columns: Vec<usize> = value_rows
                     .iter()
                     .enumerate()
-                    .filter(|(_, (lv, rv))| lv.row(*li) != rv.row(*ri))
+                    .filter(|(_, (lv, rv))| lv.row(li) != rv.row(ri))
                     .map(|(c, _)| c)
                     .collect();
                 if columns.is_empty() {
                     unchanged += 1;
-                } else {
-                    for &c in &columns {
-                        column_mismatches[c] += 1;
-                    }
-                    diffs.push(KeyDiff {
-                        status: Status::Changed,
-                        left: Some(*li),
-                        right: Some(*ri),
-                        columns,
-                        leaf,
-                    });
+                    continue;
                 }
+                for &c in &columns {
+                    column_mismatches[c] += 1;
+                }
+                (Status::Changed, columns)
             }
-            ([li], []) => diffs.push(KeyDiff {
-                status: Status::OnlyLeft,
-                left: Some(*li),
-                right: None,
-                columns: Vec::new(),
-                leaf,
-            }),
-            ([], [ri]) => diffs.push(KeyDiff {
-                status: Status::OnlyRight,
-                left: None,
-                right: Some(*ri),
-                columns: Vec::new(),
-                leaf,
-            }),
-            ([], []) => return Err(Error::Internal("key with no rows".into())),
-            _ => duplicates.push(DuplicateKey {
-                left: l,
-                right: r,
-                leaf,
-            }),
-        }
+            (Some(_), None) => (Status::OnlyLeft, Vec::new()),
+            (None, Some(_)) => (Status::OnlyRight, Vec::new()),
+            (None, None) => return Err(Error::Internal("key with no rows".into())),
+        };
+        diffs.push(KeyDiff {
+            status,
+            left: m.left,
+            right: m.right,
+            columns,
+            leaf: m.leaf,
+        });
     }
     Ok(RowDiff {
         left,

@@ -26,7 +26,8 @@ use arrow::record_batch::RecordBatch;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use crate::diff::{self, KeptRows, RowDiff};
+use crate::canon::compare_keys;
+use crate::diff::{self, KeptRows, Matched, RowDiff};
 use crate::error::{Error, Result, Side};
 use crate::merkle::{
     Boundaries, Digest, EncodedBatch, KeySample, NULL_KEY_SAMPLES, RowHasher, SideLeaves,
@@ -191,6 +192,8 @@ struct WindowOut {
     sides: [SideOut; 2],
     /// Per leaf of the window: key pairs found equal.
     unchanged: Vec<u64>,
+    /// The kept rows' keys in key order (indexes into the window's kept rows).
+    matched: Vec<Matched>,
 }
 
 /// Walks both sides of one window together by key.
@@ -201,11 +204,12 @@ fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut
     let mut left = Cursor::new(shared, window, Side::Left);
     let mut right = Cursor::new(shared, window, Side::Right);
     let mut unchanged = vec![0u64; window.leaves.len()];
+    let mut matched = Vec::new();
     let mut has_left = left.advance()?;
     let mut has_right = right.advance()?;
     while has_left || has_right {
         let order = match (has_left, has_right) {
-            (true, true) => left.key().cmp(right.key()),
+            (true, true) => compare_keys(left.key(), right.key()),
             (true, false) => std::cmp::Ordering::Less,
             _ => std::cmp::Ordering::Greater,
         };
@@ -214,18 +218,18 @@ fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut
                 if left.hash() == right.hash() {
                     unchanged[left.leaf - window.leaves.start] += 1;
                 } else {
-                    left.keep();
-                    right.keep();
+                    let pair = (Some(left.keep()), Some(right.keep()));
+                    matched.push(Matched::new(pair.0, pair.1, left.leaf));
                 }
                 has_left = left.advance()?;
                 has_right = right.advance()?;
             }
             std::cmp::Ordering::Less => {
-                left.keep();
+                matched.push(Matched::new(Some(left.keep()), None, left.leaf));
                 has_left = left.advance()?;
             }
             std::cmp::Ordering::Greater => {
-                right.keep();
+                matched.push(Matched::new(None, Some(right.keep()), right.leaf));
                 has_right = right.advance()?;
             }
         }
@@ -237,6 +241,7 @@ fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut
     Ok(Some(WindowOut {
         sides: [left, right],
         unchanged,
+        matched,
     }))
 }
 
@@ -267,6 +272,8 @@ struct Cursor<'a> {
     passed_end: bool,
     done: bool,
     kept: Vec<u32>,
+    /// Rows kept so far in this window.
+    kept_rows: usize,
     out: SideOut,
 }
 
@@ -303,6 +310,7 @@ impl<'a> Cursor<'a> {
             passed_end: false,
             done: false,
             kept: Vec::new(),
+            kept_rows: 0,
             out: SideOut {
                 digests: vec![Digest::default(); window.leaves.len()],
                 ..SideOut::default()
@@ -324,9 +332,12 @@ impl<'a> Cursor<'a> {
             .map_or(0, |(_, encoded)| encoded.hashes[self.row])
     }
 
-    /// The current row goes to the keyed comparison.
-    fn keep(&mut self) {
+    /// The current row goes to the row comparison; returns its index among
+    /// the window's kept rows.
+    fn keep(&mut self) -> usize {
         self.kept.push(self.row as u32);
+        self.kept_rows += 1;
+        self.kept_rows - 1
     }
 
     /// Marks the side out of order: every window stops, the pass is void.
@@ -369,8 +380,8 @@ impl<'a> Cursor<'a> {
             }
             let key = encoded.keys.row(i);
             let increasing = match (self.previous, &self.carried) {
-                (Some(p), _) => encoded.keys.row(p) < key,
-                (None, Some(carried)) => carried.as_slice() < key.data(),
+                (Some(p), _) => compare_keys(encoded.keys.row(p).data(), key.data()).is_lt(),
+                (None, Some(carried)) => compare_keys(carried, key.data()).is_lt(),
                 (None, None) => true,
             };
             if !increasing {
@@ -478,8 +489,21 @@ fn finish(
     let mut sides: [SideLeaves; 2] = Default::default();
     let mut kept: [Vec<RecordBatch>; 2] = Default::default();
     let mut unchanged = Vec::with_capacity(boundaries.leaf_count());
+    let mut matched = Vec::new();
+    // Where each window's kept rows start among all kept rows, per side.
+    let mut offsets = [0usize; 2];
     for out in outs {
         unchanged.extend(out.unchanged);
+        matched.extend(out.matched.iter().map(|m| {
+            Matched::new(
+                m.left.map(|i| i + offsets[0]),
+                m.right.map(|i| i + offsets[1]),
+                m.leaf,
+            )
+        }));
+        for (s, part) in out.sides.iter().enumerate() {
+            offsets[s] += part.kept.iter().map(RecordBatch::num_rows).sum::<usize>();
+        }
         for (s, part) in out.sides.into_iter().enumerate() {
             let side = &mut sides[s];
             side.leaves.extend(part.digests);
@@ -511,7 +535,8 @@ fn finish(
             reread: 0,
         })
     });
-    let mut rows = diff::compare_rows(plan, boundaries, left_kept?, right_kept?)?;
+    // Windows follow each other in key order, and so do their matches.
+    let mut rows = diff::classify(plan, left_kept?, right_kept?, &matched, Vec::new())?;
     // As the Merkle path counts: rows of divergent leaves are the ones
     // compared row by row; the rest are unchanged by their digests.
     let [left, right] = &sides;

@@ -10,7 +10,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use crate::canon::{self, ColumnPlan};
+use std::cmp::Ordering;
+
+use crate::canon::{self, ColumnPlan, compare_keys};
 use crate::error::{Result, Side};
 use crate::source::{BatchStream, Source};
 
@@ -245,7 +247,7 @@ impl Boundaries {
         let (mut low, mut high) = (0, self.ends.len());
         while low < high {
             let mid = low + (high - low) / 2;
-            if self.bound(mid) <= key {
+            if compare_keys(self.bound(mid), key) != Ordering::Greater {
                 low = mid + 1;
             } else {
                 high = mid;
@@ -259,12 +261,13 @@ impl Boundaries {
     #[inline]
     pub fn leaf_near(&self, key: &[u8], guess: usize) -> usize {
         let n = self.ends.len();
-        if guess <= n && (guess == 0 || self.bound(guess - 1) <= key) {
-            if guess == n || key < self.bound(guess) {
+        let below = |bound: &[u8]| compare_keys(key, bound) == Ordering::Less;
+        if guess <= n && (guess == 0 || !below(self.bound(guess - 1))) {
+            if guess == n || below(self.bound(guess)) {
                 return guess;
             }
             // key >= bound(guess): the leaf is guess + 1 if key is below the next bound.
-            if guess + 1 == n || key < self.bound(guess + 1) {
+            if guess + 1 == n || below(self.bound(guess + 1)) {
                 return guess + 1;
             }
         }

@@ -169,12 +169,13 @@ impl Totals {
     }
 }
 
-/// Whether one part's (non-NULL) keys strictly increase, and their first and last.
+/// Whether one part's (non-NULL) keys strictly increase, and the smallest
+/// and largest of them (the first and last, while they increase).
 #[derive(Debug, Default, Clone)]
 struct KeyOrder {
     increasing: bool,
-    first: Option<Box<[u8]>>,
-    last: Option<Box<[u8]>>,
+    low: Option<Box<[u8]>>,
+    high: Option<Box<[u8]>>,
 }
 
 /// What to note per row besides its digest.
@@ -326,15 +327,30 @@ fn hash_stream(
                         Some(p) => Some(encoded.keys.row(p)),
                         None => None,
                     };
-                    let increasing = match (&before, order.first.is_some()) {
+                    let increasing = match (&before, order.low.is_some()) {
                         (Some(b), _) => b.as_ref() < key,
                         (None, true) => last_key.as_slice() < key,
                         (None, false) => true,
                     };
-                    order.increasing = increasing;
+                    if !increasing {
+                        // The keys rose until now: the largest is the one before.
+                        order.increasing = false;
+                        order.high = Some(match &before {
+                            Some(b) => b.as_ref().into(),
+                            None => last_key.as_slice().into(),
+                        });
+                    }
                 }
-                if order.first.is_none() {
-                    order.first = Some(key.into());
+                if order.low.is_none() {
+                    order.low = Some(key.into());
+                }
+                if !order.increasing {
+                    if order.low.as_deref().is_some_and(|low| key < low) {
+                        order.low = Some(key.into());
+                    }
+                    if order.high.as_deref().is_none_or(|high| key > high) {
+                        order.high = Some(key.into());
+                    }
                 }
             }
             if tracking.keep_key_hashes {
@@ -345,7 +361,9 @@ fn hash_stream(
         if let (Some(order), Some(p)) = (tracking.order.as_mut(), previous) {
             last_key.clear();
             last_key.extend_from_slice(encoded.keys.row(p).as_ref());
-            order.last = Some(last_key.as_slice().into());
+            if order.increasing {
+                order.high = Some(last_key.as_slice().into());
+            }
         }
         offset += n as u64;
         progress.inc(n as u64);
@@ -357,24 +375,24 @@ fn hash_stream(
 /// when its keys strictly increase and its key range meets no other part's.
 fn may_repeat_keys(orders: &[&KeyOrder]) -> Vec<bool> {
     let mut out: Vec<bool> = orders.iter().map(|o| !o.increasing).collect();
-    // Parts with keys, by first key. A part meets an earlier one when some
-    // earlier last key reaches its first key, and a later one when the next
-    // first key is not above its last key.
+    // Parts with keys, by lowest key. A part meets an earlier one when some
+    // earlier highest key reaches its lowest key, and a later one when the
+    // next lowest key is not above its highest key.
     let mut spans: Vec<(usize, &[u8], &[u8])> = orders
         .iter()
         .enumerate()
-        .filter_map(|(i, o)| Some((i, o.first.as_deref()?, o.last.as_deref()?)))
+        .filter_map(|(i, o)| Some((i, o.low.as_deref()?, o.high.as_deref()?)))
         .collect();
     spans.sort_unstable_by(|a, b| a.1.cmp(b.1));
     let mut furthest: Option<&[u8]> = None;
-    for (n, &(i, first, last)) in spans.iter().enumerate() {
-        let meets_earlier = furthest.is_some_and(|f| first <= f);
-        let meets_later = spans.get(n + 1).is_some_and(|next| next.1 <= last);
+    for (n, &(i, low, high)) in spans.iter().enumerate() {
+        let meets_earlier = furthest.is_some_and(|f| low <= f);
+        let meets_later = spans.get(n + 1).is_some_and(|next| next.1 <= high);
         if meets_earlier || meets_later {
             out[i] = true;
         }
-        if furthest.is_none_or(|f| last > f) {
-            furthest = Some(last);
+        if furthest.is_none_or(|f| high > f) {
+            furthest = Some(high);
         }
     }
     out
@@ -429,11 +447,11 @@ fn repeated(mut hashes: Vec<u64>) -> Vec<u64> {
 mod tests {
     use super::*;
 
-    fn order(increasing: bool, first: u8, last: u8) -> KeyOrder {
+    fn order(increasing: bool, low: u8, high: u8) -> KeyOrder {
         KeyOrder {
             increasing,
-            first: Some(vec![first].into()),
-            last: Some(vec![last].into()),
+            low: Some(vec![low].into()),
+            high: Some(vec![high].into()),
         }
     }
 
@@ -465,6 +483,47 @@ mod tests {
             may_repeat_keys(&parts.iter().collect::<Vec<_>>()),
             vec![true; 3]
         );
+    }
+
+    /// Regression: a part that is not in order spans from its smallest to its
+    /// largest key, not from its first to its last; a sorted part holding
+    /// one of its keys must be flagged too.
+    #[test]
+    fn unsorted_part_spans_its_smallest_to_largest_key() {
+        let batch = |keys: &[i64]| {
+            let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+                arrow::datatypes::Field::new("k", arrow::datatypes::DataType::Int64, true),
+            ]));
+            let column: ArrayRef =
+                std::sync::Arc::new(arrow::array::Int64Array::from(keys.to_vec()));
+            RecordBatch::try_new(schema, vec![column]).unwrap()
+        };
+        // Part 0 holds 50..60 then 1..5 (a rotation); part 1 holds only 50.
+        let first: Vec<i64> = (50..60).chain(1..5).collect();
+        let source = crate::source::MemorySource::new(
+            "t",
+            batch(&[]).schema(),
+            vec![vec![batch(&first), batch(&[50])]],
+        )
+        .unwrap()
+        .positional();
+        let schema = batch(&[]).schema();
+        let selection = crate::plan::Selection {
+            key: vec!["k".into()],
+            ..Default::default()
+        };
+        let plan = ComparePlan::new(&schema, &schema, &selection).unwrap();
+        let leaves = hash_side(
+            &source,
+            &plan,
+            Side::Left,
+            &Boundaries::default(),
+            &ProgressBar::hidden(),
+        )
+        .unwrap();
+        let positions = leaves.positions.unwrap();
+        assert_eq!(positions.may_repeat_keys, vec![true, true]);
+        assert_eq!(leaves.duplicate_key_hashes.len(), 1);
     }
 
     #[test]
