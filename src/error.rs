@@ -38,6 +38,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A rule file cannot be read, or says something recon cannot accept.
+    #[error("{path}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Rules {
+        path: String,
+        line: Option<usize>,
+        message: String,
+    },
+
     /// Writing an output file failed.
     #[error("cannot write {path}: {message}")]
     Output { path: String, message: String },

@@ -28,6 +28,7 @@ pub mod merkle;
 pub mod ordered;
 pub mod plan;
 pub mod report;
+pub mod rules;
 pub mod source;
 
 pub use compare::{Comparison, Spec, diff};

@@ -2,6 +2,8 @@
 //! pair of column types is compared, and what the schemas disagree on. It is
 //! computed once from the two schemas, before any data is read.
 
+use std::collections::BTreeMap;
+
 use arrow::datatypes::{DataType, Schema};
 
 use crate::canon::{ColumnPlan, Family, family};
@@ -16,6 +18,15 @@ pub struct Selection {
     pub columns: Vec<String>,
     /// Never compare these columns.
     pub exclude: Vec<String>,
+    /// Left name → right name, for columns named differently on the two sides.
+    pub map: BTreeMap<String, String>,
+}
+
+impl Selection {
+    /// The right side's name of a left column.
+    pub fn right_name<'a>(&'a self, left: &'a str) -> &'a str {
+        self.map.get(left).map_or(left, String::as_str)
+    }
 }
 
 /// A column found on one side only.
@@ -81,7 +92,26 @@ impl ComparePlan {
             key: trimmed(&selection.key),
             columns: trimmed(&selection.columns),
             exclude: trimmed(&selection.exclude),
+            map: selection
+                .map
+                .iter()
+                .map(|(l, r)| (l.trim().to_string(), r.trim().to_string()))
+                .collect(),
         };
+        for (l, r) in &selection.map {
+            if left.field_with_name(l).is_err() {
+                return Err(Error::Schema(format!(
+                    "map {l}={r}: no column {l:?} on the left (columns: {})",
+                    column_list(left)
+                )));
+            }
+            if right.field_with_name(r).is_err() {
+                return Err(Error::Schema(format!(
+                    "map {l}={r}: no column {r:?} on the right (columns: {})",
+                    column_list(right)
+                )));
+            }
+        }
         if selection.key.is_empty() || selection.key.iter().any(String::is_empty) {
             return Err(Error::Usage(
                 "at least one key column is needed (--key COL[,COL...])".into(),
@@ -108,9 +138,10 @@ impl ComparePlan {
         };
         let mut keys = Vec::new();
         for name in &selection.key {
+            let right_name = selection.right_name(name);
             let lt = lookup(left, name, "left")?;
-            let rt = lookup(right, name, "right")?;
-            let plan = ColumnPlan::new(name, name, &lt, &rt)
+            let rt = lookup(right, right_name, "right")?;
+            let plan = ColumnPlan::new(name, right_name, &lt, &rt)
                 .map_err(|why| Error::Key(format!("{name}: {why}")))?;
             let float = |t: &DataType| {
                 matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
@@ -145,7 +176,7 @@ impl ComparePlan {
         let mut type_differences = Vec::new();
         let mut left_only = Vec::new();
         for field in left.fields().iter().filter(|f| chosen(f.name())) {
-            let Ok(right_field) = right.field_with_name(field.name()) else {
+            let Ok(right_field) = right.field_with_name(selection.right_name(field.name())) else {
                 left_only.push(one_sided(field.name(), field.data_type()));
                 continue;
             };
@@ -190,10 +221,16 @@ impl ComparePlan {
                 ));
             }
         }
+        // A right column is matched by the left column mapped to it, or of
+        // its own name when that left column is not mapped elsewhere.
+        let matched_on_right = |name: &str| {
+            selection.map.values().any(|r| r == name)
+                || (left.field_with_name(name).is_ok() && !selection.map.contains_key(name))
+        };
         let right_only = right
             .fields()
             .iter()
-            .filter(|f| chosen(f.name()) && left.field_with_name(f.name()).is_err())
+            .filter(|f| chosen(f.name()) && !matched_on_right(f.name()))
             .map(|f| one_sided(f.name(), f.data_type()))
             .collect();
         Ok(ComparePlan {

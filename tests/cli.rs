@@ -594,3 +594,48 @@ fn streamed_csv_matches_its_truth() {
         truth["changed"].as_array().unwrap().len()
     );
 }
+
+#[test]
+fn map_compares_columns_named_differently() {
+    let dir = tempfile::tempdir().unwrap();
+    let left = write(
+        dir.path(),
+        "left.csv",
+        b"id,amount,note\n1,10,a\n2,20,b\n3,30,c\n",
+    );
+    let right = write(
+        dir.path(),
+        "right.csv",
+        b"order_id,amount_usd,note\n1,10,a\n2,21,b\n3,30,c\n",
+    );
+    let left_s = left.to_str().unwrap();
+    let right_s = right.to_str().unwrap();
+    let (code, report) = diff_json(&left, &right, &["--map", "id=order_id,amount=amount_usd"]);
+    assert_eq!(code, 1);
+    assert_eq!(reported(&report, "changed"), vec![2]);
+    // Shown as `left→right`.
+    assert_eq!(report["diffs"][0]["columns"][0], "amount→amount_usd");
+    assert!(report["schema"]["left_only"].as_array().unwrap().is_empty());
+    assert!(
+        report["schema"]["right_only"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Without the map the key is missing on the right.
+    let line = error_line(&["diff", left_s, right_s, "--key", "id"]);
+    assert!(line.contains("order_id"), "{line}");
+    // A map to a column that does not exist names it.
+    let line = error_line(&[
+        "diff",
+        left_s,
+        right_s,
+        "--key",
+        "id",
+        "--map",
+        "id=order_id,amount=amt",
+    ]);
+    assert!(line.contains("amt"), "{line}");
+    let line = error_line(&["diff", left_s, right_s, "--key", "id", "--map", "amount"]);
+    assert!(line.contains("LEFT=RIGHT"), "{line}");
+}

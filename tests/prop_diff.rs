@@ -208,6 +208,7 @@ fn recon_outcome_with(
             },
             columns: vec![],
             exclude: if composite { vec![] } else { vec!["k2".into()] },
+            ..Selection::default()
         },
         leaf_rows,
         max_leaves,

@@ -2,6 +2,7 @@
 //!
 //! Exit 0 when they agree, 1 when they differ, 2 when they cannot be compared.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 
 use clap::ValueEnum;
@@ -35,6 +36,9 @@ pub struct Args {
     /// Leave these columns out of the comparison, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
+    /// Columns named differently on the right: LEFT=RIGHT, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "LEFT=RIGHT")]
+    pub map: Vec<String>,
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(short, long, value_enum)]
     pub format: Option<Format>,
@@ -65,6 +69,36 @@ pub struct Args {
     /// Never draw a progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `--map a=b,c=d` as left name → right name.
+fn parse_map(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for pair in pairs {
+        let Some((l, r)) = pair.split_once('=') else {
+            return Err(Error::Usage(format!(
+                "--map {pair}: expected LEFT=RIGHT (a left column name, '=', its right name)"
+            )));
+        };
+        let (l, r) = (l.trim(), r.trim());
+        if l.is_empty() || r.is_empty() {
+            return Err(Error::Usage(format!(
+                "--map {pair}: a column name is empty"
+            )));
+        }
+        if map.insert(l.to_string(), r.to_string()).is_some() {
+            return Err(Error::Usage(format!("--map: column {l:?} is mapped twice")));
+        }
+    }
+    let mut targets: Vec<&String> = map.values().collect();
+    targets.sort();
+    if let Some(twice) = targets.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::Usage(format!(
+            "--map: two columns are mapped to {:?}",
+            twice[0]
+        )));
+    }
+    Ok(map)
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -104,6 +138,7 @@ pub fn run(args: Args) -> Result<u8> {
             key: args.key.clone(),
             columns: args.columns.clone(),
             exclude: args.exclude.clone(),
+            map: parse_map(&args.map)?,
         },
         max_diffs: args.max_diffs,
         leaf_rows: args.leaf_rows,

@@ -1,0 +1,306 @@
+//! Rule files: one TOML file describes one reconciliation, its two sources,
+//! key, column mapping, per-column comparison rules, the gate that turns
+//! counts into a verdict, and report options. A scheduled job or a CI gate
+//! runs it with `recon check`; `recon validate` checks it without data.
+//!
+//! Every mistake in a file (unknown key, wrong type, bad value) is reported
+//! as `FILE:LINE: what is wrong (expected form)`, so it can be fixed without
+//! reading this module.
+
+mod parse;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use parse::{Duration, Threshold};
+
+use crate::error::{Error, Result};
+
+/// One reconciliation, as written in a rule file.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// Shown in reports; the file name without `.toml` when absent.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub left: SourceRule,
+    pub right: SourceRule,
+    /// Key column(s), by their left-side names.
+    pub key: Vec<String>,
+    #[serde(default)]
+    pub columns: ColumnsRule,
+    /// Comparison rules per column (left-side name).
+    #[serde(default)]
+    pub compare: BTreeMap<String, ColumnRule>,
+    /// Comparison rules for every column of a kind, unless the column has its own.
+    #[serde(default)]
+    pub defaults: BTreeMap<TypeClass, ColumnRule>,
+    #[serde(default)]
+    pub gate: GateRule,
+    #[serde(default)]
+    pub report: ReportRule,
+}
+
+/// One side's source.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRule {
+    /// A file, directory or glob (or, later, a database URL); `${VAR}` is
+    /// replaced by the environment variable, so secrets stay out of the file.
+    pub source: String,
+    /// SQL over the source (registered as table `t`).
+    pub query: Option<String>,
+    /// CSV field delimiter (one character; `\t` for tab).
+    pub delimiter: Option<String>,
+    /// CSV files have a header line (default true).
+    pub header: Option<bool>,
+}
+
+/// Which columns are compared, and under which name on the right.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnsRule {
+    /// Compare only these columns (besides the key); all when empty.
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Left name → right name, for columns named differently.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+}
+
+/// How the values of one column are compared.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnRule {
+    /// Numbers: equal when `|l - r| <= abs + rel * |r|`.
+    pub abs: Option<f64>,
+    pub rel: Option<f64>,
+    /// Timestamps: equal when at most this far apart (`"1ms"`, `"2s"`).
+    pub time: Option<Duration>,
+    /// Text: leading and trailing white space does not count.
+    pub trim: Option<bool>,
+    /// Text: letter case does not count.
+    pub case_insensitive: Option<bool>,
+    /// Text: NULL and the empty string are equal.
+    pub null_equals_empty: Option<bool>,
+    /// Floats: compared at this many significant digits.
+    pub digits: Option<u32>,
+}
+
+impl ColumnRule {
+    /// The fields set here, over those of `base`.
+    pub fn over(&self, base: &ColumnRule) -> ColumnRule {
+        ColumnRule {
+            abs: self.abs.or(base.abs),
+            rel: self.rel.or(base.rel),
+            time: self.time.or(base.time),
+            trim: self.trim.or(base.trim),
+            case_insensitive: self.case_insensitive.or(base.case_insensitive),
+            null_equals_empty: self.null_equals_empty.or(base.null_equals_empty),
+            digits: self.digits.or(base.digits),
+        }
+    }
+}
+
+/// Kinds of columns a default rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeClass {
+    Int,
+    Float,
+    Decimal,
+    Text,
+    Timestamp,
+    Date,
+}
+
+/// What is tolerated before the check warns or fails.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateRule {
+    pub max_only_left: Option<Threshold>,
+    pub max_only_right: Option<Threshold>,
+    pub max_changed: Option<Threshold>,
+    /// Differing keys over the larger side's rows.
+    pub max_diff_ratio: Option<Threshold>,
+    /// Columns only on the right side (added by a migration) do not fail.
+    #[serde(default)]
+    pub allow_added_columns: bool,
+    /// A column whose type only widened (INT to BIGINT, FLOAT to DOUBLE,
+    /// a decimal gaining digits) does not fail.
+    #[serde(default = "yes")]
+    pub allow_type_widening: bool,
+    /// What a duplicate key does to the verdict.
+    #[serde(default = "fail")]
+    pub duplicate_keys: Level,
+    /// What a NULL key does to the verdict.
+    #[serde(default = "warn")]
+    pub null_keys: Level,
+}
+
+impl Default for GateRule {
+    fn default() -> Self {
+        GateRule {
+            max_only_left: None,
+            max_only_right: None,
+            max_changed: None,
+            max_diff_ratio: None,
+            allow_added_columns: false,
+            allow_type_widening: true,
+            duplicate_keys: Level::Fail,
+            null_keys: Level::Warn,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn fail() -> Level {
+    Level::Fail
+}
+fn warn() -> Level {
+    Level::Warn
+}
+
+/// How much a finding weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Ignore,
+    Warn,
+    Fail,
+}
+
+/// Report options.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRule {
+    /// Differences listed (all are counted).
+    pub sample: Option<usize>,
+    /// Columns whose values are shown as `***` in every output.
+    #[serde(default)]
+    pub mask: Vec<String>,
+}
+
+/// A rule file read from disk: where it came from and what it says.
+#[derive(Debug, Clone)]
+pub struct LoadedRules {
+    pub path: PathBuf,
+    pub rules: RuleFile,
+}
+
+impl LoadedRules {
+    /// The check's name: `name`, or the file name without `.toml`.
+    pub fn name(&self) -> String {
+        self.rules.name.clone().unwrap_or_else(|| {
+            self.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| self.path.display().to_string())
+        })
+    }
+}
+
+/// Reads and checks a rule file (no data is touched).
+pub fn load(path: &Path) -> Result<LoadedRules> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Rules {
+        path: path.display().to_string(),
+        line: None,
+        message: format!("cannot read: {}", crate::error::one_line(e)),
+    })?;
+    let rules = parse::parse(path, &text)?;
+    Ok(LoadedRules {
+        path: path.to_path_buf(),
+        rules,
+    })
+}
+
+/// The rule files named, or every `*.toml` in `dir` (sorted) when none is.
+pub fn discover(paths: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
+    if !paths.is_empty() {
+        return Ok(paths.to_vec());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Error::Usage(format!(
+            "no rule files given and {} cannot be read: {}",
+            dir.display(),
+            crate::error::one_line(e)
+        ))
+    })?;
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(Error::Usage(format!(
+            "no rule files given and none (*.toml) in {}",
+            dir.display()
+        )));
+    }
+    Ok(found)
+}
+
+/// Replaces `${VAR}` with the environment variable's value. A missing
+/// variable is an error that names it (never a value).
+pub fn expand_env(text: &str) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("`${` without a closing `}`".into());
+        };
+        let name = &after[..end];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("`${{{name}}}` is not an environment variable name"));
+        }
+        match std::env::var(name) {
+            Ok(value) => out.push_str(&value),
+            Err(_) => return Err(format!("environment variable {name} is not set")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_variables_expand_and_missing_ones_are_named() {
+        // SAFETY: tests in this module are the only users of this variable.
+        unsafe { std::env::set_var("RECON_RULES_TEST_HOST", "db.example") };
+        assert_eq!(
+            expand_env("postgres://u@${RECON_RULES_TEST_HOST}/x").unwrap(),
+            "postgres://u@db.example/x"
+        );
+        assert_eq!(expand_env("plain").unwrap(), "plain");
+        let missing = expand_env("${RECON_RULES_TEST_MISSING}").unwrap_err();
+        assert!(missing.contains("RECON_RULES_TEST_MISSING"), "{missing}");
+        assert!(expand_env("${oops").is_err());
+        assert!(expand_env("${a-b}").is_err());
+    }
+
+    #[test]
+    fn a_column_rule_overrides_the_default() {
+        let default = ColumnRule {
+            abs: Some(0.1),
+            trim: Some(true),
+            ..ColumnRule::default()
+        };
+        let own = ColumnRule {
+            abs: Some(0.01),
+            ..ColumnRule::default()
+        };
+        let merged = own.over(&default);
+        assert_eq!(merged.abs, Some(0.01));
+        assert_eq!(merged.trim, Some(true));
+    }
+}
