@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::BooleanArray;
+use arrow::array::{ArrayRef, BooleanArray};
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
@@ -347,7 +347,7 @@ fn set_aside_identical(
     // Per row: its full-row hash, or None when it must go to the keyed comparison.
     let hashes = |kept: &KeptRows, side: Side| -> Result<Vec<Option<u128>>> {
         let arrays = kept.batch.columns();
-        let rows = canon::row_hashes(&canon::canonical_arrays(&columns, arrays, side)?)?;
+        let rows = canon::row_hashes(&canon::hashed_arrays(&columns, arrays, side)?)?;
         let keys = if duplicate_candidates.is_empty() {
             None
         } else {
@@ -507,6 +507,21 @@ impl Matched {
     }
 }
 
+/// One value column of the kept rows, ready to compare.
+enum ColumnValues {
+    Encoded(Rows, Rows),
+    Tolerant(Vec<ArrayRef>, Vec<ArrayRef>, canon::Tolerance),
+}
+
+impl ColumnValues {
+    fn differ(&self, l: usize, r: usize) -> bool {
+        match self {
+            ColumnValues::Encoded(lv, rv) => lv.row(l) != rv.row(r),
+            ColumnValues::Tolerant(lv, rv, t) => !canon::within(lv, l, rv, r, *t),
+        }
+    }
+}
+
 /// Classifies keys already matched (in key order): only-left, only-right,
 /// or a pair whose columns are compared on their canonical encoding.
 pub(crate) fn classify(
@@ -517,18 +532,31 @@ pub(crate) fn classify(
     duplicates: Vec<DuplicateKey>,
 ) -> Result<RowDiff> {
     let nkeys = plan.keys.len();
-    // Each value column encoded on its own, both sides with the same encoder.
-    let value_rows: Vec<(Rows, Rows)> = plan
+    // Each value column encoded on its own, both sides with the same
+    // encoder; a tolerant column keeps its canonical arrays, compared with
+    // its tolerance.
+    let value_rows: Vec<ColumnValues> = plan
         .values
         .par_iter()
         .enumerate()
         .map(|(i, column)| {
-            let converter = canon::row_converter(&[column])?;
-            let encode = |kept: &KeptRows, side: Side| {
-                let array = &kept.batch.columns()[nkeys + i];
-                canon::encode(&converter, &column.canonicalize(array, side)?)
+            let canonical = |kept: &KeptRows, side: Side| {
+                column.canonicalize(&kept.batch.columns()[nkeys + i], side)
             };
-            Ok((encode(&left, Side::Left)?, encode(&right, Side::Right)?))
+            let (l, r) = (
+                canonical(&left, Side::Left)?,
+                canonical(&right, Side::Right)?,
+            );
+            Ok(match column.rule.tolerance {
+                Some(tolerance) => ColumnValues::Tolerant(l, r, tolerance),
+                None => {
+                    let converter = canon::row_converter(&[column])?;
+                    ColumnValues::Encoded(
+                        canon::encode(&converter, &l)?,
+                        canon::encode(&converter, &r)?,
+                    )
+                }
+            })
         })
         .collect::<Result<_>>()?;
 
@@ -541,7 +569,7 @@ pub(crate) fn classify(
                 let columns: Vec<usize> = value_rows
                     .iter()
                     .enumerate()
-                    .filter(|(_, (lv, rv))| lv.row(li) != rv.row(ri))
+                    .filter(|(_, values)| values.differ(li, ri))
                     .map(|(c, _)| c)
                     .collect();
                 if columns.is_empty() {

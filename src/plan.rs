@@ -8,6 +8,7 @@ use arrow::datatypes::{DataType, Schema};
 
 use crate::canon::{ColumnPlan, Family, family};
 use crate::error::{Error, Result};
+use crate::rules::{ColumnRule, TypeClass};
 
 /// What the user asked to compare.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +21,10 @@ pub struct Selection {
     pub exclude: Vec<String>,
     /// Left name → right name, for columns named differently on the two sides.
     pub map: BTreeMap<String, String>,
+    /// Comparison rules per compared column (left name).
+    pub rules: BTreeMap<String, ColumnRule>,
+    /// Comparison rules for every column of a kind, under a column's own.
+    pub default_rules: BTreeMap<TypeClass, ColumnRule>,
 }
 
 impl Selection {
@@ -97,6 +102,8 @@ impl ComparePlan {
                 .iter()
                 .map(|(l, r)| (l.trim().to_string(), r.trim().to_string()))
                 .collect(),
+            rules: selection.rules.clone(),
+            default_rules: selection.default_rules.clone(),
         };
         for (l, r) in &selection.map {
             if left.field_with_name(l).is_err() {
@@ -227,6 +234,7 @@ impl ComparePlan {
             selection.map.values().any(|r| r == name)
                 || (left.field_with_name(name).is_ok() && !selection.map.contains_key(name))
         };
+        apply_rules(&mut values, selection, left, right)?;
         let right_only = right
             .fields()
             .iter()
@@ -248,6 +256,11 @@ impl ComparePlan {
         self.keys.iter().chain(&self.values).collect()
     }
 
+    /// Some column compares within a tolerance.
+    pub fn has_tolerance(&self) -> bool {
+        self.values.iter().any(|c| c.rule.tolerance.is_some())
+    }
+
     pub fn key_columns(&self) -> Vec<&ColumnPlan> {
         self.keys.iter().collect()
     }
@@ -258,6 +271,44 @@ impl ComparePlan {
     pub fn schema_differs(&self) -> bool {
         !self.left_only.is_empty() || !self.right_only.is_empty()
     }
+}
+
+/// Gives each compared column its own rules over the default of its kind;
+/// rules for a column that is not compared, or that do not fit its type,
+/// are errors.
+fn apply_rules(
+    values: &mut [ColumnPlan],
+    selection: &Selection,
+    left: &Schema,
+    right: &Schema,
+) -> Result<()> {
+    for name in selection.rules.keys() {
+        if values.iter().any(|v| &v.left_name == name) {
+            continue;
+        }
+        let why = if selection.key.contains(name) {
+            "it is a key column (keys match exactly)".to_string()
+        } else if left.field_with_name(name).is_ok() || right.field_with_name(name).is_ok() {
+            "it is not compared (excluded, or on one side only)".to_string()
+        } else {
+            format!("no such column (left columns: {})", column_list(left))
+        };
+        return Err(Error::Schema(format!("rules for column {name:?}: {why}")));
+    }
+    for plan in values.iter_mut() {
+        let class = plan.type_class();
+        let default = class.and_then(|c| selection.default_rules.get(&c));
+        let own = selection.rules.get(&plan.left_name);
+        let rule = match (own, default) {
+            (Some(own), Some(default)) => own.over(default),
+            (Some(rule), None) | (None, Some(rule)) => rule.clone(),
+            (None, None) => continue,
+        };
+        plan.apply_rule(&rule).map_err(|why| {
+            Error::Schema(format!("rules for column {}: {why}", plan.display_name()))
+        })?;
+    }
+    Ok(())
 }
 
 /// A type without its physical layout: Utf8, LargeUtf8 and Utf8View are all

@@ -639,3 +639,80 @@ fn map_compares_columns_named_differently() {
     let line = error_line(&["diff", left_s, right_s, "--key", "id", "--map", "amount"]);
     assert!(line.contains("LEFT=RIGHT"), "{line}");
 }
+
+#[test]
+fn tolerance_and_text_flags_decide_what_is_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let left = write(
+        dir.path(),
+        "left.csv",
+        b"id,price,at,name\n1,10.000,2025-01-01T00:00:00.000,Alice\n2,20.000,2025-01-01T00:00:01.000,bob\n3,30.000,2025-01-01T00:00:02.000,Carol\n",
+    );
+    let right = write(
+        dir.path(),
+        "right.csv",
+        b"id,price,at,name\n1,10.004,2025-01-01T00:00:00.001,alice\n2,20.020,2025-01-01T00:00:01.000, bob \n3,30.000,2025-01-01T00:00:02.500,Carol\n",
+    );
+    let changed = |extra: &[&str]| {
+        let (_, report) = diff_json(&left, &right, extra);
+        let mut out: Vec<(i64, String)> = Vec::new();
+        for d in report["diffs"].as_array().unwrap() {
+            for c in d["columns"].as_array().unwrap() {
+                out.push((
+                    d["key"]["id"].as_i64().unwrap(),
+                    c.as_str().unwrap().to_string(),
+                ));
+            }
+        }
+        out.sort();
+        out
+    };
+    let pairs = |v: &[(i64, &str)]| -> Vec<(i64, String)> {
+        v.iter().map(|(k, c)| (*k, c.to_string())).collect()
+    };
+    // Exact: every difference shows.
+    assert_eq!(
+        changed(&[]),
+        pairs(&[
+            (1, "at"),
+            (1, "name"),
+            (1, "price"),
+            (2, "name"),
+            (2, "price"),
+            (3, "at")
+        ])
+    );
+    // 0.004 passes at abs 0.01, 0.02 does not; 1 ms passes at 2 ms, 500 ms does not;
+    // case and surrounding spaces stop counting.
+    assert_eq!(
+        changed(&[
+            "--abs-tol",
+            "price=0.01",
+            "--time-tol",
+            "at=2ms",
+            "--trim",
+            "--ignore-case"
+        ]),
+        pairs(&[(2, "price"), (3, "at")])
+    );
+    // Only the named column is trimmed: "bob" vs " bob " passes, "Alice" vs "alice" does not.
+    assert_eq!(
+        changed(&[
+            "--abs-tol",
+            "price=0.05",
+            "--time-tol",
+            "at=1s",
+            "--trim",
+            "name"
+        ]),
+        pairs(&[(1, "name")])
+    );
+    let l = left.to_str().unwrap();
+    let r = right.to_str().unwrap();
+    let line = error_line(&["diff", l, r, "--key", "id", "--abs-tol", "name=0.1"]);
+    assert!(line.contains("name") && line.contains("numbers"), "{line}");
+    let line = error_line(&["diff", l, r, "--key", "id", "--abs-tol", "price=-1"]);
+    assert!(line.contains("0 or more"), "{line}");
+    let line = error_line(&["diff", l, r, "--key", "id", "--time-tol", "at=soon"]);
+    assert!(line.contains("duration"), "{line}");
+}

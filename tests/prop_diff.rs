@@ -506,3 +506,100 @@ fn rows_out_of_order_between_samples_fall_back_to_the_general_path() {
     assert!(!merged, "rows out of order must not be merged");
     assert_eq!(got, expected);
 }
+
+/// The oracle's tolerance: datacompy's `|l - r| <= abs + rel * |r|`, NULL
+/// equal only to NULL, NaN to NaN, infinities to themselves.
+fn within(l: Option<f64>, r: Option<f64>, abs: f64, rel: f64) -> bool {
+    match (l, r) {
+        (None, None) => true,
+        (Some(x), Some(y)) if x.is_nan() || y.is_nan() => x.is_nan() && y.is_nan(),
+        (Some(x), Some(y)) if x.is_infinite() || y.is_infinite() => x == y,
+        (Some(x), Some(y)) => (x - y).abs() <= abs + rel * y.abs(),
+        _ => false,
+    }
+}
+
+fn delta() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(0.0),
+        Just(0.004),
+        Just(-0.004),
+        Just(0.0099),
+        Just(0.01),
+        Just(0.0101),
+        Just(0.02),
+        Just(-0.02),
+        Just(1.0),
+        (-3.0f64..3.0),
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Under a tolerance no difference beyond it is missed and none within
+    /// it is reported, on every path (merged pass or not, any leaf size).
+    #[test]
+    fn tolerance_matches_brute_force(
+        values in prop::collection::vec((prop_oneof![Just(None), (-1e4f64..1e4).prop_map(Some), Just(Some(1e300)), Just(Some(0.0))], delta(), any::<bool>()), 0..150),
+        tolerance in prop_oneof![Just((0.01, 0.0)), Just((0.0, 1e-3)), Just((0.0, 1e-9)), Just((0.01, 0.5)), Just((1e-300, 0.0))],
+        leaf_rows in 1usize..40,
+        parts in 1usize..4,
+        batch_rows in 1usize..50,
+        (positional, merge_ordered, shuffle) in any::<(bool, bool, bool)>(),
+    ) {
+        let (abs, rel) = tolerance;
+        let row = |i: usize, b: Option<f64>| Row { k1: Some(i as i64), k2: None, a: Some(1), b, c: None };
+        let left: Vec<Row> = values.iter().enumerate().map(|(i, (v, _, _))| row(i, *v)).collect();
+        let right: Vec<Row> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (v, d, null))| row(i, if *null && *d == 1.0 { None } else { v.map(|x| x + d) }))
+            .collect();
+        let expected: BTreeSet<i64> = left
+            .iter()
+            .zip(&right)
+            .filter(|(l, r)| !within(l.b, r.b, abs, rel))
+            .map(|(l, _)| l.k1.unwrap())
+            .collect();
+        let (left, right) = if shuffle {
+            (shuffled(left, 1), shuffled(right, 2))
+        } else {
+            (left, right)
+        };
+        let mut selection = Selection {
+            key: vec!["k1".into()],
+            exclude: vec!["k2".into()],
+            ..Selection::default()
+        };
+        selection.rules.insert(
+            "b".into(),
+            recon::rules::ColumnRule { abs: Some(abs), rel: Some(rel), ..Default::default() },
+        );
+        let spec = Spec {
+            selection,
+            leaf_rows,
+            group_rows: 3 * leaf_rows as u64,
+            merge_ordered,
+            threads: 2,
+            ..Spec::default()
+        };
+        let report = recon::diff(
+            &any_source("l", &left, parts, batch_rows, positional),
+            &any_source("r", &right, parts, batch_rows, positional),
+            &spec,
+        )
+        .unwrap()
+        .report;
+        let got: BTreeSet<i64> = report
+            .diffs
+            .iter()
+            .map(|d| d.key["k1"].as_i64().unwrap())
+            .collect();
+        prop_assert!(report.diffs.iter().all(|d| d.status == Status::Changed));
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(report.summary.unchanged as usize, left.len() - report.diffs.len());
+    }
+}

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 
 use clap::ValueEnum;
 use recon::report::{self, Verdict};
+use recon::rules::{ColumnRule, TypeClass};
 use recon::source::{self, OpenOptions};
 use recon::{Error, Result, Selection, Side, Spec};
 
@@ -39,6 +40,22 @@ pub struct Args {
     /// Columns named differently on the right: LEFT=RIGHT, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "LEFT=RIGHT")]
     pub map: Vec<String>,
+    /// Numbers equal within an absolute tolerance: COL=VALUE, comma-separated
+    /// (`|l - r| <= abs + rel * |r|`).
+    #[arg(long, value_delimiter = ',', value_name = "COL=VALUE")]
+    pub abs_tol: Vec<String>,
+    /// Numbers equal within a relative tolerance: COL=VALUE, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "COL=VALUE")]
+    pub rel_tol: Vec<String>,
+    /// Timestamps equal within a time: COL=DURATION (`1ms`, `2s`), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "COL=DURATION")]
+    pub time_tol: Vec<String>,
+    /// Ignore leading and trailing white space in these text columns (all text columns when none is named).
+    #[arg(long, value_delimiter = ',', num_args = 0.., value_name = "COLS")]
+    pub trim: Option<Vec<String>>,
+    /// Ignore letter case in these text columns (all text columns when none is named).
+    #[arg(long, value_delimiter = ',', num_args = 0.., value_name = "COLS")]
+    pub ignore_case: Option<Vec<String>>,
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(short, long, value_enum)]
     pub format: Option<Format>,
@@ -101,6 +118,64 @@ fn parse_map(pairs: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(map)
 }
 
+/// The comparison-rule flags as rules per column (or for all text columns).
+fn column_rules(args: &Args, selection: &mut Selection) -> Result<()> {
+    let pairs = |flag: &str, values: &[String]| -> Result<Vec<(String, String)>> {
+        values
+            .iter()
+            .map(|pair| match pair.split_once('=') {
+                Some((c, v)) if !c.trim().is_empty() => {
+                    Ok((c.trim().to_string(), v.trim().to_string()))
+                }
+                _ => Err(Error::Usage(format!(
+                    "--{flag} {pair}: expected COLUMN=VALUE"
+                ))),
+            })
+            .collect()
+    };
+    let number = |flag: &str, column: &str, v: &str| -> Result<f64> {
+        v.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--{flag} {column}={v}: expected a number, 0 or more"
+                ))
+            })
+    };
+    for (column, v) in pairs("abs-tol", &args.abs_tol)? {
+        let value = number("abs-tol", &column, &v)?;
+        selection.rules.entry(column).or_default().abs = Some(value);
+    }
+    for (column, v) in pairs("rel-tol", &args.rel_tol)? {
+        let value = number("rel-tol", &column, &v)?;
+        selection.rules.entry(column).or_default().rel = Some(value);
+    }
+    for (column, v) in pairs("time-tol", &args.time_tol)? {
+        let time = recon::rules::Duration::parse(&v)
+            .map_err(|why| Error::Usage(format!("--time-tol {column}={why}")))?;
+        selection.rules.entry(column).or_default().time = Some(time);
+    }
+    // A text flag with no columns applies to every text column.
+    let mut text_rule = |columns: &Option<Vec<String>>, set: fn(&mut ColumnRule)| match columns {
+        None => {}
+        Some(columns) if columns.is_empty() => {
+            set(selection.default_rules.entry(TypeClass::Text).or_default());
+        }
+        Some(columns) => {
+            for column in columns {
+                set(selection
+                    .rules
+                    .entry(column.trim().to_string())
+                    .or_default());
+            }
+        }
+    };
+    text_rule(&args.trim, |r| r.trim = Some(true));
+    text_rule(&args.ignore_case, |r| r.case_insensitive = Some(true));
+    Ok(())
+}
+
 pub fn run(args: Args) -> Result<u8> {
     let threads = super::thread_count(args.threads)?;
     if args.leaf_rows == 0 {
@@ -133,12 +208,13 @@ pub fn run(args: Args) -> Result<u8> {
         &options,
         runtime.handle(),
     )?;
-    let spec = Spec {
+    let mut spec = Spec {
         selection: Selection {
             key: args.key.clone(),
             columns: args.columns.clone(),
             exclude: args.exclude.clone(),
             map: parse_map(&args.map)?,
+            ..Selection::default()
         },
         max_diffs: args.max_diffs,
         leaf_rows: args.leaf_rows,
@@ -146,6 +222,7 @@ pub fn run(args: Args) -> Result<u8> {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         ..Spec::default()
     };
+    column_rules(&args, &mut spec.selection)?;
     let outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
     if let Some(file) = diffs_file {
         outcome.write_diffs_to(file)?;

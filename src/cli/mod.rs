@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compare two sources by key.
-    Diff(diff::Args),
+    Diff(Box<diff::Args>),
     /// Generate a pair of test files with known differences.
     Gen(generate::Args),
     /// Read every column of sources and count their rows (checks that recon can
@@ -40,7 +40,7 @@ pub enum Command {
 /// Runs a parsed command and returns its exit code.
 pub fn run(cli: Cli) -> recon::Result<u8> {
     match cli.command {
-        Command::Diff(args) => diff::run(args),
+        Command::Diff(args) => diff::run(*args),
         Command::Gen(args) => generate::run(args),
         Command::Scan(args) => scan::run(args),
     }

@@ -111,7 +111,7 @@ impl<'a> RowHasher<'a> {
         let key_arrays = &batch.columns()[..nkeys];
         let key_canonical = canon::canonical_arrays(&self.keys, key_arrays, self.side)?;
         let mut all: Vec<ArrayRef> = key_canonical.clone();
-        all.extend(canon::canonical_arrays(
+        all.extend(canon::hashed_arrays(
             &self.values,
             &batch.columns()[nkeys..],
             self.side,

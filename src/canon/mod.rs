@@ -22,6 +22,12 @@ use arrow::row::{RowConverter, Rows, SortField};
 
 use crate::error::{Error, Result, Side, one_line};
 
+mod rules;
+
+pub use rules::{Tolerance, ValueRule, within};
+
+use crate::rules::{ColumnRule, TypeClass};
+
 /// How one side's column becomes canonical.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Conversion {
@@ -48,8 +54,11 @@ pub struct ColumnPlan {
     pub right_type: DataType,
     /// The single Arrow type both sides are compared as.
     pub canonical: DataType,
-    /// Empty strings compare as NULL (one side is a format that cannot tell them apart).
+    /// Empty strings compare as NULL (one side is a format that cannot tell
+    /// them apart, or a rule says so).
     pub empty_is_null: bool,
+    /// Normalisers and tolerance from the rules (none by default).
+    pub rule: ValueRule,
     left: Conversion,
     right: Conversion,
 }
@@ -70,6 +79,7 @@ impl ColumnPlan {
             right_type: right_type.clone(),
             canonical,
             empty_is_null: false,
+            rule: ValueRule::default(),
             left,
             right,
         })
@@ -127,6 +137,15 @@ impl ColumnPlan {
                 one_line(e)
             ))
         };
+        let normalized;
+        let array = if family(array.data_type()) == Family::Text
+            && (self.rule.trim || self.rule.case_insensitive)
+        {
+            normalized = rules::normalize_text(array, &self.rule).map_err(fail)?;
+            &normalized
+        } else {
+            array
+        };
         let blanked;
         let array = if self.empty_is_null && family(array.data_type()) == Family::Text {
             blanked = empty_to_null(array).map_err(fail)?;
@@ -134,15 +153,106 @@ impl ColumnPlan {
         } else {
             array
         };
-        match conversion {
-            Conversion::Cast => Ok(vec![to_canonical(array, &self.canonical).map_err(fail)?]),
-            Conversion::CastWithEmptyText => Ok(vec![
+        let mut out = match conversion {
+            Conversion::Cast => vec![to_canonical(array, &self.canonical).map_err(fail)?],
+            Conversion::CastWithEmptyText => vec![
                 to_canonical(array, &self.canonical).map_err(fail)?,
                 arrow::array::new_null_array(&DataType::Utf8, array.len()),
-            ]),
-            Conversion::ParseText => parse_text(array, &self.canonical).map_err(fail),
-            Conversion::Nanos => Ok(vec![to_nanos(array).map_err(fail)?]),
+            ],
+            Conversion::ParseText => parse_text(array, &self.canonical).map_err(fail)?,
+            Conversion::Nanos => vec![to_nanos(array).map_err(fail)?],
+        };
+        if let (Some(digits), Some(first)) = (self.rule.digits, out.first_mut()) {
+            *first = rules::round_digits(first, digits);
         }
+        Ok(out)
+    }
+
+    /// The kind of values this column compares as, for default rules.
+    pub fn type_class(&self) -> Option<TypeClass> {
+        use DataType::*;
+        if self.left == Conversion::Nanos {
+            return Some(TypeClass::Timestamp);
+        }
+        Some(match &self.canonical {
+            Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => TypeClass::Int,
+            Float16 | Float32 | Float64 => TypeClass::Float,
+            Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => TypeClass::Decimal,
+            Utf8 | LargeUtf8 | Utf8View => TypeClass::Text,
+            Timestamp(..) => TypeClass::Timestamp,
+            Date32 | Date64 => TypeClass::Date,
+            _ => return None,
+        })
+    }
+
+    /// Takes a column's comparison rules, or says why they do not fit its type.
+    pub fn apply_rule(&mut self, rule: &ColumnRule) -> std::result::Result<(), String> {
+        use DataType::*;
+        let class = self.type_class();
+        let text = class == Some(TypeClass::Text)
+            || family(&self.left_type) == Family::Text
+            || family(&self.right_type) == Family::Text;
+        let both_cast = self.left == Conversion::Cast && self.right == Conversion::Cast;
+        let types = || format!("{} and {}", self.left_type, self.right_type);
+        if rule.trim.is_some()
+            || rule.case_insensitive.is_some()
+            || rule.null_equals_empty.is_some()
+        {
+            if !text {
+                return Err(format!(
+                    "trim, case_insensitive and null_equals_empty apply to text, not {}",
+                    types()
+                ));
+            }
+            self.rule.trim = rule.trim.unwrap_or(false);
+            self.rule.case_insensitive = rule.case_insensitive.unwrap_or(false);
+            if rule.null_equals_empty == Some(true) {
+                self.empty_is_null = true;
+            }
+        }
+        if rule.abs.is_some() || rule.rel.is_some() || rule.digits.is_some() {
+            // Widen exactly where the tolerance needs a wider type.
+            if both_cast {
+                match self.canonical {
+                    Float16 | Float32 => self.canonical = Float64,
+                    Int8 | Int16 | Int32 | UInt8 | UInt16 | UInt32 => self.canonical = Int64,
+                    UInt64 => self.canonical = Decimal128(20, 0),
+                    _ => {}
+                }
+            }
+            if rule.digits.is_some() && self.canonical != Float64 {
+                return Err(format!(
+                    "digits applies to floating-point columns, not {}",
+                    types()
+                ));
+            }
+            if (rule.abs.is_some() || rule.rel.is_some())
+                && !matches!(self.canonical, Int64 | Float64 | Decimal128(..))
+            {
+                return Err(format!("abs and rel apply to numbers, not {}", types()));
+            }
+            self.rule.digits = rule.digits;
+            if rule.abs.is_some() || rule.rel.is_some() {
+                self.rule.tolerance = Some(Tolerance::Numeric {
+                    abs: rule.abs.unwrap_or(0.0),
+                    rel: rule.rel.unwrap_or(0.0),
+                });
+            }
+        }
+        if let Some(time) = rule.time {
+            if class != Some(TypeClass::Timestamp) {
+                return Err(format!("time applies to timestamps, not {}", types()));
+            }
+            self.rule.tolerance = Some(Tolerance::Nanos(time.nanos));
+        }
+        Ok(())
+    }
+
+    /// The arrays a row hash is computed from: the canonical arrays, with a
+    /// tolerant column's values replaced by their buckets.
+    pub fn hash_arrays(&self, array: &ArrayRef, side: Side) -> Result<Vec<ArrayRef>> {
+        let canonical = self.canonicalize(array, side)?;
+        Ok(rules::hash_form(&canonical, &self.rule))
     }
 }
 
@@ -606,6 +716,19 @@ pub fn canonical_arrays(
     let mut out = Vec::with_capacity(columns.len());
     for (plan, array) in columns.iter().zip(arrays) {
         out.extend(plan.canonicalize(array, side)?);
+    }
+    Ok(out)
+}
+
+/// Arrays to hash of `columns` (positions in `arrays` match `columns`).
+pub fn hashed_arrays(
+    columns: &[&ColumnPlan],
+    arrays: &[ArrayRef],
+    side: Side,
+) -> Result<Vec<ArrayRef>> {
+    let mut out = Vec::with_capacity(columns.len());
+    for (plan, array) in columns.iter().zip(arrays) {
+        out.extend(plan.hash_arrays(array, side)?);
     }
     Ok(out)
 }
