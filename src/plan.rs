@@ -50,6 +50,9 @@ pub struct TypeDifference {
     pub right: String,
     /// The type both sides are compared as.
     pub compared_as: String,
+    /// The right type holds every value of the left type (INT to BIGINT,
+    /// FLOAT to DOUBLE, a decimal gaining digits, a finer timestamp unit).
+    pub widening: bool,
 }
 
 /// The plan for one comparison.
@@ -206,6 +209,7 @@ impl ComparePlan {
                     left: field.data_type().to_string(),
                     right: right_field.data_type().to_string(),
                     compared_as: plan.canonical.to_string(),
+                    widening: widens(field.data_type(), right_field.data_type()),
                 });
             }
             values.push(plan);
@@ -309,6 +313,69 @@ fn apply_rules(
         })?;
     }
     Ok(())
+}
+
+/// Every value of `from` is a value of `to`.
+fn widens(from: &DataType, to: &DataType) -> bool {
+    use DataType::*;
+    let signed = |t: &DataType| match t {
+        Int8 => Some(8),
+        Int16 => Some(16),
+        Int32 => Some(32),
+        Int64 => Some(64),
+        _ => None,
+    };
+    let unsigned = |t: &DataType| match t {
+        UInt8 => Some(8),
+        UInt16 => Some(16),
+        UInt32 => Some(32),
+        UInt64 => Some(64),
+        _ => None,
+    };
+    let float = |t: &DataType| match t {
+        Float16 => Some(11),
+        Float32 => Some(24),
+        Float64 => Some(53),
+        _ => None,
+    };
+    let decimal = |t: &DataType| match t {
+        Decimal32(p, s) | Decimal64(p, s) | Decimal128(p, s) | Decimal256(p, s) => {
+            Some((i16::from(*p) - i16::from(*s), i16::from(*s)))
+        }
+        _ => None,
+    };
+    let unit_rank = |u: &arrow::datatypes::TimeUnit| *u as u8;
+    match (from, to) {
+        (a, b) if signed(a).is_some() && signed(b).is_some() => signed(a) <= signed(b),
+        (a, b) if unsigned(a).is_some() && unsigned(b).is_some() => unsigned(a) <= unsigned(b),
+        (a, b) if unsigned(a).is_some() && signed(b).is_some() => unsigned(a) < signed(b),
+        (a, b) if float(a).is_some() && float(b).is_some() => float(a) <= float(b),
+        // Integers a float holds exactly.
+        (a, b) if float(b).is_some() => signed(a)
+            .or(unsigned(a))
+            .is_some_and(|bits| Some(bits) < float(b)),
+        (a, b) if decimal(a).is_some() && decimal(b).is_some() => {
+            let ((wa, sa), (wb, sb)) = (
+                decimal(a).unwrap_or_default(),
+                decimal(b).unwrap_or_default(),
+            );
+            wa <= wb && sa <= sb
+        }
+        // Integers into a decimal with room for their digits.
+        (a, b) if decimal(b).is_some() => {
+            let digits = match signed(a).or(unsigned(a)) {
+                Some(8) => 3,
+                Some(16) => 5,
+                Some(32) => 10,
+                Some(64) => 20,
+                _ => return false,
+            };
+            decimal(b).is_some_and(|(whole, _)| whole >= digits)
+        }
+        (Timestamp(ua, za), Timestamp(ub, zb)) => za == zb && unit_rank(ua) <= unit_rank(ub),
+        (Date32, Date64) => true,
+        _ => false,
+    }
 }
 
 /// A type without its physical layout: Utf8, LargeUtf8 and Utf8View are all

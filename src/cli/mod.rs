@@ -1,9 +1,11 @@
 //! Command-line front end: clap argument structs and thin `run` functions
 //! that call the library and map outcomes to exit codes.
 
+pub mod check;
 pub mod diff;
 pub mod generate;
 pub mod scan;
+pub mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +32,10 @@ pub struct Cli {
 pub enum Command {
     /// Compare two sources by key.
     Diff(Box<diff::Args>),
+    /// Run the reconciliations described by rule files (default: rules/*.toml).
+    Check(check::Args),
+    /// Check rule files without reading any data.
+    Validate(validate::Args),
     /// Generate a pair of test files with known differences.
     Gen(generate::Args),
     /// Read every column of sources and count their rows (checks that recon can
@@ -41,6 +47,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> recon::Result<u8> {
     match cli.command {
         Command::Diff(args) => diff::run(*args),
+        Command::Check(args) => check::run(args),
+        Command::Validate(args) => validate::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Scan(args) => scan::run(args),
     }

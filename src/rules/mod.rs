@@ -7,6 +7,7 @@
 //! as `FILE:LINE: what is wrong (expected form)`, so it can be fixed without
 //! reading this module.
 
+pub mod check;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -132,6 +133,10 @@ pub struct GateRule {
     /// a decimal gaining digits) does not fail.
     #[serde(default = "yes")]
     pub allow_type_widening: bool,
+    /// Any other type change (a narrower type, text for a number) does not
+    /// fail; values are still compared by their canonical form.
+    #[serde(default)]
+    pub allow_type_changes: bool,
     /// What a duplicate key does to the verdict.
     #[serde(default = "fail")]
     pub duplicate_keys: Level,
@@ -149,6 +154,7 @@ impl Default for GateRule {
             max_diff_ratio: None,
             allow_added_columns: false,
             allow_type_widening: true,
+            allow_type_changes: false,
             duplicate_keys: Level::Fail,
             null_keys: Level::Warn,
         }

@@ -1,0 +1,194 @@
+//! Renderers for a run of rule-file checks (`recon check`): one line per
+//! check and a summary, JSON, Markdown for a pull-request comment, and JUnit
+//! XML so that CI systems list each check as a test case.
+
+use std::io::Write;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+
+use super::table::thousands;
+use crate::error::{Error, Result};
+use crate::rules::check::{CheckResult, Status};
+
+fn io(path: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Output {
+        path: path.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Counts per status, worst last.
+pub fn summary_line(results: &[CheckResult]) -> String {
+    let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    format!(
+        "{} checks: {} passed, {} warned, {} failed, {} errors",
+        results.len(),
+        count(Status::Pass),
+        count(Status::Warn),
+        count(Status::Fail),
+        count(Status::Error)
+    )
+}
+
+fn counts(r: &CheckResult) -> String {
+    match &r.report {
+        Some(report) => {
+            let s = &report.summary;
+            format!(
+                "{} only left, {} only right, {} changed of {} rows",
+                thousands(s.only_left),
+                thousands(s.only_right),
+                thousands(s.changed),
+                thousands(s.left_rows.max(s.right_rows))
+            )
+        }
+        None => String::new(),
+    }
+}
+
+/// One line per check, its reasons indented under it, then the summary.
+pub fn write_checks_table(results: &[CheckResult], out: &mut dyn Write) -> Result<()> {
+    let io = io("standard output");
+    for r in results {
+        writeln!(
+            out,
+            "{:<5}  {}  ({}; {:.2} s){}",
+            r.status.as_str().to_uppercase(),
+            r.name,
+            r.file,
+            r.seconds,
+            match counts(r).as_str() {
+                "" => String::new(),
+                c => format!(": {c}"),
+            }
+        )
+        .map_err(&io)?;
+        for reason in &r.reasons {
+            writeln!(out, "       {reason}").map_err(&io)?;
+        }
+    }
+    writeln!(out, "{}", summary_line(results)).map_err(&io)
+}
+
+pub fn write_checks_json(results: &[CheckResult], out: &mut dyn Write) -> Result<()> {
+    let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    let value = serde_json::json!({
+        "summary": {
+            "checks": results.len(),
+            "pass": count(Status::Pass),
+            "warn": count(Status::Warn),
+            "fail": count(Status::Fail),
+            "error": count(Status::Error),
+        },
+        "checks": results,
+    });
+    serde_json::to_writer_pretty(&mut *out, &value).map_err(|e| Error::Internal(e.to_string()))?;
+    writeln!(out).map_err(io("standard output"))
+}
+
+/// A Markdown table, for a pull-request comment.
+pub fn write_checks_markdown(
+    results: &[CheckResult],
+    out: &mut dyn Write,
+    path: &str,
+) -> Result<()> {
+    let io = io(path);
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    writeln!(out, "### recon check\n\n{}\n", summary_line(results)).map_err(&io)?;
+    writeln!(
+        out,
+        "| check | status | differences | why |\n|---|---|---|---|"
+    )
+    .map_err(&io)?;
+    for r in results {
+        let mark = match r.status {
+            Status::Pass => "pass",
+            Status::Warn => "**warn**",
+            Status::Fail => "**FAIL**",
+            Status::Error => "**ERROR**",
+        };
+        writeln!(
+            out,
+            "| {} | {mark} | {} | {} |",
+            cell(&r.name),
+            cell(&counts(r)),
+            cell(&r.reasons.join("; "))
+        )
+        .map_err(&io)?;
+    }
+    Ok(())
+}
+
+/// JUnit XML: one test suite, one test case per check; a failed check is a
+/// `<failure>`, an error an `<error>`, warnings go to `<system-out>`.
+pub fn write_checks_junit(results: &[CheckResult], out: &mut dyn Write, path: &str) -> Result<()> {
+    let xml = |e: std::io::Error| Error::Output {
+        path: path.to_string(),
+        message: e.to_string(),
+    };
+    let count = |s: Status| results.iter().filter(|r| r.status == s).count().to_string();
+    let total: f64 = results.iter().map(|r| r.seconds).sum();
+    let mut w = Writer::new_with_indent(&mut *out, b' ', 2);
+    w.write_event(Event::Decl(quick_xml::events::BytesDecl::new(
+        "1.0",
+        Some("UTF-8"),
+        None,
+    )))
+    .map_err(xml)?;
+    let tests = results.len().to_string();
+    let time = format!("{total:.3}");
+    let (failures, errors) = (count(Status::Fail), count(Status::Error));
+    let attrs = [
+        ("name", "recon check"),
+        ("tests", tests.as_str()),
+        ("failures", failures.as_str()),
+        ("errors", errors.as_str()),
+        ("time", time.as_str()),
+    ];
+    w.write_event(Event::Start(
+        BytesStart::new("testsuites").with_attributes(attrs),
+    ))
+    .map_err(xml)?;
+    w.write_event(Event::Start(
+        BytesStart::new("testsuite").with_attributes(attrs.into_iter().chain([("skipped", "0")])),
+    ))
+    .map_err(xml)?;
+    for r in results {
+        let time = format!("{:.3}", r.seconds);
+        let case = BytesStart::new("testcase").with_attributes([
+            ("name", r.name.as_str()),
+            ("classname", "recon.rules"),
+            ("file", r.file.as_str()),
+            ("time", time.as_str()),
+        ]);
+        w.write_event(Event::Start(case)).map_err(xml)?;
+        let detail = format!("{}\n{}", counts(r), r.reasons.join("\n"));
+        let element = match r.status {
+            Status::Fail => Some("failure"),
+            Status::Error => Some("error"),
+            Status::Warn => Some("system-out"),
+            Status::Pass => None,
+        };
+        if let Some(element) = element {
+            let message = r.reasons.join("; ");
+            let mut start = BytesStart::new(element);
+            if element != "system-out" {
+                start.push_attribute(("message", message.as_str()));
+                start.push_attribute(("type", r.status.as_str()));
+            }
+            w.write_event(Event::Start(start)).map_err(xml)?;
+            w.write_event(Event::Text(BytesText::new(detail.trim())))
+                .map_err(xml)?;
+            w.write_event(Event::End(BytesEnd::new(element)))
+                .map_err(xml)?;
+        }
+        w.write_event(Event::End(BytesEnd::new("testcase")))
+            .map_err(xml)?;
+    }
+    w.write_event(Event::End(BytesEnd::new("testsuite")))
+        .map_err(xml)?;
+    w.write_event(Event::End(BytesEnd::new("testsuites")))
+        .map_err(xml)?;
+    writeln!(out).map_err(io(path))
+}

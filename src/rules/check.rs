@@ -1,0 +1,234 @@
+//! Running one rule file: open both sources, compare them under the file's
+//! rules, and let the gate turn the report into pass, warn or fail.
+
+use std::time::Instant;
+
+use super::{GateRule, Level, LoadedRules, Threshold, expand_env};
+use crate::compare::Spec;
+use crate::error::{Error, Result, Side, one_line};
+use crate::plan::Selection;
+use crate::report::Report;
+use crate::source::{self, OpenOptions};
+
+/// The outcome of one check, worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// One rule file, run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub file: String,
+    pub status: Status,
+    /// Why the check warned or failed (each finding over its threshold), or the error.
+    pub reasons: Vec<String>,
+    pub seconds: f64,
+    /// The comparison's report (absent on an error).
+    pub report: Option<Report>,
+}
+
+/// Runs one loaded rule file; errors become a result with status `error`.
+pub fn run(loaded: &LoadedRules, threads: usize, runtime: &tokio::runtime::Handle) -> CheckResult {
+    let started = Instant::now();
+    let (status, reasons, report) = match compare(loaded, threads, runtime) {
+        Ok(report) => {
+            let (status, reasons) = evaluate(&loaded.rules.gate, &report);
+            (status, reasons, Some(report))
+        }
+        Err(e) => (Status::Error, vec![one_line(e)], None),
+    };
+    CheckResult {
+        name: loaded.name(),
+        file: loaded.path.display().to_string(),
+        status,
+        reasons,
+        seconds: started.elapsed().as_secs_f64(),
+        report,
+    }
+}
+
+fn compare(
+    loaded: &LoadedRules,
+    threads: usize,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Report> {
+    let rules = &loaded.rules;
+    let at = |message: String| Error::Rules {
+        path: loaded.path.display().to_string(),
+        line: None,
+        message,
+    };
+    let open = |side: Side| -> Result<std::sync::Arc<dyn source::Source>> {
+        let rule = match side {
+            Side::Left => &rules.left,
+            Side::Right => &rules.right,
+        };
+        let location =
+            expand_env(&rule.source).map_err(|why| at(format!("[{side}] source: {why}")))?;
+        let query = rule
+            .query
+            .as_deref()
+            .map(expand_env)
+            .transpose()
+            .map_err(|why| at(format!("[{side}] query: {why}")))?;
+        let delimiter = match rule.delimiter.as_deref() {
+            None => b',',
+            Some("\\t") => b'\t',
+            Some(d) => *d.as_bytes().first().unwrap_or(&b','),
+        };
+        let options = OpenOptions {
+            threads,
+            delimiter,
+            has_header: rule.header.unwrap_or(true),
+        };
+        source::open(&location, query.as_deref(), side, &options, runtime)
+    };
+    let (left, right) = (open(Side::Left)?, open(Side::Right)?);
+    let spec = Spec {
+        selection: Selection {
+            key: rules.key.clone(),
+            columns: rules.columns.include.clone(),
+            exclude: rules.columns.exclude.clone(),
+            map: rules.columns.map.clone(),
+            rules: rules.compare.clone(),
+            default_rules: rules.defaults.clone(),
+        },
+        max_diffs: rules.report.sample,
+        threads,
+        ..Spec::default()
+    };
+    let mut report = crate::diff(left.as_ref(), right.as_ref(), &spec)?.report;
+    report.mask(&rules.report.mask);
+    Ok(report)
+}
+
+/// The gate: each finding against its threshold. With no count or ratio
+/// threshold set, any difference fails (the sources should agree).
+pub fn evaluate(gate: &GateRule, report: &Report) -> (Status, Vec<String>) {
+    let s = &report.summary;
+    let mut status = Status::Pass;
+    let mut reasons = Vec::new();
+    let mut note = |level: Status, reason: String| {
+        status = status.max(level);
+        reasons.push(reason);
+    };
+    let any_threshold = gate.max_only_left.is_some()
+        || gate.max_only_right.is_some()
+        || gate.max_changed.is_some()
+        || gate.max_diff_ratio.is_some();
+    let zero = Threshold {
+        warn: None,
+        fail: Some(0.0),
+    };
+    let largest = s.left_rows.max(s.right_rows).max(1) as f64;
+    let counts = [
+        ("only_left", s.only_left as f64, gate.max_only_left),
+        ("only_right", s.only_right as f64, gate.max_only_right),
+        ("changed", s.changed as f64, gate.max_changed),
+        (
+            "diff_ratio",
+            s.differences() as f64 / largest,
+            gate.max_diff_ratio,
+        ),
+    ];
+    for (name, value, threshold) in counts {
+        let threshold = match threshold {
+            Some(t) => t,
+            None if !any_threshold && name != "diff_ratio" => zero,
+            None => continue,
+        };
+        let show = |x: f64| {
+            if name == "diff_ratio" {
+                format!("{x:.6}")
+            } else {
+                format!("{x}")
+            }
+        };
+        if let Some(fail) = threshold.fail
+            && value > fail
+        {
+            note(
+                Status::Fail,
+                format!("{name} {} > fail {}", show(value), show(fail)),
+            );
+        } else if let Some(warn) = threshold.warn
+            && value > warn
+        {
+            note(
+                Status::Warn,
+                format!("{name} {} > warn {}", show(value), show(warn)),
+            );
+        }
+    }
+    let level = |l: Level| match l {
+        Level::Ignore => None,
+        Level::Warn => Some(Status::Warn),
+        Level::Fail => Some(Status::Fail),
+    };
+    if s.duplicate_keys > 0
+        && let Some(l) = level(gate.duplicate_keys)
+    {
+        note(l, format!("{} duplicate keys", s.duplicate_keys));
+    }
+    if s.null_keys > 0
+        && let Some(l) = level(gate.null_keys)
+    {
+        note(l, format!("{} rows with a NULL key", s.null_keys));
+    }
+    let schema = &report.schema;
+    for c in &schema.left_only {
+        note(
+            Status::Fail,
+            format!("column {} is missing on the right", c.name),
+        );
+    }
+    for c in &schema.right_only {
+        if !gate.allow_added_columns {
+            note(
+                Status::Fail,
+                format!("column {} was added on the right", c.name),
+            );
+        }
+    }
+    for t in &schema.type_differences {
+        let allowed = if t.widening {
+            gate.allow_type_widening
+        } else {
+            gate.allow_type_changes
+        };
+        if !allowed {
+            note(
+                Status::Fail,
+                format!(
+                    "column {} changed type {} -> {}{}",
+                    t.name,
+                    t.left,
+                    t.right,
+                    if t.widening {
+                        " (widening, not allowed)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
+    }
+    (status, reasons)
+}
