@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aggregate;
 pub mod canon;
 pub mod compare;
 pub mod diff;

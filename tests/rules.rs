@@ -304,3 +304,95 @@ fn tolerance_on_a_million_rows() {
         );
     }
 }
+
+/// Per category: rows, sum and max of qty, distinct names, read straight
+/// from the Parquet file (the oracle for the aggregate check).
+fn category_totals(path: &str) -> std::collections::BTreeMap<String, (u64, i64, i64, usize)> {
+    use arrow::array::{Array, AsArray};
+    let file = std::fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
+    let mut out: std::collections::BTreeMap<String, (u64, i64, i64, HashSetOfNames)> =
+        Default::default();
+    type HashSetOfNames = std::collections::BTreeSet<Option<String>>;
+    for batch in reader {
+        let batch = batch.unwrap();
+        let text = |name: &str| {
+            arrow::compute::cast(batch.column_by_name(name).unwrap(), &DataType::Utf8).unwrap()
+        };
+        let (category, name) = (text("category"), text("name"));
+        let qty =
+            arrow::compute::cast(batch.column_by_name("qty").unwrap(), &DataType::Int64).unwrap();
+        let (category, name, qty) = (
+            category.as_string::<i32>(),
+            name.as_string::<i32>(),
+            qty.as_primitive::<arrow::datatypes::Int64Type>(),
+        );
+        for i in 0..batch.num_rows() {
+            let group = if category.is_null(i) {
+                "null".to_string()
+            } else {
+                format!("{:?}", category.value(i))
+            };
+            let entry = out
+                .entry(group)
+                .or_insert((0, 0, i64::MIN, Default::default()));
+            entry.0 += 1;
+            if !qty.is_null(i) {
+                entry.1 += qty.value(i);
+                entry.2 = entry.2.max(qty.value(i));
+            }
+            entry
+                .3
+                .insert((!name.is_null(i)).then(|| name.value(i).to_string()));
+        }
+    }
+    out.into_iter()
+        .map(|(k, (n, s, m, names))| (k, (n, s, m, names.into_iter().flatten().count())))
+        .collect()
+}
+
+#[test]
+fn aggregates_match_a_direct_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "totals.toml",
+        "[left]\nsource = \"testdata/orders/left.parquet\"\n[right]\nsource = \"testdata/orders/right.parquet\"\n\
+         [aggregates]\ncolumns = [\"qty\", \"name\"]\nmetrics = [\"count\", \"sum\", \"max\", \"count_distinct\"]\ngroup_by = \"category\"\n",
+    );
+    let (code, out) = check(&[path.to_str().unwrap()]);
+    let findings = out["checks"][0]["aggregates"].as_array().unwrap().clone();
+    let left = category_totals("testdata/orders/left.parquet");
+    let right = category_totals("testdata/orders/right.parquet");
+    let mut any_differ = false;
+    for f in &findings {
+        let group = f["group"].to_string();
+        let pick = |t: &std::collections::BTreeMap<String, (u64, i64, i64, usize)>| -> Value {
+            let Some(&(n, sum, max, distinct)) = t.get(&group) else {
+                return Value::Null;
+            };
+            match (f["metric"].as_str().unwrap(), f["column"].as_str()) {
+                ("count", None) => n.into(),
+                ("sum", Some("qty")) => sum.into(),
+                ("max", Some("qty")) => max.into(),
+                ("count_distinct", Some("name")) => (distinct as u64).into(),
+                _ => Value::Null,
+            }
+        };
+        let (l, r) = (pick(&left), pick(&right));
+        if l.is_null() || r.is_null() {
+            continue; // metrics the oracle does not compute (max of a name, distinct qty)
+        }
+        assert_eq!(f["left"], l, "{f}");
+        assert_eq!(f["right"], r, "{f}");
+        assert_eq!(f["equal"], l == r, "{f}");
+        any_differ |= l != r;
+    }
+    assert!(findings.len() >= 4 * left.len(), "{findings:?}");
+    assert!(
+        any_differ,
+        "the fixture's categories differ between the sides"
+    );
+    assert_eq!(code, 1);
+}

@@ -71,6 +71,7 @@ pub fn run(args: Args) -> Result<u8> {
                 status: Status::Error,
                 reasons: vec![recon::error::one_line(e)],
                 seconds: 0.0,
+                aggregates: Vec::new(),
                 report: None,
             },
         })

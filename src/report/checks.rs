@@ -43,6 +43,10 @@ fn counts(r: &CheckResult) -> String {
                 thousands(s.left_rows.max(s.right_rows))
             )
         }
+        None if !r.aggregates.is_empty() => {
+            let differ = r.aggregates.iter().filter(|f| !f.equal).count();
+            format!("{differ} of {} aggregates differ", r.aggregates.len())
+        }
         None => String::new(),
     }
 }

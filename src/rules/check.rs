@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::{GateRule, Level, LoadedRules, Threshold, expand_env};
+use crate::aggregate::{AggregateFinding, AggregateSpec};
 use crate::compare::Spec;
 use crate::error::{Error, Result, Side, one_line};
 use crate::plan::Selection;
@@ -40,19 +41,38 @@ pub struct CheckResult {
     /// Why the check warned or failed (each finding over its threshold), or the error.
     pub reasons: Vec<String>,
     pub seconds: f64,
-    /// The comparison's report (absent on an error).
+    /// Aggregates compared (when the file asks for them).
+    pub aggregates: Vec<AggregateFinding>,
+    /// The comparison's report (absent on an error, or without a key).
     pub report: Option<Report>,
 }
 
 /// Runs one loaded rule file; errors become a result with status `error`.
 pub fn run(loaded: &LoadedRules, threads: usize, runtime: &tokio::runtime::Handle) -> CheckResult {
     let started = Instant::now();
-    let (status, reasons, report) = match compare(loaded, threads, runtime) {
-        Ok(report) => {
-            let (status, reasons) = evaluate(&loaded.rules.gate, &report);
-            (status, reasons, Some(report))
+    let (status, reasons, aggregates, report) = match compare(loaded, threads, runtime) {
+        Ok((aggregates, report)) => {
+            let (mut status, mut reasons) = match &report {
+                Some(report) => evaluate(&loaded.rules.gate, report),
+                None => (Status::Pass, Vec::new()),
+            };
+            let level = loaded
+                .rules
+                .aggregates
+                .as_ref()
+                .map_or(Level::Fail, |a| a.level);
+            for f in aggregates.iter().filter(|f| !f.equal) {
+                let status_of = match level {
+                    Level::Ignore => continue,
+                    Level::Warn => Status::Warn,
+                    Level::Fail => Status::Fail,
+                };
+                status = status.max(status_of);
+                reasons.push(aggregate_reason(f));
+            }
+            (status, reasons, aggregates, report)
         }
-        Err(e) => (Status::Error, vec![one_line(e)], None),
+        Err(e) => (Status::Error, vec![one_line(e)], Vec::new(), None),
     };
     CheckResult {
         name: loaded.name(),
@@ -60,15 +80,33 @@ pub fn run(loaded: &LoadedRules, threads: usize, runtime: &tokio::runtime::Handl
         status,
         reasons,
         seconds: started.elapsed().as_secs_f64(),
+        aggregates,
         report,
     }
+}
+
+/// `sum(price) [group "EU"]: 10.5 vs 11`.
+fn aggregate_reason(f: &AggregateFinding) -> String {
+    let metric = serde_json::to_value(f.metric)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let what = match &f.column {
+        Some(c) => format!("{metric}({c})"),
+        None => metric,
+    };
+    let group = f
+        .group
+        .as_ref()
+        .map_or(String::new(), |g| format!(" [group {g}]"));
+    format!("{what}{group}: {} vs {}", f.left, f.right)
 }
 
 fn compare(
     loaded: &LoadedRules,
     threads: usize,
     runtime: &tokio::runtime::Handle,
-) -> Result<Report> {
+) -> Result<(Vec<AggregateFinding>, Option<Report>)> {
     let rules = &loaded.rules;
     let at = |message: String| Error::Rules {
         path: loaded.path.display().to_string(),
@@ -101,6 +139,30 @@ fn compare(
         source::open(&location, query.as_deref(), side, &options, runtime)
     };
     let (left, right) = (open(Side::Left)?, open(Side::Right)?);
+    let aggregates = match &rules.aggregates {
+        None => Vec::new(),
+        Some(a) => {
+            let spec = AggregateSpec {
+                metrics: a.metrics.clone().unwrap_or_else(|| {
+                    use crate::aggregate::Metric::*;
+                    vec![Count, Nulls, Sum, Min, Max, CountDistinct]
+                }),
+                columns: a.columns.clone(),
+                map: rules.columns.map.clone(),
+                group_by: a.group_by.clone(),
+                abs: a.abs,
+                rel: a.rel,
+            };
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads.max(1))
+                .build()
+                .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+            pool.install(|| crate::aggregate::compare(left.as_ref(), right.as_ref(), &spec))?
+        }
+    };
+    if rules.key.is_empty() {
+        return Ok((aggregates, None));
+    }
     let spec = Spec {
         selection: Selection {
             key: rules.key.clone(),
@@ -116,7 +178,7 @@ fn compare(
     };
     let mut report = crate::diff(left.as_ref(), right.as_ref(), &spec)?.report;
     report.mask(&rules.report.mask);
-    Ok(report)
+    Ok((aggregates, Some(report)))
 }
 
 /// The gate: each finding against its threshold. With no count or ratio

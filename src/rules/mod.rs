@@ -26,7 +26,9 @@ pub struct RuleFile {
     pub description: Option<String>,
     pub left: SourceRule,
     pub right: SourceRule,
-    /// Key column(s), by their left-side names.
+    /// Key column(s), by their left-side names; may be left out when only
+    /// aggregates are checked.
+    #[serde(default)]
     pub key: Vec<String>,
     #[serde(default)]
     pub columns: ColumnsRule,
@@ -40,6 +42,28 @@ pub struct RuleFile {
     pub gate: GateRule,
     #[serde(default)]
     pub report: ReportRule,
+    /// Aggregate checks (no key needed), run before the row comparison.
+    pub aggregates: Option<AggregatesRule>,
+}
+
+/// Aggregates compared between the sides.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregatesRule {
+    /// Default: every metric (sums only for numbers).
+    pub metrics: Option<Vec<crate::aggregate::Metric>>,
+    /// Columns measured (left names); the row count needs none.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Aggregate per value of this column.
+    pub group_by: Option<String>,
+    #[serde(default)]
+    pub abs: f64,
+    #[serde(default)]
+    pub rel: f64,
+    /// What a mismatch does to the verdict.
+    #[serde(default = "fail")]
+    pub level: Level,
 }
 
 /// One side's source.

@@ -26,11 +26,27 @@ pub fn parse(path: &Path, text: &str) -> Result<RuleFile> {
 
 /// Checks across fields; on failure, a text to find the line by and the message.
 fn check(rules: &RuleFile) -> std::result::Result<(), (String, String)> {
-    if rules.key.is_empty() || rules.key.iter().any(|k| k.trim().is_empty()) {
+    if rules.key.iter().any(|k| k.trim().is_empty()) {
+        return Err(("key".into(), "`key` holds an empty column name".into()));
+    }
+    if rules.key.is_empty() && rules.aggregates.is_none() {
         return Err((
-            "key".into(),
-            "`key` needs at least one column name, e.g. key = [\"id\"]".into(),
+            "[left]".into(),
+            "a rule file needs `key = [\"col\", ...]` (before the first [table]) or an [aggregates] table".into(),
         ));
+    }
+    if let Some(a) = &rules.aggregates {
+        for (name, v) in [("abs", a.abs), ("rel", a.rel)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err((
+                    "[aggregates]".into(),
+                    format!("[aggregates] {name} = {v}: expected a number, 0 or more"),
+                ));
+            }
+        }
+        if a.metrics.as_ref().is_some_and(|m| m.is_empty()) {
+            return Err(("metrics".into(), "[aggregates] metrics is empty".into()));
+        }
     }
     for side in [&rules.left, &rules.right] {
         if side.source.trim().is_empty() {
