@@ -87,6 +87,7 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
     let started = Instant::now();
     let traits = [left, right].map(|s| SideTraits {
         distinguishes_empty_from_null: s.distinguishes_empty_from_null(),
+        declares_nullability: s.declares_nullability(),
     });
     let plan = ComparePlan::with_traits(&left.schema(), &right.schema(), &spec.selection, traits)?;
     let keys = plan.key_columns();

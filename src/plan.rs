@@ -55,6 +55,14 @@ pub struct TypeDifference {
     pub widening: bool,
 }
 
+/// A compared column whose NOT NULL constraint differs between the sides.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NullabilityChange {
+    pub name: String,
+    pub left_nullable: bool,
+    pub right_nullable: bool,
+}
+
 /// The plan for one comparison.
 #[derive(Debug, Clone)]
 pub struct ComparePlan {
@@ -63,6 +71,9 @@ pub struct ComparePlan {
     pub left_only: Vec<OneSidedColumn>,
     pub right_only: Vec<OneSidedColumn>,
     pub type_differences: Vec<TypeDifference>,
+    /// Compared columns NOT NULL on one side and nullable on the other
+    /// (only where both formats can say NOT NULL).
+    pub nullability_changes: Vec<NullabilityChange>,
     /// How the comparison was adapted to the sources, for the report.
     pub notes: Vec<String>,
 }
@@ -71,12 +82,14 @@ pub struct ComparePlan {
 #[derive(Debug, Clone, Copy)]
 pub struct SideTraits {
     pub distinguishes_empty_from_null: bool,
+    pub declares_nullability: bool,
 }
 
 impl Default for SideTraits {
     fn default() -> Self {
         SideTraits {
             distinguishes_empty_from_null: true,
+            declares_nullability: true,
         }
     }
 }
@@ -184,6 +197,7 @@ impl ComparePlan {
 
         let mut values = Vec::new();
         let mut type_differences = Vec::new();
+        let mut nullability_changes = Vec::new();
         let mut left_only = Vec::new();
         for field in left.fields().iter().filter(|f| chosen(f.name())) {
             let Ok(right_field) = right.field_with_name(selection.right_name(field.name())) else {
@@ -210,6 +224,15 @@ impl ComparePlan {
                     right: right_field.data_type().to_string(),
                     compared_as: plan.canonical.to_string(),
                     widening: widens(field.data_type(), right_field.data_type()),
+                });
+            }
+            if traits.iter().all(|t| t.declares_nullability)
+                && field.is_nullable() != right_field.is_nullable()
+            {
+                nullability_changes.push(NullabilityChange {
+                    name: plan.display_name(),
+                    left_nullable: field.is_nullable(),
+                    right_nullable: right_field.is_nullable(),
                 });
             }
             values.push(plan);
@@ -251,6 +274,7 @@ impl ComparePlan {
             left_only,
             right_only,
             type_differences,
+            nullability_changes,
             notes,
         })
     }

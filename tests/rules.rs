@@ -396,3 +396,157 @@ fn aggregates_match_a_direct_count() {
     );
     assert_eq!(code, 1);
 }
+
+#[test]
+fn schema_policy_widening_added_columns_and_nullability() {
+    use arrow::array::{Float32Array, Int32Array, StringArray};
+    let dir = tempfile::tempdir().unwrap();
+    let parquet_file = |name: &str, schema: Schema, columns: Vec<ArrayRef>| {
+        let path = dir.path().join(name);
+        let schema = Arc::new(schema);
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            schema.clone(),
+            None,
+        )
+        .unwrap();
+        w.write(&RecordBatch::try_new(schema, columns).unwrap())
+            .unwrap();
+        w.close().unwrap();
+        path
+    };
+    // The old table: INT, FLOAT, a nullable note.
+    let old = parquet_file(
+        "old.parquet",
+        Schema::new(vec![
+            Field::new("id", DataType::Int32, false),
+            Field::new("amount", DataType::Float32, true),
+            Field::new("note", DataType::Utf8, true),
+        ]),
+        vec![
+            Arc::new(Int32Array::from(vec![1, 2, 3])),
+            Arc::new(Float32Array::from(vec![1.5, 2.5, 3.5])),
+            Arc::new(StringArray::from(vec!["a", "b", "c"])),
+        ],
+    );
+    // The migrated table: BIGINT, DOUBLE, the note NOT NULL, a new column.
+    let new = parquet_file(
+        "new.parquet",
+        Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("amount", DataType::Float64, true),
+            Field::new("note", DataType::Utf8, false),
+            Field::new("extra", DataType::Utf8, true),
+        ]),
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2, 3])),
+            Arc::new(Float64Array::from(vec![1.5, 2.5, 3.5])),
+            Arc::new(StringArray::from(vec!["a", "b", "c"])),
+            Arc::new(StringArray::from(vec![Some("x"), None, None])),
+        ],
+    );
+    let run = |left: &Path, right: &Path, gate: &str| {
+        let path = write(
+            dir.path(),
+            "schema.toml",
+            &format!(
+                "key = [\"id\"]\n[left]\nsource = \"{}\"\n[right]\nsource = \"{}\"\n[gate]\n{gate}",
+                left.display(),
+                right.display()
+            ),
+        );
+        let (code, out) = check(&[path.to_str().unwrap()]);
+        let reasons: Vec<String> = out["checks"][0]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect();
+        (code, reasons)
+    };
+    let (code, reasons) = run(&old, &new, "");
+    assert_eq!(code, 1);
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].contains("extra") && reasons[0].contains("added"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("note") && reasons[1].contains("NOT NULL"),
+        "{reasons:?}"
+    );
+    let (code, reasons) = run(
+        &old,
+        &new,
+        "allow_added_columns = true\nallow_nullability_changes = true\n",
+    );
+    assert_eq!((code, reasons.len()), (0, 0), "{reasons:?}");
+    let (code, reasons) = run(
+        &old,
+        &new,
+        "allow_added_columns = true\nallow_nullability_changes = true\nallow_type_widening = false\n",
+    );
+    assert_eq!(code, 1);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("amount") && r.contains("widening")),
+        "{reasons:?}"
+    );
+    // The other way round the types narrow: a change, not a widening.
+    let (code, reasons) = run(&new, &old, "allow_nullability_changes = true\n");
+    assert_eq!(code, 1);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("extra") && r.contains("missing")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("amount") && r.contains("Float64 -> Float32")),
+        "{reasons:?}"
+    );
+    let (code, _) = run(
+        &new,
+        &old,
+        "allow_nullability_changes = true\nallow_type_changes = true\n",
+    );
+    assert_eq!(code, 1, "a column missing on the right still fails");
+}
+
+#[test]
+fn diff_takes_its_settings_from_a_rule_file() {
+    let out = recon()
+        .args([
+            "diff",
+            "testdata/orders/left.parquet",
+            "testdata/orders/right.parquet",
+            "--rules",
+            "rules/orders_migration.toml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The price within its tolerance is not a change; names are masked.
+    assert_eq!(report["summary"]["changed"], 3, "{report}");
+    let text = report.to_string();
+    assert!(!text.contains("name-"), "a masked value leaked");
+    // A rule file without a key needs --key.
+    let out = recon()
+        .args([
+            "diff",
+            "testdata/orders/right.parquet",
+            "testdata/orders/right.csv",
+            "--rules",
+            "rules/orders_totals.toml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--key"));
+}

@@ -29,7 +29,7 @@ pub struct Args {
     /// Right source, same forms as LEFT.
     pub right: String,
     /// Key column(s), comma-separated.
-    #[arg(short, long, value_delimiter = ',', required = true)]
+    #[arg(short, long, value_delimiter = ',', required_unless_present = "rules")]
     pub key: Vec<String>,
     /// Compare only these columns (besides the key), comma-separated.
     #[arg(long, value_delimiter = ',')]
@@ -37,6 +37,10 @@ pub struct Args {
     /// Leave these columns out of the comparison, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
+    /// Take the key, columns, mapping, comparison rules and report options
+    /// from a rule file (its sources are not used; flags add to it).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<std::path::PathBuf>,
     /// Columns named differently on the right: LEFT=RIGHT, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "LEFT=RIGHT")]
     pub map: Vec<String>,
@@ -208,22 +212,35 @@ pub fn run(args: Args) -> Result<u8> {
         &options,
         runtime.handle(),
     )?;
+    let file = args.rules.as_deref().map(recon::rules::load).transpose()?;
+    let mut selection = file
+        .as_ref()
+        .map_or_else(Selection::default, |f| f.rules.selection());
+    if !args.key.is_empty() {
+        selection.key = args.key.clone();
+    }
+    if selection.key.is_empty() {
+        return Err(Error::Usage(
+            "--key is needed: the rule file names no key".into(),
+        ));
+    }
+    selection.columns.extend(args.columns.iter().cloned());
+    selection.exclude.extend(args.exclude.iter().cloned());
+    selection.map.extend(parse_map(&args.map)?);
+    let sample = file.as_ref().and_then(|f| f.rules.report.sample);
     let mut spec = Spec {
-        selection: Selection {
-            key: args.key.clone(),
-            columns: args.columns.clone(),
-            exclude: args.exclude.clone(),
-            map: parse_map(&args.map)?,
-            ..Selection::default()
-        },
-        max_diffs: args.max_diffs,
+        selection,
+        max_diffs: args.max_diffs.or(sample),
         leaf_rows: args.leaf_rows,
         threads,
         progress: !args.quiet && std::io::stderr().is_terminal(),
         ..Spec::default()
     };
     column_rules(&args, &mut spec.selection)?;
-    let outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
+    let mut outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
+    if let Some(file) = &file {
+        outcome.report.mask(&file.rules.report.mask);
+    }
     if let Some(file) = diffs_file {
         outcome.write_diffs_to(file)?;
     }

@@ -68,6 +68,7 @@ pub struct SchemaReport {
     pub left_only: Vec<OneSidedColumn>,
     pub right_only: Vec<OneSidedColumn>,
     pub type_differences: Vec<TypeDifference>,
+    pub nullability_changes: Vec<crate::plan::NullabilityChange>,
     pub notes: Vec<String>,
 }
 
@@ -331,6 +332,7 @@ impl Report {
                 left_only: plan.left_only.clone(),
                 right_only: plan.right_only.clone(),
                 type_differences: plan.type_differences.clone(),
+                nullability_changes: plan.nullability_changes.clone(),
                 notes: plan.notes.clone(),
             },
             columns,

@@ -7,7 +7,6 @@ use super::{GateRule, Level, LoadedRules, Threshold, expand_env};
 use crate::aggregate::{AggregateFinding, AggregateSpec};
 use crate::compare::Spec;
 use crate::error::{Error, Result, Side, one_line};
-use crate::plan::Selection;
 use crate::report::Report;
 use crate::source::{self, OpenOptions};
 
@@ -164,14 +163,7 @@ fn compare(
         return Ok((aggregates, None));
     }
     let spec = Spec {
-        selection: Selection {
-            key: rules.key.clone(),
-            columns: rules.columns.include.clone(),
-            exclude: rules.columns.exclude.clone(),
-            map: rules.columns.map.clone(),
-            rules: rules.compare.clone(),
-            default_rules: rules.defaults.clone(),
-        },
+        selection: rules.selection(),
         max_diffs: rules.report.sample,
         threads,
         ..Spec::default()
@@ -288,6 +280,20 @@ pub fn evaluate(gate: &GateRule, report: &Report) -> (Status, Vec<String>) {
                     } else {
                         ""
                     }
+                ),
+            );
+        }
+    }
+    if !gate.allow_nullability_changes {
+        let says = |nullable: bool| if nullable { "nullable" } else { "NOT NULL" };
+        for n in &schema.nullability_changes {
+            note(
+                Status::Fail,
+                format!(
+                    "column {} is {} on the left and {} on the right",
+                    n.name,
+                    says(n.left_nullable),
+                    says(n.right_nullable)
                 ),
             );
         }

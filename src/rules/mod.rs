@@ -66,6 +66,20 @@ pub struct AggregatesRule {
     pub level: Level,
 }
 
+impl RuleFile {
+    /// What to compare, as the engine takes it.
+    pub fn selection(&self) -> crate::plan::Selection {
+        crate::plan::Selection {
+            key: self.key.clone(),
+            columns: self.columns.include.clone(),
+            exclude: self.columns.exclude.clone(),
+            map: self.columns.map.clone(),
+            rules: self.compare.clone(),
+            default_rules: self.defaults.clone(),
+        }
+    }
+}
+
 /// One side's source.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +175,9 @@ pub struct GateRule {
     /// fail; values are still compared by their canonical form.
     #[serde(default)]
     pub allow_type_changes: bool,
+    /// A column that became nullable, or NOT NULL, does not fail.
+    #[serde(default)]
+    pub allow_nullability_changes: bool,
     /// What a duplicate key does to the verdict.
     #[serde(default = "fail")]
     pub duplicate_keys: Level,
@@ -179,6 +196,7 @@ impl Default for GateRule {
             allow_added_columns: false,
             allow_type_widening: true,
             allow_type_changes: false,
+            allow_nullability_changes: false,
             duplicate_keys: Level::Fail,
             null_keys: Level::Warn,
         }

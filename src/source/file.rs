@@ -289,6 +289,13 @@ impl Source for FileSource {
         !matches!(self.format, FileFormat::Csv | FileFormat::Tsv)
     }
 
+    fn declares_nullability(&self) -> bool {
+        !matches!(
+            self.format,
+            FileFormat::Csv | FileFormat::Tsv | FileFormat::NdJson
+        )
+    }
+
     fn scan(&self, columns: &[String], hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {
         let read_error = |e: datafusion::error::DataFusionError| Error::Read {
             side: self.side,

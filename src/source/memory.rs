@@ -19,6 +19,8 @@ pub struct MemorySource {
     parts: Option<Vec<u64>>,
     /// False when the data came from a format that cannot tell "" from NULL.
     distinguishes_empty_from_null: bool,
+    /// False when the data came from a format without NOT NULL columns.
+    declares_nullability: bool,
 }
 
 impl MemorySource {
@@ -42,6 +44,7 @@ impl MemorySource {
             partitions,
             parts: None,
             distinguishes_empty_from_null: true,
+            declares_nullability: true,
         })
     }
 
@@ -56,6 +59,13 @@ impl MemorySource {
     /// from NULL (CSV), so that the comparison treats them alike.
     pub fn from_format_without_empty_strings(mut self) -> Self {
         self.distinguishes_empty_from_null = false;
+        self
+    }
+
+    /// Marks the data as read from a format that cannot declare a column
+    /// NOT NULL (CSV, NDJSON).
+    pub fn without_declared_nullability(mut self) -> Self {
+        self.declares_nullability = false;
         self
     }
 
@@ -86,6 +96,10 @@ impl Source for MemorySource {
 
     fn distinguishes_empty_from_null(&self) -> bool {
         self.distinguishes_empty_from_null
+    }
+
+    fn declares_nullability(&self) -> bool {
+        self.declares_nullability
     }
 
     fn scan(&self, columns: &[String], _hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {

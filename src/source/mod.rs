@@ -43,6 +43,11 @@ pub trait Source: Send + Sync {
     fn distinguishes_empty_from_null(&self) -> bool {
         true
     }
+    /// False when the format cannot declare a column NOT NULL (CSV, NDJSON),
+    /// so its columns' nullability says nothing.
+    fn declares_nullability(&self) -> bool {
+        true
+    }
     /// Streams `columns` (in that order), optionally narrowed by `hint`.
     fn scan(&self, columns: &[String], hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>>;
     /// Read access by row position, for sources whose rows have stable positions.
@@ -138,12 +143,14 @@ fn load(source: FileSource) -> Result<Arc<dyn Source>> {
     let memory = MemorySource::new(source.describe(), source.schema(), partitions);
     match memory {
         Ok(memory) => {
-            let memory = memory.positional();
-            Ok(Arc::new(if source.distinguishes_empty_from_null() {
-                memory
-            } else {
-                memory.from_format_without_empty_strings()
-            }))
+            let mut memory = memory.positional();
+            if !source.distinguishes_empty_from_null() {
+                memory = memory.from_format_without_empty_strings();
+            }
+            if !source.declares_nullability() {
+                memory = memory.without_declared_nullability();
+            }
+            Ok(Arc::new(memory))
         }
         // Batches whose schema differs in detail from the declared one: stream instead.
         Err(_) => Ok(Arc::new(source)),
