@@ -543,25 +543,30 @@ proptest! {
     /// it is reported, on every path (merged pass or not, any leaf size).
     #[test]
     fn tolerance_matches_brute_force(
-        values in prop::collection::vec((prop_oneof![Just(None), (-1e4f64..1e4).prop_map(Some), Just(Some(1e300)), Just(Some(0.0))], delta(), any::<bool>()), 0..150),
+        values in prop::collection::vec((prop_oneof![Just(None), (-1e4f64..1e4).prop_map(Some), Just(Some(1e300)), Just(Some(0.0))], delta(), any::<bool>(), (-1000i32..1000, -4i32..4)), 0..150),
         tolerance in prop_oneof![Just((0.01, 0.0)), Just((0.0, 1e-3)), Just((0.0, 1e-9)), Just((0.01, 0.5)), Just((1e-300, 0.0))],
+        int_abs in prop_oneof![Just(0.0), Just(1.0), Just(2.5), Just(0.5)],
         leaf_rows in 1usize..40,
         parts in 1usize..4,
         batch_rows in 1usize..50,
         (positional, merge_ordered, shuffle) in any::<(bool, bool, bool)>(),
     ) {
         let (abs, rel) = tolerance;
-        let row = |i: usize, b: Option<f64>| Row { k1: Some(i as i64), k2: None, a: Some(1), b, c: None };
-        let left: Vec<Row> = values.iter().enumerate().map(|(i, (v, _, _))| row(i, *v)).collect();
+        // b (float) within abs/rel; a (Int32) within int_abs.
+        let row = |i: usize, a: i32, b: Option<f64>| Row { k1: Some(i as i64), k2: None, a: Some(a), b, c: None };
+        let left: Vec<Row> = values.iter().enumerate().map(|(i, (v, _, _, (a, _)))| row(i, *a, *v)).collect();
         let right: Vec<Row> = values
             .iter()
             .enumerate()
-            .map(|(i, (v, d, null))| row(i, if *null && *d == 1.0 { None } else { v.map(|x| x + d) }))
+            .map(|(i, (v, d, null, (a, da)))| row(i, a + da, if *null && *d == 1.0 { None } else { v.map(|x| x + d) }))
             .collect();
+        let int_within = |l: &Row, r: &Row| {
+            (f64::from(l.a.unwrap_or(0)) - f64::from(r.a.unwrap_or(0))).abs() <= int_abs
+        };
         let expected: BTreeSet<i64> = left
             .iter()
             .zip(&right)
-            .filter(|(l, r)| !within(l.b, r.b, abs, rel))
+            .filter(|(l, r)| !within(l.b, r.b, abs, rel) || !int_within(l, r))
             .map(|(l, _)| l.k1.unwrap())
             .collect();
         let (left, right) = if shuffle {
@@ -577,6 +582,10 @@ proptest! {
         selection.rules.insert(
             "b".into(),
             recon::rules::ColumnRule { abs: Some(abs), rel: Some(rel), ..Default::default() },
+        );
+        selection.rules.insert(
+            "a".into(),
+            recon::rules::ColumnRule { abs: Some(int_abs), ..Default::default() },
         );
         let spec = Spec {
             selection,
