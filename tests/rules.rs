@@ -550,3 +550,29 @@ fn diff_takes_its_settings_from_a_rule_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--key"));
 }
+
+#[test]
+fn report_files_are_written_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out/orders.json");
+    let md = dir.path().join("out/orders.md");
+    let path = write(
+        dir.path(),
+        "files.toml",
+        &format!(
+            "key = [\"id\"]\n[left]\nsource = \"testdata/orders/left.parquet\"\n[right]\nsource = \"testdata/orders/right.parquet\"\n\
+             [report]\nmask = [\"name\"]\njson = \"{}\"\nmarkdown = \"{}\"\n",
+            json.display(),
+            md.display()
+        ),
+    );
+    let (code, _) = check(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["summary"]["changed"], 4);
+    let text = report.to_string() + &std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains("***") && !text.contains("name-"),
+        "masked values leaked"
+    );
+}

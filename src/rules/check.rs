@@ -170,7 +170,36 @@ fn compare(
     };
     let mut report = crate::diff(left.as_ref(), right.as_ref(), &spec)?.report;
     report.mask(&rules.report.mask);
+    write_files(&rules.report, &report)?;
     Ok((aggregates, Some(report)))
+}
+
+/// The report files a rule file asks for (parent directories created).
+fn write_files(options: &super::ReportRule, report: &Report) -> Result<()> {
+    type Render = fn(&Report, &mut dyn std::io::Write, usize) -> Result<()>;
+    let sample = options.sample.unwrap_or(crate::report::TABLE_SAMPLE);
+    let files: [(&Option<String>, Render); 3] = [
+        (&options.json, |r, out, _| crate::report::write_json(r, out)),
+        (&options.markdown, crate::report::write_markdown),
+        (&options.table, crate::report::write_table),
+    ];
+    for (path, render) in files {
+        let Some(path) = path else { continue };
+        let fail = |e: std::io::Error| Error::Output {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(fail)?);
+        render(report, &mut file, sample)?;
+        std::io::Write::flush(&mut file).map_err(fail)?;
+    }
+    Ok(())
 }
 
 /// The gate: each finding against its threshold. With no count or ratio

@@ -231,6 +231,10 @@ pub struct ReportRule {
     /// Columns whose values are shown as `***` in every output.
     #[serde(default)]
     pub mask: Vec<String>,
+    /// Write this check's full report to these files, by format.
+    pub json: Option<String>,
+    pub markdown: Option<String>,
+    pub table: Option<String>,
 }
 
 /// A rule file read from disk: where it came from and what it says.
