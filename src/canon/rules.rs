@@ -336,3 +336,76 @@ fn same_value(a: &ArrayRef, l: usize, b: &ArrayRef, r: usize) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Decimal128Array, Float64Array, Int64Array, TimestampMillisecondArray};
+    use proptest::prelude::*;
+
+    /// The safety property of hashing by bucket: two values with the same
+    /// hash form are within the tolerance (else a real difference could be
+    /// skipped). Checked for every type a tolerance applies to.
+    fn same_form_means_within(
+        l: ArrayRef,
+        r: ArrayRef,
+        t: Tolerance,
+    ) -> std::result::Result<(), TestCaseError> {
+        let rule = ValueRule {
+            tolerance: Some(t),
+            ..ValueRule::default()
+        };
+        let (lf, rf) = (
+            hash_form(&[l.clone()], &rule),
+            hash_form(&[r.clone()], &rule),
+        );
+        let converter = arrow::row::RowConverter::new(
+            lf.iter()
+                .map(|a| arrow::row::SortField::new(a.data_type().clone()))
+                .collect(),
+        )
+        .unwrap();
+        let (le, re) = (
+            converter.convert_columns(&lf).unwrap(),
+            converter.convert_columns(&rf).unwrap(),
+        );
+        for i in 0..l.len() {
+            if le.row(i) == re.row(i) {
+                prop_assert!(
+                    within(&[l.clone()], i, &[r.clone()], i, t),
+                    "row {i}: {:?} {:?} {t:?}",
+                    l.slice(i, 1),
+                    r.slice(i, 1)
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn equal_buckets_are_within_the_tolerance(
+            base in prop::collection::vec(-1_000_000i64..1_000_000, 1..50),
+            deltas in prop::collection::vec(-300i64..300, 50),
+            abs in prop_oneof![Just(0.5), Just(1.0), Just(7.0), Just(99.99), Just(1e-3)],
+            rel in prop_oneof![Just(0.0), Just(1e-3), Just(0.1)],
+            nanos in prop_oneof![Just(1_000_000i64), Just(2_500_000), Just(999_999), Just(60_000_000_000)],
+        ) {
+            let right: Vec<i64> = base.iter().zip(&deltas).map(|(b, d)| b + d).collect();
+            // Integers.
+            let (l, r): (ArrayRef, ArrayRef) = (Arc::new(Int64Array::from(base.clone())), Arc::new(Int64Array::from(right.clone())));
+            same_form_means_within(l, r, Tolerance::Numeric { abs, rel })?;
+            // Decimals with 2 places: the same integers are cents.
+            let dec = |v: &[i64]| -> ArrayRef {
+                Arc::new(Decimal128Array::from(v.iter().map(|&x| i128::from(x)).collect::<Vec<_>>()).with_precision_and_scale(38, 2).unwrap())
+            };
+            same_form_means_within(dec(&base), dec(&right), Tolerance::Numeric { abs, rel })?;
+            // Floats: the integers scaled down.
+            let float = |v: &[i64]| -> ArrayRef { Arc::new(Float64Array::from(v.iter().map(|&x| x as f64 / 64.0).collect::<Vec<_>>())) };
+            same_form_means_within(float(&base), float(&right), Tolerance::Numeric { abs, rel })?;
+            // Timestamps in milliseconds, within a time.
+            let ts = |v: &[i64]| -> ArrayRef { Arc::new(TimestampMillisecondArray::from(v.to_vec())) };
+            same_form_means_within(ts(&base), ts(&right), Tolerance::Nanos(nanos))?;
+        }
+    }
+}
