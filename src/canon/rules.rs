@@ -356,8 +356,8 @@ mod tests {
             ..ValueRule::default()
         };
         let (lf, rf) = (
-            hash_form(&[l.clone()], &rule),
-            hash_form(&[r.clone()], &rule),
+            hash_form(std::slice::from_ref(&l), &rule),
+            hash_form(std::slice::from_ref(&r), &rule),
         );
         let converter = arrow::row::RowConverter::new(
             lf.iter()
@@ -372,7 +372,7 @@ mod tests {
         for i in 0..l.len() {
             if le.row(i) == re.row(i) {
                 prop_assert!(
-                    within(&[l.clone()], i, &[r.clone()], i, t),
+                    within(std::slice::from_ref(&l), i, std::slice::from_ref(&r), i, t),
                     "row {i}: {:?} {:?} {t:?}",
                     l.slice(i, 1),
                     r.slice(i, 1)
