@@ -189,12 +189,13 @@ fn malformed_rule_files_name_the_line() {
         for command in ["validate", "check"] {
             let out = recon().args([command, file]).output().unwrap();
             assert_eq!(out.status.code(), Some(2), "{command} {name}");
-            let stream = if command == "validate" {
-                &out.stderr
-            } else {
-                &out.stdout
-            };
-            let text = String::from_utf8_lossy(stream);
+            // The cause is on stderr, one line, for both commands.
+            let text = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                text.trim_end().lines().count(),
+                1,
+                "{command} {name}: {text}"
+            );
             let prefix = format!("{file}:{line}: ");
             assert!(
                 text.contains(&prefix),

@@ -98,6 +98,10 @@ pub fn run(args: Args) -> Result<u8> {
     if let (Some(file), Some(path)) = (markdown.as_mut(), &args.markdown) {
         checks::write_checks_markdown(&results, file, &path.display().to_string())?;
     }
+    // Errors also go to stderr, one line each, as for every command.
+    for r in results.iter().filter(|r| r.status == Status::Error) {
+        eprintln!("recon: error: {}: {}", r.name, r.reasons.join("; "));
+    }
     let worst = results
         .iter()
         .map(|r| r.status)
