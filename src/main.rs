@@ -27,7 +27,9 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("recon: error: {}", recon::error::one_line(&e));
+            // Any URL quoted in a message is shown without its password.
+            let line = recon::error::one_line(&e);
+            eprintln!("recon: error: {}", recon::source::url::redact(&line));
             ExitCode::from(cli::EXIT_ERROR)
         }
     }

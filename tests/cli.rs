@@ -716,3 +716,60 @@ fn tolerance_and_text_flags_decide_what_is_equal() {
     let line = error_line(&["diff", l, r, "--key", "id", "--time-tol", "at=soon"]);
     assert!(line.contains("duration"), "{line}");
 }
+
+#[test]
+fn passwords_in_urls_are_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "hunter2-secret";
+    for source in [
+        format!("postgres://app:{secret}@127.0.0.1:1/db?table=t"),
+        format!("mysql://root:{secret}@127.0.0.1:1/db?table=t"),
+        format!("s3://key:{secret}@bucket/data.parquet"),
+    ] {
+        let out = recon()
+            .args([
+                "diff",
+                &source,
+                "testdata/orders/left.parquet",
+                "--key",
+                "id",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(secret), "{all}");
+        assert!(all.contains("***"), "{all}");
+        // The same through a rule file, in every output of recon check.
+        let rules = write(
+            dir.path(),
+            "secret.toml",
+            format!(
+                "key = [\"id\"]\n[left]\nsource = \"{source}\"\n[right]\nsource = \"testdata/orders/left.parquet\"\n"
+            )
+            .as_bytes(),
+        );
+        let junit = dir.path().join("j.xml");
+        let out = recon()
+            .arg("check")
+            .arg(&rules)
+            .args(["--format", "json", "--junit"])
+            .arg(&junit)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let all = format!(
+            "{}{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&junit).unwrap()
+        );
+        assert!(!all.contains(secret), "{all}");
+    }
+}

@@ -69,7 +69,7 @@ pub fn run(args: Args) -> Result<u8> {
                 ),
                 file: path.display().to_string(),
                 status: Status::Error,
-                reasons: vec![recon::error::one_line(e)],
+                reasons: vec![recon::source::url::redact(&recon::error::one_line(e))],
                 seconds: 0.0,
                 aggregates: Vec::new(),
                 report: None,

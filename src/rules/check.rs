@@ -71,7 +71,12 @@ pub fn run(loaded: &LoadedRules, threads: usize, runtime: &tokio::runtime::Handl
             }
             (status, reasons, aggregates, report)
         }
-        Err(e) => (Status::Error, vec![one_line(e)], Vec::new(), None),
+        Err(e) => (
+            Status::Error,
+            vec![crate::source::url::redact(&one_line(e))],
+            Vec::new(),
+            None,
+        ),
     };
     CheckResult {
         name: loaded.name(),

@@ -6,6 +6,7 @@
 mod file;
 mod memory;
 mod parquet;
+pub mod url;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::scalar::ScalarValue;
 
-use crate::error::{Result, Side};
+use crate::error::{Error, Result, Side};
 
 pub use file::{FileFormat, FileSource, FileSpec};
 pub use memory::MemorySource;
@@ -104,6 +105,15 @@ pub fn open(
     options: &OpenOptions,
     runtime: &tokio::runtime::Handle,
 ) -> Result<Arc<dyn Source>> {
+    if let Some(url) = url::DatabaseUrl::parse(spec, side)? {
+        return Err(Error::Source {
+            side,
+            source_name: url.to_string(),
+            message: "database sources are not supported yet; compare files \
+                      (Parquet, CSV, NDJSON, Arrow IPC)"
+                .into(),
+        });
+    }
     let file = FileSpec::parse(spec, side)?;
     if file.format == FileFormat::Parquet
         && query.is_none()

@@ -1,0 +1,264 @@
+//! Database sources named by URL: `postgres://user@host:5432/db?table=orders`,
+//! `mysql://...`, `sqlite:///path/file.db?table=t`. The password may come from
+//! the URL, from `PGPASSWORD` / `MYSQL_PWD`, or from `${ENV}` in a rule file;
+//! wherever a URL is shown (describe, errors, reports) it is shown redacted.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use percent_encoding::percent_decode_str;
+
+use crate::error::{Error, Result, Side};
+
+/// A database engine recon can read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl Engine {
+    fn from_scheme(scheme: &str) -> Option<Engine> {
+        match scheme {
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            "mysql" | "mariadb" => Some(Engine::MySql),
+            "sqlite" => Some(Engine::Sqlite),
+            _ => None,
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Engine::Postgres => 5432,
+            Engine::MySql => 3306,
+            Engine::Sqlite => 0,
+        }
+    }
+
+    /// The environment variable the engine's own clients read a password from.
+    fn password_variable(self) -> Option<&'static str> {
+        match self {
+            Engine::Postgres => Some("PGPASSWORD"),
+            Engine::MySql => Some("MYSQL_PWD"),
+            Engine::Sqlite => None,
+        }
+    }
+}
+
+/// A parsed database URL. `Debug` and `Display` never show the password.
+#[derive(Clone, PartialEq)]
+pub struct DatabaseUrl {
+    pub engine: Engine,
+    pub user: Option<String>,
+    password: Option<String>,
+    pub host: String,
+    pub port: u16,
+    /// The database (PostgreSQL, MySQL) or the file path (SQLite).
+    pub database: String,
+    /// `?table=`: the table compared (a query may stand in for it).
+    pub table: Option<String>,
+    /// Other query parameters (`sslmode`, ...), passed on to the driver.
+    pub params: BTreeMap<String, String>,
+}
+
+impl DatabaseUrl {
+    /// Parses `text` when it is a database URL; `None` for anything else
+    /// (a file, a glob), so file sources are unaffected.
+    pub fn parse(text: &str, side: Side) -> Result<Option<DatabaseUrl>> {
+        let Some((scheme, _)) = text.split_once("://") else {
+            return Ok(None);
+        };
+        let Some(engine) = Engine::from_scheme(&scheme.to_ascii_lowercase()) else {
+            return Ok(None);
+        };
+        let fail = |message: String| Error::Source {
+            side,
+            source_name: redact(text),
+            message,
+        };
+        let url = ::url::Url::parse(text).map_err(|e| fail(format!("not a valid URL: {e}")))?;
+        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let params: BTreeMap<String, String> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut params = params;
+        let table = params.remove("table");
+        let (host, port, database) = if engine == Engine::Sqlite {
+            // sqlite:///abs/path.db or sqlite://relative/path.db
+            let path = format!("{}{}", url.host_str().unwrap_or(""), decode(url.path()));
+            if path.is_empty() || path == "/" {
+                return Err(fail(
+                    "expected a file path, as in sqlite:///data/app.db?table=t".into(),
+                ));
+            }
+            (String::new(), 0, path)
+        } else {
+            let host = url
+                .host_str()
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| fail("no host (expected scheme://user@host:port/database)".into()))?
+                .to_string();
+            let database = decode(url.path().trim_start_matches('/'));
+            if database.is_empty() {
+                return Err(fail(
+                    "no database name (expected scheme://user@host:port/database)".into(),
+                ));
+            }
+            (host, url.port().unwrap_or(engine.default_port()), database)
+        };
+        let user = Some(decode(url.username())).filter(|u| !u.is_empty());
+        let password = url.password().map(decode).or_else(|| {
+            engine
+                .password_variable()
+                .and_then(|v| std::env::var(v).ok())
+        });
+        Ok(Some(DatabaseUrl {
+            engine,
+            user,
+            password,
+            host,
+            port,
+            database,
+            table,
+            params,
+        }))
+    }
+
+    /// The password, for the driver only.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    /// The URL as shown to people: a password, if any, as `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = match self.engine {
+            Engine::Postgres => "postgres",
+            Engine::MySql => "mysql",
+            Engine::Sqlite => "sqlite",
+        };
+        if self.engine == Engine::Sqlite {
+            write!(f, "sqlite://{}", self.database)?;
+        } else {
+            write!(f, "{scheme}://")?;
+            if let Some(user) = &self.user {
+                write!(f, "{user}")?;
+                if self.password.is_some() {
+                    write!(f, ":***")?;
+                }
+                write!(f, "@")?;
+            }
+            write!(f, "{}:{}/{}", self.host, self.port, self.database)?;
+        }
+        if let Some(table) = &self.table {
+            write!(f, "?table={table}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// `text` with the password of any `scheme://user:password@` in it replaced
+/// by `***`: for messages that quote a URL recon could not parse.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        // The authority ends at the first '/', '?' or '#'.
+        let end = tail.find(['/', '?', '#']).unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at_sign), Some(colon)) if colon < at_sign => {
+                out.push_str(&authority[..colon]);
+                out.push_str(":***");
+                out.push_str(&authority[at_sign..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> DatabaseUrl {
+        DatabaseUrl::parse(text, Side::Left).unwrap().unwrap()
+    }
+
+    #[test]
+    fn urls_parse_and_never_show_their_password() {
+        let u = parse("postgres://app:s3cr%40t@db.internal:6543/shop?table=orders&sslmode=require");
+        assert_eq!(u.engine, Engine::Postgres);
+        assert_eq!(u.user.as_deref(), Some("app"));
+        assert_eq!(u.password(), Some("s3cr@t"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.database.as_str()),
+            ("db.internal", 6543, "shop")
+        );
+        assert_eq!(u.table.as_deref(), Some("orders"));
+        assert_eq!(u.params.get("sslmode").map(String::as_str), Some("require"));
+        let shown = format!("{u} {u:?}");
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(
+            shown.contains("app:***@db.internal:6543/shop?table=orders"),
+            "{shown}"
+        );
+
+        let m = parse("mysql://root@127.0.0.1/test?table=t");
+        assert_eq!((m.engine, m.port), (Engine::MySql, 3306));
+        assert_eq!(m.to_string(), "mysql://root@127.0.0.1:3306/test?table=t");
+
+        let s = parse("sqlite:///var/data/app.db?table=t");
+        assert_eq!(
+            (s.engine, s.database.as_str()),
+            (Engine::Sqlite, "/var/data/app.db")
+        );
+    }
+
+    #[test]
+    fn files_are_not_urls_and_bad_urls_are_errors_without_secrets() {
+        for text in [
+            "data/*.parquet",
+            "csv:export.txt",
+            "s3x://bucket/key",
+            "/tmp/a.parquet",
+        ] {
+            assert!(
+                DatabaseUrl::parse(text, Side::Left).unwrap().is_none(),
+                "{text}"
+            );
+        }
+        let e = DatabaseUrl::parse("postgres://u:hunter2@/db", Side::Left)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = DatabaseUrl::parse("postgres://u:hunter2@host", Side::Left)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2") && e.contains("database"), "{e}");
+    }
+
+    #[test]
+    fn redact_hides_passwords_anywhere_in_a_message() {
+        assert_eq!(
+            redact("cannot reach postgres://u:pw@h:5432/db and mysql://r:x@h/d?table=t"),
+            "cannot reach postgres://u:***@h:5432/db and mysql://r:***@h/d?table=t"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("no url here: a:b@c"), "no url here: a:b@c");
+    }
+}
