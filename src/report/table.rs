@@ -311,8 +311,15 @@ pub fn stats_line(report: &Report) -> String {
     } else {
         0.0
     };
+    // After a merged pass nothing was read twice: the rows of divergent
+    // leaves were compared as they went by.
+    let (pass, verb) = if st.merged_pass {
+        (" in one merged pass", "compared")
+    } else {
+        ("", "re-read")
+    };
     format!(
-        "hashed {} rows into {}; re-read {} rows ({share:.2}%) in {}; {:.2} s on {} threads",
+        "hashed {} rows into {}{pass}; {verb} {} rows ({share:.2}%) in {}; {:.2} s on {} threads",
         thousands(hashed),
         count(st.leaves as u64, "leaf", "leaves"),
         thousands(reread),
