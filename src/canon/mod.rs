@@ -24,9 +24,7 @@ use crate::error::{Error, Result, Side, one_line};
 
 mod rules;
 
-pub use rules::{Tolerance, ValueRule, within};
-
-use crate::rules::{ColumnRule, TypeClass};
+pub use rules::{ColumnRule, Duration, Tolerance, TypeClass, ValueRule, within};
 
 /// How one side's column becomes canonical.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -713,22 +711,28 @@ pub fn canonical_arrays(
     arrays: &[ArrayRef],
     side: Side,
 ) -> Result<Vec<ArrayRef>> {
-    let mut out = Vec::with_capacity(columns.len());
-    for (plan, array) in columns.iter().zip(arrays) {
-        out.extend(plan.canonicalize(array, side)?);
-    }
-    Ok(out)
+    per_column(columns, arrays, |plan, array| {
+        plan.canonicalize(array, side)
+    })
 }
 
-/// Arrays to hash of `columns` (positions in `arrays` match `columns`).
+/// Arrays to hash of `columns`: canonical, tolerant columns as buckets.
 pub fn hashed_arrays(
     columns: &[&ColumnPlan],
     arrays: &[ArrayRef],
     side: Side,
 ) -> Result<Vec<ArrayRef>> {
+    per_column(columns, arrays, |plan, array| plan.hash_arrays(array, side))
+}
+
+fn per_column(
+    columns: &[&ColumnPlan],
+    arrays: &[ArrayRef],
+    convert: impl Fn(&ColumnPlan, &ArrayRef) -> Result<Vec<ArrayRef>>,
+) -> Result<Vec<ArrayRef>> {
     let mut out = Vec::with_capacity(columns.len());
     for (plan, array) in columns.iter().zip(arrays) {
-        out.extend(plan.hash_arrays(array, side)?);
+        out.extend(convert(plan, array)?);
     }
     Ok(out)
 }

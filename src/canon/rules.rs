@@ -21,6 +21,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type, TimeUnit};
 
+use super::unit_nanos;
+
 /// How the values of one column compare (the defaults: exactly).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ValueRule {
@@ -38,6 +40,95 @@ pub enum Tolerance {
     Numeric { abs: f64, rel: f64 },
     /// Dates and timestamps at most this many nanoseconds apart.
     Nanos(i64),
+}
+
+/// How the values of one column are compared.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnRule {
+    /// Numbers: equal when `|l - r| <= abs + rel * |r|`.
+    pub abs: Option<f64>,
+    pub rel: Option<f64>,
+    /// Timestamps: equal when at most this far apart (`"1ms"`, `"2s"`).
+    pub time: Option<Duration>,
+    /// Text: leading and trailing white space does not count.
+    pub trim: Option<bool>,
+    /// Text: letter case does not count.
+    pub case_insensitive: Option<bool>,
+    /// Text: NULL and the empty string are equal.
+    pub null_equals_empty: Option<bool>,
+    /// Floats: compared at this many significant digits.
+    pub digits: Option<u32>,
+}
+
+impl ColumnRule {
+    /// The fields set here, over those of `base`.
+    pub fn over(&self, base: &ColumnRule) -> ColumnRule {
+        ColumnRule {
+            abs: self.abs.or(base.abs),
+            rel: self.rel.or(base.rel),
+            time: self.time.or(base.time),
+            trim: self.trim.or(base.trim),
+            case_insensitive: self.case_insensitive.or(base.case_insensitive),
+            null_equals_empty: self.null_equals_empty.or(base.null_equals_empty),
+            digits: self.digits.or(base.digits),
+        }
+    }
+}
+
+/// Kinds of columns a default rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeClass {
+    Int,
+    Float,
+    Decimal,
+    Text,
+    Timestamp,
+    Date,
+}
+
+/// A time tolerance, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration {
+    pub nanos: i64,
+}
+
+impl Duration {
+    /// Parses `"500us"`, `"1ms"`, `"2s"`, `"5m"`, `"1h"`, `"1d"`.
+    pub fn parse(text: &str) -> std::result::Result<Duration, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (digits, unit) = t.split_at(split);
+        let per_unit: i64 = match unit.trim() {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" | "min" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
+            _ => {
+                return Err(format!(
+                    "{text:?}: expected a duration like \"1ms\", \"2s\" or \"5m\" (units ns, us, ms, s, m, h, d)"
+                ));
+            }
+        };
+        let count: i64 = digits.parse().map_err(|_| {
+            format!("{text:?}: expected a whole number before the unit, like \"2s\"")
+        })?;
+        count
+            .checked_mul(per_unit)
+            .map(|nanos| Duration { nanos })
+            .ok_or_else(|| format!("{text:?}: too long"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        Duration::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Bucket widths are this much under the tolerance, so that rounding in the
@@ -213,15 +304,6 @@ fn exact(array: &ArrayRef) -> (ArrayRef, ArrayRef) {
         Arc::new(Int8Array::from(vec![1i8; array.len()])),
         Arc::clone(array),
     )
-}
-
-fn unit_nanos(unit: TimeUnit) -> i64 {
-    match unit {
-        TimeUnit::Second => 1_000_000_000,
-        TimeUnit::Millisecond => 1_000_000,
-        TimeUnit::Microsecond => 1_000,
-        TimeUnit::Nanosecond => 1,
-    }
 }
 
 /// Row `l` of `left` and row `r` of `right` (canonical arrays of a tolerant

@@ -13,7 +13,8 @@ mod parse;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use parse::{Duration, Threshold};
+pub use crate::canon::{ColumnRule, Duration, TypeClass};
+pub use parse::Threshold;
 
 use crate::error::{Error, Result};
 
@@ -107,52 +108,6 @@ pub struct ColumnsRule {
     /// Left name → right name, for columns named differently.
     #[serde(default)]
     pub map: BTreeMap<String, String>,
-}
-
-/// How the values of one column are compared.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ColumnRule {
-    /// Numbers: equal when `|l - r| <= abs + rel * |r|`.
-    pub abs: Option<f64>,
-    pub rel: Option<f64>,
-    /// Timestamps: equal when at most this far apart (`"1ms"`, `"2s"`).
-    pub time: Option<Duration>,
-    /// Text: leading and trailing white space does not count.
-    pub trim: Option<bool>,
-    /// Text: letter case does not count.
-    pub case_insensitive: Option<bool>,
-    /// Text: NULL and the empty string are equal.
-    pub null_equals_empty: Option<bool>,
-    /// Floats: compared at this many significant digits.
-    pub digits: Option<u32>,
-}
-
-impl ColumnRule {
-    /// The fields set here, over those of `base`.
-    pub fn over(&self, base: &ColumnRule) -> ColumnRule {
-        ColumnRule {
-            abs: self.abs.or(base.abs),
-            rel: self.rel.or(base.rel),
-            time: self.time.or(base.time),
-            trim: self.trim.or(base.trim),
-            case_insensitive: self.case_insensitive.or(base.case_insensitive),
-            null_equals_empty: self.null_equals_empty.or(base.null_equals_empty),
-            digits: self.digits.or(base.digits),
-        }
-    }
-}
-
-/// Kinds of columns a default rule applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TypeClass {
-    Int,
-    Float,
-    Decimal,
-    Text,
-    Timestamp,
-    Date,
 }
 
 /// What is tolerated before the check warns or fails.

@@ -7,6 +7,8 @@ use std::path::Path;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::{ColumnRule, RuleFile};
+#[cfg(test)]
+use crate::canon::Duration;
 use crate::error::{Error, Result};
 
 /// Parses and checks one rule file's text.
@@ -264,49 +266,6 @@ impl<'de> serde::Deserialize<'de> for Threshold {
             }
         }
         d.deserialize_any(V)
-    }
-}
-
-/// A time tolerance, in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Duration {
-    pub nanos: i64,
-}
-
-impl Duration {
-    /// Parses `"500us"`, `"1ms"`, `"2s"`, `"5m"`, `"1h"`, `"1d"`.
-    pub fn parse(text: &str) -> std::result::Result<Duration, String> {
-        let t = text.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let (digits, unit) = t.split_at(split);
-        let per_unit: i64 = match unit.trim() {
-            "ns" => 1,
-            "us" | "µs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" | "min" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            "d" => 86_400_000_000_000,
-            _ => {
-                return Err(format!(
-                    "{text:?}: expected a duration like \"1ms\", \"2s\" or \"5m\" (units ns, us, ms, s, m, h, d)"
-                ));
-            }
-        };
-        let count: i64 = digits.parse().map_err(|_| {
-            format!("{text:?}: expected a whole number before the unit, like \"2s\"")
-        })?;
-        count
-            .checked_mul(per_unit)
-            .map(|nanos| Duration { nanos })
-            .ok_or_else(|| format!("{text:?}: too long"))
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Duration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Duration::parse(&text).map_err(de::Error::custom)
     }
 }
 
