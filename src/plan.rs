@@ -121,6 +121,16 @@ impl ComparePlan {
             rules: selection.rules.clone(),
             default_rules: selection.default_rules.clone(),
         };
+        // One right column answers to one left column, whether the map came
+        // from flags or a rule file.
+        let mut targets: Vec<&String> = selection.map.values().collect();
+        targets.sort();
+        if let Some(twice) = targets.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::Schema(format!(
+                "map: two columns are mapped to {:?}",
+                twice[0]
+            )));
+        }
         for (l, r) in &selection.map {
             if left.field_with_name(l).is_err() {
                 return Err(Error::Schema(format!(

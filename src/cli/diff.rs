@@ -111,14 +111,6 @@ fn parse_map(pairs: &[String]) -> Result<BTreeMap<String, String>> {
             return Err(Error::Usage(format!("--map: column {l:?} is mapped twice")));
         }
     }
-    let mut targets: Vec<&String> = map.values().collect();
-    targets.sort();
-    if let Some(twice) = targets.windows(2).find(|w| w[0] == w[1]) {
-        return Err(Error::Usage(format!(
-            "--map: two columns are mapped to {:?}",
-            twice[0]
-        )));
-    }
     Ok(map)
 }
 
