@@ -80,7 +80,25 @@ pub fn diff(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Compar
         .num_threads(spec.threads.max(1))
         .build()
         .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-    pool.install(|| run(left, right, spec))
+    pool.install(|| {
+        // A database side not compared by checksums in the database is read
+        // once, in one snapshot, in key order (so the merged pass applies).
+        let keys = &spec.selection.key;
+        let right_keys: Vec<String> = keys
+            .iter()
+            .map(|k| spec.selection.right_name(k).to_string())
+            .collect();
+        let (left_db, right_db) = (left.as_database(), right.as_database());
+        let left: &dyn Source = match left_db {
+            Some(db) => db.load(keys)?,
+            None => left,
+        };
+        let right: &dyn Source = match right_db {
+            Some(db) => db.load(&right_keys)?,
+            None => right,
+        };
+        run(left, right, spec)
+    })
 }
 
 fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {

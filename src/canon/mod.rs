@@ -344,7 +344,16 @@ fn unify(
         (_, Family::Null) => return cast(self_canonical(lv)),
         _ => {}
     }
+    let integer = |t: &DataType| {
+        matches!(
+            t,
+            Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64
+        )
+    };
     match (lv, rv) {
+        // A boolean against an integer (MySQL has no boolean, only
+        // TINYINT(1)): true is 1 and false is 0; any other integer differs.
+        (Boolean, b) | (b, Boolean) if integer(b) => return cast(Int64),
         // Numbers: exact where an exact common type exists, else as float64.
         (a, b) if lf == Family::Number && rf == Family::Number => {
             if is_float(a) || is_float(b) {

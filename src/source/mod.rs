@@ -3,6 +3,7 @@
 //! the columns asked for. The rest of the pipeline never learns where the
 //! data came from.
 
+pub mod db;
 mod file;
 mod memory;
 mod parquet;
@@ -15,7 +16,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::scalar::ScalarValue;
 
-use crate::error::{Error, Result, Side};
+use crate::error::{Result, Side};
 
 pub use file::{FileFormat, FileSource, FileSpec};
 pub use memory::MemorySource;
@@ -53,6 +54,10 @@ pub trait Source: Send + Sync {
     fn scan(&self, columns: &[String], hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>>;
     /// Read access by row position, for sources whose rows have stable positions.
     fn positional(&self) -> Option<&dyn Positional> {
+        None
+    }
+    /// The database behind this source, for checksums computed inside it.
+    fn as_database(&self) -> Option<&db::DatabaseSource> {
         None
     }
 }
@@ -97,7 +102,8 @@ impl Default for OpenOptions {
 }
 
 /// Opens a source from its command-line form (`path`, `parquet:path`, a
-/// directory or a glob), with an optional SQL query over it as table `t`.
+/// directory, a glob, or a database URL), with an optional SQL query: over
+/// a file as table `t`, or run by the database as it is.
 pub fn open(
     spec: &str,
     query: Option<&str>,
@@ -106,13 +112,8 @@ pub fn open(
     runtime: &tokio::runtime::Handle,
 ) -> Result<Arc<dyn Source>> {
     if let Some(url) = url::DatabaseUrl::parse(spec, side)? {
-        return Err(Error::Source {
-            side,
-            source_name: url.to_string(),
-            message: "database sources are not supported yet; compare files \
-                      (Parquet, CSV, NDJSON, Arrow IPC)"
-                .into(),
-        });
+        let source = db::DatabaseSource::open(url, query, side, options.threads, runtime.clone())?;
+        return Ok(Arc::new(source));
     }
     let file = FileSpec::parse(spec, side)?;
     if file.format == FileFormat::Parquet

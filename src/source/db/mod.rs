@@ -1,0 +1,432 @@
+//! Database sources: PostgreSQL, MySQL/MariaDB and SQLite, named by URL.
+//!
+//! Every read of a side happens inside one snapshot transaction of a UTC
+//! session (PostgreSQL: `REPEATABLE READ READ ONLY`, with the snapshot
+//! exported to any parallel session; MySQL: `START TRANSACTION WITH
+//! CONSISTENT SNAPSHOT`), so a table written to during the comparison gives
+//! the answer of one moment. A side is used in one of two ways:
+//! - read whole into memory ([`DatabaseSource::load`]), for mixed pairs
+//!   (a database against a file) and for SQLite, which runs in-process;
+//! - asked for checksums of key ranges computed inside the database
+//!   ([`crate::pushdown`]), so only digests cross the network until a range
+//!   is known to differ.
+//!
+//! Rows become Arrow through datafusion-table-providers' converters; the
+//! sessions, the SQL and the type mapping are ours.
+
+mod mysql;
+mod postgres;
+pub mod sql;
+mod sqlite;
+
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::ArrayRef;
+use arrow::compute::{CastOptions, cast_with_options};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+
+use super::url::{DatabaseUrl, Engine};
+use super::{BatchStream, KeyRangeHint, MemorySource, Positional, Source};
+use crate::error::{Error, Result, Side, one_line};
+
+pub use sql::{CanonicalForm, Dialect};
+
+/// Rows per fetched Arrow batch.
+const BATCH_ROWS: usize = 65_536;
+
+/// What kind of value a database column holds, as far as comparing goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Int,
+    Decimal { scale: i8 },
+    Float32,
+    Float64,
+    Bool,
+    Text,
+    Date,
+    Timestamp,
+    Binary,
+}
+
+/// One column of a database source.
+#[derive(Debug, Clone)]
+pub struct DbColumn {
+    pub name: String,
+    /// The type as the database names it, for messages.
+    pub db_type: String,
+    pub kind: ValueKind,
+    pub data_type: DataType,
+    /// The SQL expression whose value, read by the driver, becomes the Arrow
+    /// column (`"c"`, or a cast where the driver's own reading would lose
+    /// information, e.g. timestamps as epoch microseconds).
+    pub fetch: String,
+    /// The SQL expression of the column's value, for canonical text.
+    pub value: String,
+}
+
+/// A table or query in a database, with its columns described.
+pub struct DatabaseSource {
+    url: DatabaseUrl,
+    describe: String,
+    side: Side,
+    /// The FROM item: a quoted table, or `(query) AS q`.
+    relation: String,
+    /// The table's name when the source is a table (catalog look-ups).
+    table: Option<String>,
+    columns: Vec<DbColumn>,
+    schema: SchemaRef,
+    runtime: tokio::runtime::Handle,
+    threads: usize,
+    loaded: OnceLock<std::result::Result<MemorySource, String>>,
+}
+
+impl DatabaseSource {
+    /// Connects once to describe the table or query: fails early, with the
+    /// URL redacted, on a wrong password, an unreachable host, an unknown
+    /// table or a column type recon cannot compare.
+    pub fn open(
+        url: DatabaseUrl,
+        query: Option<&str>,
+        side: Side,
+        threads: usize,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<DatabaseSource> {
+        let dialect = Dialect(url.engine);
+        let what = match (query, &url.table) {
+            (Some(_), _) => "query".to_string(),
+            (None, Some(table)) => format!("table {table}"),
+            (None, None) => String::new(),
+        };
+        let describe = if what.is_empty() {
+            url.to_string()
+        } else {
+            format!("{url} ({what})")
+        };
+        let fail = |message: String| Error::Source {
+            side,
+            source_name: url.to_string(),
+            message,
+        };
+        let (relation, table) = match (query, &url.table) {
+            (Some(q), _) => (
+                format!("({}) AS recon_q", q.trim().trim_end_matches(';')),
+                None,
+            ),
+            (None, Some(t)) => (dialect.table(t), Some(t.clone())),
+            (None, None) => {
+                return Err(fail(
+                    "name a table (?table=NAME in the URL) or give a query".into(),
+                ));
+            }
+        };
+        let columns = match url.engine {
+            Engine::Sqlite => sqlite::describe(&url, &relation),
+            _ => runtime.block_on(async {
+                let mut session = Session::connect(&url).await?;
+                session.describe(&relation).await
+            }),
+        }
+        .map_err(|m| fail(scrub(&m, &url)))?;
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        Ok(DatabaseSource {
+            url,
+            describe,
+            side,
+            relation,
+            table,
+            columns,
+            schema,
+            runtime,
+            threads: threads.max(1),
+            loaded: OnceLock::new(),
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.url.engine
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        Dialect(self.url.engine)
+    }
+
+    pub fn relation(&self) -> &str {
+        &self.relation
+    }
+
+    pub fn table(&self) -> Option<&str> {
+        self.table.as_deref()
+    }
+
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    pub fn column(&self, name: &str) -> Option<&DbColumn> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    /// An error about this source, with any password scrubbed.
+    pub fn error(&self, message: impl std::fmt::Display) -> Error {
+        Error::Read {
+            side: self.side,
+            source_name: self.url.to_string(),
+            message: scrub(&one_line(message), &self.url),
+        }
+    }
+
+    /// Opens a session in a UTC snapshot transaction.
+    pub async fn session(&self) -> Result<Session> {
+        let mut session = Session::connect(&self.url)
+            .await
+            .map_err(|m| self.error(m))?;
+        session.begin_snapshot().await.map_err(|m| self.error(m))?;
+        Ok(session)
+    }
+
+    /// The SELECT list that fetches `columns` under their own names.
+    pub fn select_list(&self, columns: &[&DbColumn]) -> String {
+        let d = self.dialect();
+        columns
+            .iter()
+            .map(|c| format!("{} AS {}", c.fetch, d.quote(&c.name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Runs a SELECT of `columns` and returns its rows as Arrow batches of
+    /// the source's types.
+    pub async fn fetch(
+        &self,
+        session: &mut Session,
+        sql: &str,
+        columns: &[&DbColumn],
+    ) -> Result<Vec<RecordBatch>> {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        session.arrow(sql, &schema).await.map_err(|m| self.error(m))
+    }
+
+    /// Reads the whole table or query once, in one snapshot, ordered by
+    /// `order_by` (the comparison key, so the merged pass applies), into a
+    /// positional in-memory source. Later reads reuse it.
+    pub fn load(&self, order_by: &[String]) -> Result<&MemorySource> {
+        let loaded = self.loaded.get_or_init(|| {
+            self.read_all(order_by)
+                .map_err(|e| match e {
+                    Error::Read { message, .. } | Error::Source { message, .. } => message,
+                    other => other.to_string(),
+                })
+                .and_then(|batches| {
+                    let mut partitions = vec![Vec::new(); self.threads.min(batches.len()).max(1)];
+                    let per = batches.len().div_ceil(partitions.len()).max(1);
+                    for (i, batch) in batches.into_iter().enumerate() {
+                        partitions[i / per].push(batch);
+                    }
+                    MemorySource::new(self.describe.clone(), self.schema.clone(), partitions)
+                        .map(|m| m.positional().without_declared_nullability())
+                        .map_err(|e| e.to_string())
+                })
+        });
+        loaded.as_ref().map_err(|m| Error::Read {
+            side: self.side,
+            source_name: self.url.to_string(),
+            message: m.clone(),
+        })
+    }
+
+    fn read_all(&self, order_by: &[String]) -> Result<Vec<RecordBatch>> {
+        let columns: Vec<&DbColumn> = self.columns.iter().collect();
+        let d = self.dialect();
+        let order: Vec<String> = order_by
+            .iter()
+            .filter(|k| self.column(k).is_some())
+            .map(|k| d.quote(k))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {}{}",
+            self.select_list(&columns),
+            self.relation,
+            if order.is_empty() {
+                String::new()
+            } else {
+                format!(" ORDER BY {}", order.join(", "))
+            }
+        );
+        if self.url.engine == Engine::Sqlite {
+            return sqlite::read(&self.url, &sql, &self.schema, &self.columns)
+                .map_err(|m| self.error(m));
+        }
+        self.runtime.block_on(async {
+            let mut session = self.session().await?;
+            self.fetch(&mut session, &sql, &columns).await
+        })
+    }
+}
+
+impl Source for DatabaseSource {
+    fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn declares_nullability(&self) -> bool {
+        false
+    }
+
+    fn scan(&self, columns: &[String], hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {
+        self.load(&[])?.scan(columns, hint)
+    }
+
+    fn positional(&self) -> Option<&dyn Positional> {
+        self.loaded.get()?.as_ref().ok()?.positional()
+    }
+
+    fn as_database(&self) -> Option<&DatabaseSource> {
+        Some(self)
+    }
+}
+
+/// One connection, PostgreSQL or MySQL.
+pub enum Session {
+    Postgres(tokio_postgres::Client),
+    MySql(mysql_async::Conn),
+}
+
+impl Session {
+    async fn connect(url: &DatabaseUrl) -> std::result::Result<Session, String> {
+        match url.engine {
+            Engine::Postgres => postgres::connect(url).await.map(Session::Postgres),
+            Engine::MySql => mysql::connect(url).await.map(Session::MySql),
+            Engine::Sqlite => Err("SQLite is read in-process, not through a session".into()),
+        }
+    }
+
+    /// Starts the snapshot transaction (UTC session settings are set on connect).
+    async fn begin_snapshot(&mut self) -> std::result::Result<(), String> {
+        match self {
+            Session::Postgres(c) => postgres::begin(c, None).await,
+            Session::MySql(c) => mysql::begin(c).await,
+        }
+    }
+
+    /// Exports this session's snapshot so others can share it (PostgreSQL only).
+    pub async fn export_snapshot(&mut self) -> Option<String> {
+        match self {
+            Session::Postgres(c) => postgres::export_snapshot(c).await,
+            Session::MySql(_) => None,
+        }
+    }
+
+    /// Opens another session on the same snapshot, where the engine can.
+    pub async fn join_snapshot(source: &DatabaseSource, snapshot: &str) -> Result<Session> {
+        let mut session = Session::connect(&source.url)
+            .await
+            .map_err(|m| source.error(m))?;
+        match &mut session {
+            Session::Postgres(c) => postgres::begin(c, Some(snapshot))
+                .await
+                .map_err(|m| source.error(m))?,
+            Session::MySql(_) => {
+                return Err(Error::Internal(
+                    "MySQL sessions cannot share a snapshot".into(),
+                ));
+            }
+        }
+        Ok(session)
+    }
+
+    async fn describe(&mut self, relation: &str) -> std::result::Result<Vec<DbColumn>, String> {
+        match self {
+            Session::Postgres(c) => postgres::describe(c, relation).await,
+            Session::MySql(c) => mysql::describe(c, relation).await,
+        }
+    }
+
+    /// Runs a query and returns every value as text (`None` for NULL).
+    pub async fn text_rows(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<Vec<Vec<Option<String>>>, String> {
+        match self {
+            Session::Postgres(c) => postgres::text_rows(c, sql).await,
+            Session::MySql(c) => mysql::text_rows(c, sql).await,
+        }
+    }
+
+    async fn arrow(
+        &mut self,
+        sql: &str,
+        schema: &SchemaRef,
+    ) -> std::result::Result<Vec<RecordBatch>, String> {
+        match self {
+            Session::Postgres(c) => postgres::arrow(c, sql, schema).await,
+            Session::MySql(c) => mysql::arrow(c, sql, schema).await,
+        }
+    }
+}
+
+/// Gives a converted batch exactly `schema`: columns by name, cast to the
+/// declared types (a cast that would lose a value fails instead).
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {
+    let options = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = batch
+                .column_by_name(field.name())
+                .ok_or_else(|| format!("the result has no column {}", field.name()))?;
+            if column.data_type() == field.data_type() {
+                return Ok(column.clone());
+            }
+            cast_with_options(column, field.data_type(), &options).map_err(|e| {
+                format!(
+                    "column {}: cannot read {} as {}: {}",
+                    field.name(),
+                    column.data_type(),
+                    field.data_type(),
+                    one_line(e)
+                )
+            })
+        })
+        .collect::<std::result::Result<Vec<ArrayRef>, String>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| one_line(e))
+}
+
+/// Removes the password from a driver's message, should it ever echo it.
+fn scrub(message: &str, url: &DatabaseUrl) -> String {
+    let message = super::url::redact(message);
+    match url.password() {
+        Some(p) if !p.is_empty() => message.replace(p, "***"),
+        _ => message,
+    }
+}
+
+/// Names a column type recon cannot compare, with the way out.
+fn unsupported(column: &str, db_type: &str) -> String {
+    format!(
+        "column {column} has type {db_type}, which recon cannot compare; select it cast to \
+         text in a query (--left-query / --right-query, or query = in a rule file), or exclude it"
+    )
+}

@@ -1,0 +1,220 @@
+//! MySQL / MariaDB sessions: connect, snapshot, describe, query.
+
+use std::time::Duration;
+
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use datafusion_table_providers::sql::arrow_sql_gen::mysql::rows_to_arrow;
+use mysql_async::consts::{ColumnFlags, ColumnType};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder, Row, Value};
+
+use super::{BATCH_ROWS, DbColumn, Dialect, ValueKind, conform, unsupported};
+use crate::error::one_line;
+use crate::source::url::{DatabaseUrl, Engine};
+
+type Res<T> = std::result::Result<T, String>;
+
+/// The character set number MySQL gives binary strings.
+const BINARY_CHARSET: u16 = 63;
+
+fn message(e: mysql_async::Error) -> String {
+    match e {
+        mysql_async::Error::Server(s) => one_line(s.message),
+        other => one_line(other),
+    }
+}
+
+pub(super) async fn connect(url: &DatabaseUrl) -> Res<Conn> {
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(url.host.clone())
+        .tcp_port(url.port)
+        .user(url.user.clone())
+        .pass(url.password().map(str::to_string))
+        .db_name(Some(url.database.clone()).filter(|d| !d.is_empty()))
+        .prefer_socket(false)
+        .setup(vec![
+            "SET NAMES utf8mb4",
+            "SET time_zone = '+00:00'",
+            "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        ]);
+    let connecting = Conn::new(opts);
+    match tokio::time::timeout(Duration::from_secs(10), connecting).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(format!(
+            "cannot connect to {}:{}: {}",
+            url.host,
+            url.port,
+            message(e)
+        )),
+        Err(_) => Err(format!(
+            "cannot connect to {}:{}: no answer within 10 s",
+            url.host, url.port
+        )),
+    }
+}
+
+pub(super) async fn begin(conn: &mut Conn) -> Res<()> {
+    conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        .await
+        .map_err(message)
+}
+
+pub(super) async fn describe(conn: &mut Conn, relation: &str) -> Res<Vec<DbColumn>> {
+    let result = conn
+        .query_iter(format!("SELECT * FROM {relation} LIMIT 0"))
+        .await
+        .map_err(message)?;
+    let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
+    result.drop_result().await.map_err(message)?;
+    let d = Dialect(Engine::MySql);
+    columns
+        .iter()
+        .map(|c| {
+            let name = c.name_str().to_string();
+            let quoted = d.quote(&name);
+            let flags = c.flags();
+            let unsigned = flags.contains(ColumnFlags::UNSIGNED_FLAG);
+            let binary = c.character_set() == BINARY_CHARSET;
+            let db_type = format!("{:?}", c.column_type())
+                .trim_start_matches("MYSQL_TYPE_")
+                .to_ascii_lowercase();
+            let mut fetch = quoted.clone();
+            let int = |signed: DataType, unsigned_type: DataType| {
+                (
+                    ValueKind::Int,
+                    if unsigned { unsigned_type } else { signed },
+                )
+            };
+            let (kind, data_type) = match c.column_type() {
+                ColumnType::MYSQL_TYPE_TINY => int(DataType::Int8, DataType::UInt8),
+                ColumnType::MYSQL_TYPE_SHORT | ColumnType::MYSQL_TYPE_YEAR => {
+                    int(DataType::Int16, DataType::UInt16)
+                }
+                ColumnType::MYSQL_TYPE_INT24 | ColumnType::MYSQL_TYPE_LONG => {
+                    int(DataType::Int32, DataType::UInt32)
+                }
+                ColumnType::MYSQL_TYPE_LONGLONG => int(DataType::Int64, DataType::UInt64),
+                ColumnType::MYSQL_TYPE_FLOAT => (ValueKind::Float32, DataType::Float32),
+                ColumnType::MYSQL_TYPE_DOUBLE => (ValueKind::Float64, DataType::Float64),
+                ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
+                    let scale = c.decimals();
+                    // The display length counts the sign and the point.
+                    let precision =
+                        c.column_length() as i64 - i64::from(scale > 0) - i64::from(!unsigned);
+                    if !(1..=38).contains(&precision) {
+                        return Err(unsupported(&name, &format!("decimal({precision},{scale})")));
+                    }
+                    (
+                        ValueKind::Decimal { scale: scale as i8 },
+                        DataType::Decimal128(precision as u8, scale as i8),
+                    )
+                }
+                ColumnType::MYSQL_TYPE_DATE => (ValueKind::Date, DataType::Date32),
+                ColumnType::MYSQL_TYPE_DATETIME | ColumnType::MYSQL_TYPE_TIMESTAMP => {
+                    fetch = d.epoch_micros(&quoted);
+                    let zone =
+                        (c.column_type() == ColumnType::MYSQL_TYPE_TIMESTAMP).then(|| "UTC".into());
+                    (
+                        ValueKind::Timestamp,
+                        DataType::Timestamp(TimeUnit::Microsecond, zone),
+                    )
+                }
+                ColumnType::MYSQL_TYPE_VARCHAR
+                | ColumnType::MYSQL_TYPE_VAR_STRING
+                | ColumnType::MYSQL_TYPE_STRING
+                | ColumnType::MYSQL_TYPE_BLOB
+                | ColumnType::MYSQL_TYPE_TINY_BLOB
+                | ColumnType::MYSQL_TYPE_MEDIUM_BLOB
+                | ColumnType::MYSQL_TYPE_LONG_BLOB
+                | ColumnType::MYSQL_TYPE_JSON
+                | ColumnType::MYSQL_TYPE_ENUM
+                | ColumnType::MYSQL_TYPE_SET => {
+                    if binary {
+                        (ValueKind::Binary, DataType::Binary)
+                    } else {
+                        // ENUM and SET values are read as their text.
+                        if flags.intersects(ColumnFlags::ENUM_FLAG | ColumnFlags::SET_FLAG) {
+                            fetch = format!("CAST({quoted} AS CHAR)");
+                        }
+                        (ValueKind::Text, DataType::Utf8)
+                    }
+                }
+                _ => return Err(unsupported(&name, &db_type)),
+            };
+            Ok(DbColumn {
+                name,
+                db_type,
+                kind,
+                data_type,
+                fetch,
+                value: quoted,
+            })
+        })
+        .collect()
+}
+
+fn value_text(value: Value) -> Option<String> {
+    match value {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::UInt(u) => Some(u.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Double(f) => Some(f.to_string()),
+        other => Some(other.as_sql(true)),
+    }
+}
+
+pub(super) async fn text_rows(conn: &mut Conn, sql: &str) -> Res<Vec<Vec<Option<String>>>> {
+    let rows: Vec<Row> = conn.query(sql).await.map_err(message)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| row.unwrap().into_iter().map(value_text).collect())
+        .collect())
+}
+
+pub(super) async fn arrow(conn: &mut Conn, sql: &str, schema: &SchemaRef) -> Res<Vec<RecordBatch>> {
+    let driver_schema = std::sync::Arc::new(arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Timestamp(..) => f.as_ref().clone().with_data_type(DataType::Int64),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let convert = |rows: &[Row]| -> Res<RecordBatch> {
+        let batch = rows_to_arrow(rows, &Some(driver_schema.clone())).map_err(one_line)?;
+        conform(&batch, schema)
+    };
+    let mut result = conn.query_iter(sql).await.map_err(message)?;
+    let mut batches = Vec::new();
+    let mut rows = Vec::with_capacity(BATCH_ROWS);
+    let mut failure = None;
+    result
+        .for_each(|row| {
+            if failure.is_some() {
+                return;
+            }
+            rows.push(row);
+            if rows.len() == BATCH_ROWS {
+                match convert(&rows) {
+                    Ok(batch) => batches.push(batch),
+                    Err(e) => failure = Some(e),
+                }
+                rows.clear();
+            }
+        })
+        .await
+        .map_err(message)?;
+    result.drop_result().await.map_err(message)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if !rows.is_empty() {
+        batches.push(convert(&rows)?);
+    }
+    Ok(batches)
+}
