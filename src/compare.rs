@@ -11,6 +11,7 @@ use crate::error::{Error, Result, Side};
 use crate::merkle::{self, Boundaries, MerkleTree, SideLeaves};
 use crate::ordered;
 use crate::plan::{ComparePlan, Selection, SideTraits};
+use crate::pushdown;
 use crate::report::{Report, ReportInput, Stats};
 use crate::source::Source;
 
@@ -38,6 +39,12 @@ pub struct Spec {
     pub threads: usize,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Compare two database sides by checksums computed inside them (off:
+    /// read both whole, e.g. to measure the difference).
+    pub pushdown: bool,
+    /// Sessions per database for checksum queries (PostgreSQL; MySQL cannot
+    /// share a snapshot between sessions and uses one).
+    pub db_threads: usize,
 }
 
 impl Default for Spec {
@@ -51,6 +58,8 @@ impl Default for Spec {
             merge_ordered: true,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             progress: false,
+            pushdown: true,
+            db_threads: 4,
         }
     }
 }
@@ -89,6 +98,13 @@ pub fn diff(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Compar
             .map(|k| spec.selection.right_name(k).to_string())
             .collect();
         let (left_db, right_db) = (left.as_database(), right.as_database());
+        let mut pushdown_note = None;
+        if let (Some(l), Some(r), true) = (left_db, right_db, spec.pushdown) {
+            match pushdown::diff(l, r, spec)? {
+                Ok(comparison) => return Ok(comparison),
+                Err(reason) => pushdown_note = Some(reason),
+            }
+        }
         let left: &dyn Source = match left_db {
             Some(db) => db.load(keys)?,
             None => left,
@@ -97,11 +113,19 @@ pub fn diff(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Compar
             Some(db) => db.load(&right_keys)?,
             None => right,
         };
-        run(left, right, spec)
+        let mut comparison = run(left, right, spec)?;
+        if let Some(reason) = pushdown_note {
+            comparison.report.schema.notes.push(format!(
+                "both sides were read whole: checksums could not run in the databases ({reason})"
+            ));
+        }
+        Ok(comparison)
     })
 }
 
-fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
+/// Compares two sources read by recon itself (files, or database sides
+/// read whole or fetched by range).
+pub(crate) fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
     let started = Instant::now();
     let traits = [left, right].map(|s| SideTraits {
         distinguishes_empty_from_null: s.distinguishes_empty_from_null(),
@@ -201,6 +225,7 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         seconds_hash: (hashed - sampled).as_secs_f64(),
         seconds_rows: (finished - hashed).as_secs_f64(),
         seconds_total: (finished - started).as_secs_f64(),
+        pushdown: None,
     };
     let report = Report::build(ReportInput {
         left_name: left.describe(),

@@ -28,6 +28,7 @@ pub mod generator;
 pub mod merkle;
 pub mod ordered;
 pub mod plan;
+pub mod pushdown;
 pub mod report;
 pub mod rules;
 pub mod source;

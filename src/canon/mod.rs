@@ -353,7 +353,7 @@ fn unify(
     match (lv, rv) {
         // A boolean against an integer (MySQL has no boolean, only
         // TINYINT(1)): true is 1 and false is 0; any other integer differs.
-        (Boolean, b) | (b, Boolean) if integer(b) => return cast(Int64),
+        (Boolean, b) | (b, Boolean) if integer(b) => cast(Int64),
         // Numbers: exact where an exact common type exists, else as float64.
         (a, b) if lf == Family::Number && rf == Family::Number => {
             if is_float(a) || is_float(b) {

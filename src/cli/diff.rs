@@ -72,10 +72,18 @@ pub struct Args {
     /// Worker threads [default: all cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// SQL over the left source (registered as table `t`) to filter, project or fold it first.
+    /// Sessions per database for checksum queries (PostgreSQL shares one
+    /// snapshot between them; MySQL/MariaDB always uses one).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub db_threads: usize,
+    /// Read both database sides whole instead of computing checksums inside them.
+    #[arg(long)]
+    pub no_pushdown: bool,
+    /// SQL over the left source to filter, project or fold it first: over a
+    /// file it sees the file as table `t`; a database runs it as it is.
     #[arg(long, value_name = "SQL")]
     pub left_query: Option<String>,
-    /// SQL over the right source (registered as table `t`).
+    /// SQL over the right source (a file is table `t`).
     #[arg(long, value_name = "SQL")]
     pub right_query: Option<String>,
     /// CSV field delimiter (one character; `\t` for tab).
@@ -225,6 +233,8 @@ pub fn run(args: Args) -> Result<u8> {
         max_diffs: args.max_diffs.or(sample),
         leaf_rows: args.leaf_rows,
         threads,
+        pushdown: !args.no_pushdown,
+        db_threads: args.db_threads.max(1),
         progress: !args.quiet && std::io::stderr().is_terminal(),
         ..Spec::default()
     };

@@ -136,6 +136,29 @@ pub struct Stats {
     pub seconds_hash: f64,
     pub seconds_rows: f64,
     pub seconds_total: f64,
+    /// Set when both sides were databases compared by checksums computed
+    /// inside them; the figures above then cover the fetched rows only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushdown: Option<PushdownStats>,
+}
+
+/// What crossed the network when checksums ran inside the databases.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PushdownStats {
+    /// First-level leaves (key ranges, or hash buckets of the key).
+    pub leaves: u64,
+    /// Key ranges or buckets whose rows were fetched.
+    pub divergent_leaves: u64,
+    /// Queries run on each side (checksums, bisection, fetches).
+    pub left_queries: u64,
+    pub right_queries: u64,
+    pub left_rows_fetched: u64,
+    pub right_rows_fetched: u64,
+    /// Arrow bytes of the fetched rows.
+    pub left_bytes_fetched: u64,
+    pub right_bytes_fetched: u64,
+    pub seconds_checksum: f64,
+    pub seconds_fetch_and_compare: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -297,6 +297,15 @@ pub fn headline(report: &Report) -> String {
 }
 
 /// `1 leaf`, `3 leaves`.
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
 fn count(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
@@ -304,6 +313,26 @@ fn count(n: u64, one: &str, many: &str) -> String {
 /// How much was read, one line.
 pub fn stats_line(report: &Report) -> String {
     let st = &report.stats;
+    if let Some(p) = &st.pushdown {
+        let rows = report.summary.left_rows + report.summary.right_rows;
+        let fetched = p.left_rows_fetched + p.right_rows_fetched;
+        let share = if rows > 0 {
+            100.0 * fetched as f64 / rows as f64
+        } else {
+            0.0
+        };
+        return format!(
+            "checksums ran in the databases: {} queries over {}; fetched {} of {} rows \
+             ({share:.3}%, {}) from {}; {:.2} s",
+            thousands(p.left_queries + p.right_queries),
+            count(p.leaves, "key range", "key ranges"),
+            thousands(fetched),
+            thousands(rows),
+            human_bytes(p.left_bytes_fetched + p.right_bytes_fetched),
+            count(p.divergent_leaves, "divergent range", "divergent ranges"),
+            st.seconds_total
+        );
+    }
     let hashed = st.left_rows_hashed + st.right_rows_hashed;
     let reread = st.left_rows_reread + st.right_rows_reread;
     let share = if hashed > 0 {

@@ -32,6 +32,9 @@ use crate::error::{Error, Result, Side, one_line};
 
 pub use sql::{CanonicalForm, Dialect};
 
+/// A query's rows, every value as text (`None` for NULL).
+pub type TextRows = Vec<Vec<Option<String>>>;
+
 /// Rows per fetched Arrow batch.
 const BATCH_ROWS: usize = 65_536;
 
@@ -361,10 +364,7 @@ impl Session {
     }
 
     /// Runs a query and returns every value as text (`None` for NULL).
-    pub async fn text_rows(
-        &mut self,
-        sql: &str,
-    ) -> std::result::Result<Vec<Vec<Option<String>>>, String> {
+    pub async fn text_rows(&mut self, sql: &str) -> std::result::Result<TextRows, String> {
         match self {
             Session::Postgres(c) => postgres::text_rows(c, sql).await,
             Session::MySql(c) => mysql::text_rows(c, sql).await,
@@ -411,7 +411,7 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> std::result::Result<Recor
             })
         })
         .collect::<std::result::Result<Vec<ArrayRef>, String>>()?;
-    RecordBatch::try_new(schema.clone(), columns).map_err(|e| one_line(e))
+    RecordBatch::try_new(schema.clone(), columns).map_err(one_line)
 }
 
 /// Removes the password from a driver's message, should it ever echo it.

@@ -9,7 +9,7 @@ use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 
-use super::{BATCH_ROWS, DbColumn, Dialect, ValueKind, conform, unsupported};
+use super::{BATCH_ROWS, DbColumn, Dialect, TextRows, ValueKind, conform, unsupported};
 use crate::error::one_line;
 use crate::source::url::{DatabaseUrl, Engine};
 
@@ -166,7 +166,7 @@ fn value_text(value: Value) -> Option<String> {
     }
 }
 
-pub(super) async fn text_rows(conn: &mut Conn, sql: &str) -> Res<Vec<Vec<Option<String>>>> {
+pub(super) async fn text_rows(conn: &mut Conn, sql: &str) -> Res<TextRows> {
     let rows: Vec<Row> = conn.query(sql).await.map_err(message)?;
     Ok(rows
         .into_iter()

@@ -9,7 +9,7 @@ use futures::{StreamExt, pin_mut};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::{BATCH_ROWS, DbColumn, Dialect, ValueKind, conform, unsupported};
+use super::{BATCH_ROWS, DbColumn, Dialect, TextRows, ValueKind, conform, unsupported};
 use crate::error::one_line;
 use crate::source::url::{DatabaseUrl, Engine};
 
@@ -159,7 +159,7 @@ pub(super) async fn describe(client: &mut Client, relation: &str) -> Res<Vec<DbC
         .collect()
 }
 
-pub(super) async fn text_rows(client: &mut Client, sql: &str) -> Res<Vec<Vec<Option<String>>>> {
+pub(super) async fn text_rows(client: &mut Client, sql: &str) -> Res<TextRows> {
     let messages = client.simple_query(sql).await.map_err(message)?;
     Ok(messages
         .into_iter()

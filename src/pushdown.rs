@@ -1,0 +1,820 @@
+//! Checksum pushdown: two database sides compared by digests computed inside
+//! each database, so only digests cross the network until a key range is
+//! known to differ.
+//!
+//! Every row is written as canonical text that both engines agree on
+//! ([`crate::source::db::sql`]); its MD5 gives a 60-bit number, and a leaf's
+//! digest is the row count and the exact sum of those numbers (a multiset
+//! digest: row order does not matter, duplicates count). Leaves are
+//! - key ranges of equal width when the key is one integer column: each
+//!   side's digests come from `GROUP BY` queries over chunks of the key
+//!   range, run in parallel sessions sharing one snapshot, each query using
+//!   the key index; a chunk that took longer than [`CHUNK_SECONDS`] shrinks
+//!   the next one (pt-table-checksum's chunk-time idea). A divergent leaf is
+//!   split again in SQL until it holds few rows;
+//! - buckets of a hash of the key otherwise (composite, text, date keys):
+//!   collation-proof, one query per side.
+//!
+//! The rows of divergent leaves (plus NULL and duplicated keys, which equal
+//! digests could hide) are then fetched as Arrow from both sides with the
+//! same predicates and compared by the normal row diff; every row not
+//! fetched lies in a leaf whose digests agree.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use arrow::record_batch::RecordBatch;
+use futures::future::try_join_all;
+
+use crate::compare::{Comparison, Spec};
+use crate::error::{Error, Result};
+use crate::plan::{ComparePlan, SideTraits};
+use crate::report::PushdownStats;
+use crate::source::db::{
+    CanonicalForm, DatabaseSource, DbColumn, Dialect, Session, TextRows, ValueKind,
+};
+use crate::source::url::Engine;
+use crate::source::{MemorySource, Source};
+
+/// A chunk query should take about this long; slower ones shrink the next.
+pub const CHUNK_SECONDS: f64 = 0.5;
+/// Keys per first-level leaf of an integer key (dense keys: rows per leaf).
+const LEAF_KEYS: i128 = 1024;
+/// At most this many first-level leaves.
+const MAX_LEAVES: i128 = 1 << 20;
+/// A divergent leaf with more rows than this is split again before fetching.
+const FETCH_ROWS: u64 = 64;
+/// Parts a divergent leaf is split into.
+const SPLIT: i128 = 32;
+/// Rows per hash bucket aimed at.
+const BUCKET_ROWS: u64 = 64;
+/// Key ranges per fetch query.
+const RANGES_PER_FETCH: usize = 512;
+
+/// Why the two sides cannot be compared by checksums in the databases, or
+/// how they can.
+enum Layout {
+    IntegerKey,
+    HashedKey,
+}
+
+/// A side's part of the work: its source, sessions and SQL.
+struct SideWork<'a> {
+    db: &'a DatabaseSource,
+    dialect: Dialect,
+    sessions: Vec<Session>,
+    /// The hash of a row's canonical text.
+    row_hash: String,
+    /// The canonical text of the key (hashed buckets).
+    key_text: String,
+    /// The key columns' SQL values.
+    keys: Vec<String>,
+    /// The columns fetched (every column of the source).
+    columns: Vec<&'a DbColumn>,
+    queries: AtomicU64,
+    /// Rows whose key is NULL (integer key: outside every leaf).
+    null_rows: u64,
+    /// The key is proved unique by a unique index (no duplicate query needed).
+    unique: bool,
+    /// The key is a primary key (no NULLs possible).
+    primary: bool,
+}
+
+/// One leaf's digest: row count and sum of row hashes.
+type Digest = (u64, u128);
+
+/// Compares two database sources by checksums computed inside them; `None`
+/// when they cannot be (rules or types SQL cannot reproduce exactly), with
+/// the reason, so the caller reads both sides whole instead.
+pub fn diff(
+    left: &DatabaseSource,
+    right: &DatabaseSource,
+    spec: &Spec,
+) -> Result<std::result::Result<Comparison, String>> {
+    if left.engine() == Engine::Sqlite || right.engine() == Engine::Sqlite {
+        return Ok(Err("SQLite is read in-process".into()));
+    }
+    let traits = SideTraits {
+        distinguishes_empty_from_null: true,
+        declares_nullability: false,
+    };
+    let plan = ComparePlan::with_traits(
+        &left.schema(),
+        &right.schema(),
+        &spec.selection,
+        [traits, traits],
+    )?;
+    let (layout, mut sides) = match prepare(&plan, left, right) {
+        Ok(prepared) => prepared,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let started = Instant::now();
+    let threads = spec.db_threads.max(1);
+    let runtime = left.runtime().clone();
+    let fetched = runtime.block_on(async {
+        let [l, r] = &mut sides;
+        futures::try_join!(l.open(threads), r.open(threads))?;
+        match layout {
+            Layout::IntegerKey => integer_key(&mut sides).await,
+            Layout::HashedKey => hashed_key(&mut sides).await,
+        }
+    })?;
+    let checksummed = Instant::now();
+    let Fetched {
+        batches,
+        leaves,
+        divergent,
+        totals,
+    } = fetched;
+    let mut stats = PushdownStats {
+        leaves,
+        divergent_leaves: divergent,
+        left_queries: sides[0].queries.load(Ordering::Relaxed),
+        right_queries: sides[1].queries.load(Ordering::Relaxed),
+        seconds_checksum: (checksummed - started).as_secs_f64(),
+        ..PushdownStats::default()
+    };
+    drop(sides);
+    let [left_batches, right_batches] = batches;
+    let fetched_rows = |b: &[RecordBatch]| b.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+    let fetched_bytes = |b: &[RecordBatch]| {
+        b.iter()
+            .map(|b| b.get_array_memory_size() as u64)
+            .sum::<u64>()
+    };
+    stats.left_rows_fetched = fetched_rows(&left_batches);
+    stats.right_rows_fetched = fetched_rows(&right_batches);
+    stats.left_bytes_fetched = fetched_bytes(&left_batches);
+    stats.right_bytes_fetched = fetched_bytes(&right_batches);
+    let [left_total, right_total] = totals;
+    let unfetched = left_total.checked_sub(stats.left_rows_fetched);
+    if unfetched.is_none() || unfetched != right_total.checked_sub(stats.right_rows_fetched) {
+        return Err(Error::Unstable(format!(
+            "the databases' checksums and the rows fetched disagree (left {left_total} rows, \
+             {} fetched; right {right_total} rows, {} fetched): is a side changing outside \
+             its snapshot?",
+            stats.left_rows_fetched, stats.right_rows_fetched
+        )));
+    }
+    let unfetched = unfetched.unwrap_or(0);
+    let memory = |db: &DatabaseSource, batches: Vec<RecordBatch>| {
+        MemorySource::new(db.describe(), db.schema(), vec![batches])
+            .map(|m| m.positional().without_declared_nullability())
+    };
+    let (left_mem, right_mem) = (memory(left, left_batches)?, memory(right, right_batches)?);
+    let mut comparison = crate::compare::run(&left_mem, &right_mem, spec)?;
+    let report = &mut comparison.report;
+    report.summary.left_rows = left_total;
+    report.summary.right_rows = right_total;
+    report.summary.unchanged += unfetched;
+    report.left.rows = left_total;
+    report.right.rows = right_total;
+    stats.seconds_fetch_and_compare = checksummed.elapsed().as_secs_f64();
+    report.stats.seconds_total = started.elapsed().as_secs_f64();
+    report.stats.pushdown = Some(stats);
+    Ok(Ok(comparison))
+}
+
+/// Checks that every compared column can be written alike by both engines,
+/// and builds each side's SQL.
+fn prepare<'a>(
+    plan: &ComparePlan,
+    left: &'a DatabaseSource,
+    right: &'a DatabaseSource,
+) -> std::result::Result<(Layout, [SideWork<'a>; 2]), String> {
+    let mut parts: [Vec<String>; 2] = Default::default();
+    let mut key_parts: [Vec<String>; 2] = Default::default();
+    let mut keys: [Vec<String>; 2] = Default::default();
+    let mut key_kinds = Vec::new();
+    for (i, column) in plan.keys.iter().chain(&plan.values).enumerate() {
+        let is_key = i < plan.keys.len();
+        let name = column.display_name();
+        if column.rule != Default::default() || column.empty_is_null {
+            return Err(format!(
+                "column {name} has a comparison rule SQL cannot apply exactly"
+            ));
+        }
+        let (Some(l), Some(r)) = (
+            left.column(&column.left_name),
+            right.column(&column.right_name),
+        ) else {
+            return Err(format!("column {name} is not a plain column"));
+        };
+        let Some(form) = CanonicalForm::for_pair(l.kind, r.kind) else {
+            return Err(format!(
+                "column {name} is {} on the left and {} on the right",
+                l.db_type, r.db_type
+            ));
+        };
+        for (s, (db, c)) in [(left, l), (right, r)].into_iter().enumerate() {
+            let text = db.dialect().canonical(&c.value, c.kind, form);
+            if is_key {
+                key_parts[s].push(text.clone());
+                keys[s].push(c.value.clone());
+            }
+            parts[s].push(text);
+        }
+        if is_key {
+            key_kinds.push((l.kind, r.kind));
+        }
+    }
+    let layout = match key_kinds.as_slice() {
+        [(ValueKind::Int, ValueKind::Int)] => Layout::IntegerKey,
+        _ => Layout::HashedKey,
+    };
+    let work = |db: &'a DatabaseSource, s: usize| {
+        let dialect = db.dialect();
+        SideWork {
+            db,
+            dialect,
+            sessions: Vec::new(),
+            row_hash: dialect.hash60(&dialect.row_text(&parts[s])),
+            key_text: dialect.row_text(&key_parts[s]),
+            keys: keys[s].clone(),
+            columns: db
+                .schema()
+                .fields()
+                .iter()
+                .filter_map(|f| db.column(f.name()))
+                .collect(),
+            queries: AtomicU64::new(0),
+            null_rows: 0,
+            unique: false,
+            primary: false,
+        }
+    };
+    Ok((layout, [work(left, 0), work(right, 1)]))
+}
+
+/// What the checksum phase found and fetched.
+struct Fetched {
+    batches: [Vec<RecordBatch>; 2],
+    leaves: u64,
+    divergent: u64,
+    /// Rows per side, from the digests.
+    totals: [u64; 2],
+}
+
+impl SideWork<'_> {
+    /// Opens the side's sessions: one, or with PostgreSQL up to `threads`
+    /// sharing the first one's exported snapshot. MySQL cannot share a
+    /// snapshot between sessions, so it gets one.
+    async fn open(&mut self, threads: usize) -> Result<()> {
+        let mut first = self.db.session().await?;
+        let snapshot = if threads > 1 {
+            first.export_snapshot().await
+        } else {
+            None
+        };
+        self.sessions.push(first);
+        if let Some(id) = snapshot {
+            for _ in 1..threads {
+                self.sessions
+                    .push(Session::join_snapshot(self.db, &id).await?);
+            }
+        }
+        let facts = self.key_facts().await?;
+        self.unique = facts.0;
+        self.primary = facts.1;
+        Ok(())
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<TextRows> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let db = self.db;
+        self.sessions[0]
+            .text_rows(sql)
+            .await
+            .map_err(|m| db.error(format!("{m} (in: {})", short(sql))))
+    }
+
+    /// Runs queries over all sessions at once; results in query order.
+    async fn query_all(&mut self, sqls: &[String]) -> Result<Vec<TextRows>> {
+        let next = Mutex::new(0usize);
+        let results: Vec<Mutex<Option<TextRows>>> = sqls.iter().map(|_| Mutex::new(None)).collect();
+        let db = self.db;
+        let queries = &self.queries;
+        let workers = self.sessions.iter_mut().map(|session| {
+            let (next, results) = (&next, &results);
+            async move {
+                loop {
+                    let i = {
+                        let mut n = next.lock().map_err(|_| poisoned())?;
+                        *n += 1;
+                        *n - 1
+                    };
+                    let Some(sql) = sqls.get(i) else {
+                        return Ok::<(), Error>(());
+                    };
+                    queries.fetch_add(1, Ordering::Relaxed);
+                    let rows = session
+                        .text_rows(sql)
+                        .await
+                        .map_err(|m| db.error(format!("{m} (in: {})", short(sql))))?;
+                    *results[i].lock().map_err(|_| poisoned())? = Some(rows);
+                }
+            }
+        });
+        try_join_all(workers).await?;
+        results
+            .into_iter()
+            .map(|r| {
+                r.into_inner()
+                    .map_err(|_| poisoned())?
+                    .ok_or_else(|| Error::Internal("a checksum query did not run".into()))
+            })
+            .collect()
+    }
+
+    /// Whether a unique index covers the key (no duplicates possible), and
+    /// whether it is the primary key (no NULLs either). Unknown for queries.
+    async fn key_facts(&mut self) -> Result<(bool, bool)> {
+        let Some(table) = self.db.table() else {
+            return Ok((false, false));
+        };
+        let d = self.dialect;
+        let sql = match self.db.engine() {
+            Engine::Postgres => format!(
+                "SELECT string_agg(a.attname, ','), bool_or(i.indisprimary) \
+                 FROM pg_index i JOIN pg_attribute a \
+                   ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                 WHERE i.indrelid = to_regclass({}) AND i.indisunique \
+                   AND i.indpred IS NULL AND i.indexprs IS NULL \
+                 GROUP BY i.indexrelid",
+                d.string(&d.table(table))
+            ),
+            _ => {
+                let (schema, name) = match table.split_once('.') {
+                    Some((s, t)) => (d.string(s), d.string(t)),
+                    None => ("DATABASE()".to_string(), d.string(table)),
+                };
+                format!(
+                    "SELECT GROUP_CONCAT(COLUMN_NAME SEPARATOR ','), \
+                            MAX(INDEX_NAME = 'PRIMARY') \
+                     FROM information_schema.STATISTICS \
+                     WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name} AND NON_UNIQUE = 0 \
+                     GROUP BY INDEX_NAME"
+                )
+            }
+        };
+        let key_names: BTreeSet<String> = self
+            .db
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| {
+                self.db
+                    .column(n)
+                    .is_some_and(|c| self.keys.contains(&c.value))
+            })
+            .collect();
+        let mut unique = false;
+        let mut primary = false;
+        for row in self.query(&sql).await? {
+            let columns: BTreeSet<String> = row
+                .first()
+                .cloned()
+                .flatten()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_string)
+                .collect();
+            if !columns.is_empty() && columns.is_subset(&key_names) {
+                unique = true;
+                let is_primary = row.get(1).cloned().flatten();
+                primary |= matches!(is_primary.as_deref(), Some("t" | "1" | "true"));
+            }
+        }
+        Ok((unique, primary))
+    }
+
+    /// Fetches the rows matching each predicate (none: the whole relation).
+    async fn fetch(&mut self, predicates: &[String]) -> Result<Vec<RecordBatch>> {
+        let select = format!(
+            "SELECT {} FROM {}",
+            self.db.select_list(&self.columns),
+            self.db.relation()
+        );
+        let mut batches = Vec::new();
+        for predicate in predicates {
+            self.queries.fetch_add(1, Ordering::Relaxed);
+            let sql = format!("{select} WHERE {predicate}");
+            let session = &mut self.sessions[0];
+            batches.extend(self.db.fetch(session, &sql, &self.columns).await?);
+        }
+        Ok(batches)
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Internal("a lock was poisoned".into())
+}
+
+/// The start of a query, for error messages.
+fn short(sql: &str) -> String {
+    let mut s: String = sql.chars().take(160).collect();
+    if s.len() < sql.len() {
+        s.push('…');
+    }
+    s
+}
+
+fn parse_u64(v: &Option<String>) -> Result<u64> {
+    v.as_deref()
+        .unwrap_or("0")
+        .parse()
+        .map_err(|_| Error::Internal(format!("a count came back as {v:?}")))
+}
+
+fn parse_u128(v: &Option<String>) -> Result<u128> {
+    v.as_deref()
+        .unwrap_or("0")
+        .parse()
+        .map_err(|_| Error::Internal(format!("a checksum came back as {v:?}")))
+}
+
+fn parse_i128(v: &Option<String>) -> Result<Option<i128>> {
+    v.as_deref()
+        .map(|t| {
+            t.parse()
+                .map_err(|_| Error::Internal(format!("a key came back as {t:?}")))
+        })
+        .transpose()
+}
+
+/// Integer keys: equal-width key ranges, bisected in SQL.
+async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
+    // The key's range and its NULLs, on both sides.
+    let bounds = |side: &SideWork<'_>| {
+        let k = &side.keys[0];
+        let nulls = if side.primary {
+            "0".to_string()
+        } else {
+            format!("SUM(CASE WHEN {k} IS NULL THEN 1 ELSE 0 END)")
+        };
+        format!(
+            "SELECT MIN({k}), MAX({k}), {nulls} FROM {}",
+            side.db.relation()
+        )
+    };
+    let (lb, rb) = (bounds(&sides[0]), bounds(&sides[1]));
+    let [l, r] = sides;
+    let (lrows, rrows) = futures::try_join!(l.query(&lb), r.query(&rb))?;
+    let mut lo: Option<i128> = None;
+    let mut hi: Option<i128> = None;
+    for (side, rows) in [(&mut *l, &lrows), (&mut *r, &rrows)] {
+        let row = rows.first().cloned().unwrap_or_default();
+        let get = |i: usize| row.get(i).cloned().flatten();
+        if let Some(min) = parse_i128(&get(0))? {
+            lo = Some(lo.map_or(min, |x| x.min(min)));
+        }
+        if let Some(max) = parse_i128(&get(1))? {
+            hi = Some(hi.map_or(max, |x| x.max(max)));
+        }
+        side.null_rows = parse_u64(&get(2))?;
+    }
+
+    let mut ranges: Vec<(i128, i128)> = Vec::new();
+    let mut leaves = 0u64;
+    let mut totals = [l.null_rows, r.null_rows];
+    if let (Some(lo), Some(hi)) = (lo, hi) {
+        let span = hi - lo + 1;
+        let count = (span / LEAF_KEYS).clamp(1, MAX_LEAVES);
+        let width = (span + count - 1) / count;
+        let count = (span + width - 1) / width;
+        leaves = count as u64;
+        let (ld, rd) = futures::try_join!(
+            first_level(l, lo, width, count),
+            first_level(r, lo, width, count)
+        )?;
+        totals[0] += ld.values().map(|d| d.0).sum::<u64>();
+        totals[1] += rd.values().map(|d| d.0).sum::<u64>();
+        let mut todo: Vec<(i128, i128, u64)> = divergent(&ld, &rd)
+            .map(|(start, rows)| (start, width, rows))
+            .collect();
+        // Split divergent leaves until each holds few rows.
+        while !todo.is_empty() {
+            let (small, large): (Vec<_>, Vec<_>) = todo
+                .into_iter()
+                .partition(|&(_, w, rows)| rows <= FETCH_ROWS || w == 1);
+            ranges.extend(small.iter().map(|&(s, w, _)| (s, s + w)));
+            if large.is_empty() {
+                break;
+            }
+            let sqls = |side: &SideWork<'_>| -> Vec<String> {
+                large
+                    .iter()
+                    .map(|&(start, w, _)| {
+                        let sub = (w + SPLIT - 1) / SPLIT;
+                        range_digest_sql(side, start, sub, start, start + w)
+                    })
+                    .collect()
+            };
+            let (lq, rq) = (sqls(l), sqls(r));
+            let (lres, rres) = futures::try_join!(l.query_all(&lq), r.query_all(&rq))?;
+            todo = Vec::new();
+            for (i, &(start, w, _)) in large.iter().enumerate() {
+                let sub = (w + SPLIT - 1) / SPLIT;
+                let ld = digests(&lres[i], start, sub)?;
+                let rd = digests(&rres[i], start, sub)?;
+                todo.extend(divergent(&ld, &rd).map(|(s, rows)| (s, sub.min(start + w - s), rows)));
+            }
+        }
+    }
+
+    // Duplicated keys: equal digests would hide them, so fetch them too.
+    for side in [&mut *l, &mut *r] {
+        if !side.unique {
+            let k = &side.keys[0];
+            let sql = format!(
+                "SELECT {k} FROM {} WHERE {k} IS NOT NULL GROUP BY {k} HAVING COUNT(*) > 1",
+                side.db.relation()
+            );
+            for row in side.query(&sql).await? {
+                if let Some(key) = parse_i128(&row.first().cloned().flatten())? {
+                    ranges.push((key, key + 1));
+                }
+            }
+        }
+    }
+    let divergent_count = ranges.len() as u64;
+    let ranges = merge_ranges(ranges);
+    let nulls = l.null_rows + r.null_rows > 0;
+    let make = |side: &SideWork<'_>| -> Vec<String> {
+        let k = &side.keys[0];
+        let mut p: Vec<String> = ranges
+            .chunks(RANGES_PER_FETCH)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|&(a, b)| {
+                        if b - a == 1 {
+                            format!("{k} = {a}")
+                        } else {
+                            format!("({k} >= {a} AND {k} < {b})")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            })
+            .collect();
+        if nulls {
+            p.push(format!("{k} IS NULL"));
+        }
+        p
+    };
+    let (lp, rp) = (make(l), make(r));
+    let (lb, rb) = futures::try_join!(l.fetch(&lp), r.fetch(&rp))?;
+    Ok(Fetched {
+        batches: [lb, rb],
+        leaves,
+        divergent: divergent_count,
+        totals,
+    })
+}
+
+/// `GROUP BY` digests of `[from, to)` in leaves of `width` starting at `base`.
+fn range_digest_sql(side: &SideWork<'_>, base: i128, width: i128, from: i128, to: i128) -> String {
+    RangeSql {
+        dialect: side.dialect,
+        key: &side.keys[0],
+        row_hash: &side.row_hash,
+        relation: side.db.relation(),
+    }
+    .sql(base, width, from, to)
+}
+
+/// Parses `(leaf, count, sum)` rows into digests keyed by each leaf's first key.
+fn digests(
+    rows: &[Vec<Option<String>>],
+    base: i128,
+    width: i128,
+) -> Result<BTreeMap<i128, Digest>> {
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let get = |i: usize| row.get(i).cloned().flatten();
+        let Some(leaf) = parse_i128(&get(0))? else {
+            continue;
+        };
+        out.insert(
+            base + leaf * width,
+            (parse_u64(&get(1))?, parse_u128(&get(2))?),
+        );
+    }
+    Ok(out)
+}
+
+/// Leaves whose digests differ, with the larger side's row count.
+fn divergent<'m>(
+    left: &'m BTreeMap<i128, Digest>,
+    right: &'m BTreeMap<i128, Digest>,
+) -> impl Iterator<Item = (i128, u64)> + 'm {
+    let starts: BTreeSet<i128> = left.keys().chain(right.keys()).copied().collect();
+    starts.into_iter().filter_map(move |s| {
+        let (l, r) = (left.get(&s), right.get(&s));
+        (l != r).then(|| (s, l.map_or(0, |d| d.0).max(r.map_or(0, |d| d.0))))
+    })
+}
+
+/// Sorted, overlapping or touching ranges merged.
+fn merge_ranges(mut ranges: Vec<(i128, i128)>) -> Vec<(i128, i128)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(i128, i128)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// First-level digests of one side: chunks of leaves, pulled by each
+/// session in turn; each chunk's time sets the next one's size.
+async fn first_level(
+    side: &mut SideWork<'_>,
+    lo: i128,
+    width: i128,
+    count: i128,
+) -> Result<BTreeMap<i128, Digest>> {
+    struct Schedule {
+        next: i128,
+        chunk: i128,
+    }
+    let schedule = Mutex::new(Schedule { next: 0, chunk: 64 });
+    let found = Mutex::new(BTreeMap::new());
+    let db = side.db;
+    let queries = &side.queries;
+    let (row_hash, keys, dialect) = (&side.row_hash, &side.keys, side.dialect);
+    let workers = side.sessions.iter_mut().map(|session| {
+        let (schedule, found) = (&schedule, &found);
+        async move {
+            loop {
+                let (first, last) = {
+                    let mut s = schedule.lock().map_err(|_| poisoned())?;
+                    if s.next >= count {
+                        return Ok::<(), Error>(());
+                    }
+                    let first = s.next;
+                    s.next = (first + s.chunk).min(count);
+                    (first, s.next)
+                };
+                let view = RangeSql {
+                    dialect,
+                    key: &keys[0],
+                    row_hash,
+                    relation: db.relation(),
+                };
+                let sql = view.sql(lo, width, lo + first * width, lo + last * width);
+                let started = Instant::now();
+                queries.fetch_add(1, Ordering::Relaxed);
+                let rows = session
+                    .text_rows(&sql)
+                    .await
+                    .map_err(|m| db.error(format!("{m} (in: {})", short(&sql))))?;
+                let seconds = started.elapsed().as_secs_f64().max(1e-3);
+                {
+                    let mut s = schedule.lock().map_err(|_| poisoned())?;
+                    let factor = (CHUNK_SECONDS / seconds).clamp(0.5, 2.0);
+                    let done = last - first;
+                    s.chunk = ((done as f64 * factor) as i128).max(1);
+                }
+                let parsed = digests(&rows, lo, width)?;
+                found.lock().map_err(|_| poisoned())?.extend(parsed);
+            }
+        }
+    });
+    try_join_all(workers).await?;
+    found.into_inner().map_err(|_| poisoned())
+}
+
+/// The pieces of a range digest query, borrowed apart from the sessions.
+struct RangeSql<'s> {
+    dialect: Dialect,
+    key: &'s str,
+    row_hash: &'s str,
+    relation: &'s str,
+}
+
+impl RangeSql<'_> {
+    fn sql(&self, base: i128, width: i128, from: i128, to: i128) -> String {
+        let d = self.dialect;
+        let k = self.key;
+        let leaf = d.div(&format!("{} - {base}", d.as_bigint(k)), &width.to_string());
+        format!(
+            "SELECT {leaf}, COUNT(*), SUM({hash}) FROM {rel} WHERE {k} >= {from} AND {k} < {to} \
+             GROUP BY 1",
+            hash = self.row_hash,
+            rel = self.relation
+        )
+    }
+}
+
+/// Other keys: buckets of a hash of the key's canonical text.
+async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
+    let [l, r] = sides;
+    let count_sql = |s: &SideWork<'_>| format!("SELECT COUNT(*) FROM {}", s.db.relation());
+    let (lc, rc) = (count_sql(l), count_sql(r));
+    let (lrows, rrows) = futures::try_join!(l.query(&lc), r.query(&rc))?;
+    let first =
+        |rows: &TextRows| parse_u64(&rows.first().and_then(|r| r.first()).cloned().flatten());
+    let rows = first(&lrows)?.max(first(&rrows)?);
+    let buckets = (rows / BUCKET_ROWS).max(1).next_power_of_two().min(1 << 22);
+    let bucket = |s: &SideWork<'_>| match s.db.engine() {
+        Engine::MySql => format!(
+            "(CAST(CONV(SUBSTRING(MD5({}), 1, 8), 16, 10) AS UNSIGNED) % {buckets})",
+            s.key_text
+        ),
+        _ => format!(
+            "((('x' || substr(md5({}), 1, 8))::bit(32)::int8) % {buckets})",
+            s.key_text
+        ),
+    };
+    let digest_sql = |s: &SideWork<'_>| {
+        format!(
+            "SELECT {}, COUNT(*), SUM({}) FROM {} GROUP BY 1",
+            bucket(s),
+            s.row_hash,
+            s.db.relation()
+        )
+    };
+    let (ls, rs) = (digest_sql(l), digest_sql(r));
+    let (lres, rres) = futures::try_join!(l.query(&ls), r.query(&rs))?;
+    let (ld, rd) = (digests(&lres, 0, 1)?, digests(&rres, 0, 1)?);
+    let totals = [
+        ld.values().map(|d| d.0).sum::<u64>(),
+        rd.values().map(|d| d.0).sum::<u64>(),
+    ];
+    let mut fetch: BTreeSet<i128> = divergent(&ld, &rd).map(|(b, _)| b).collect();
+    // NULL and duplicated keys: equal digests would hide them.
+    for side in [&mut *l, &mut *r] {
+        let mut sqls = Vec::new();
+        if !side.primary {
+            let any_null = side
+                .keys
+                .iter()
+                .map(|k| format!("{k} IS NULL"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            sqls.push(format!(
+                "SELECT DISTINCT {} FROM {} WHERE {any_null}",
+                bucket(side),
+                side.db.relation()
+            ));
+        }
+        if !side.unique {
+            sqls.push(format!(
+                "SELECT {} FROM {} GROUP BY {} HAVING COUNT(*) > 1",
+                bucket(side),
+                side.db.relation(),
+                side.keys.join(", ")
+            ));
+        }
+        for sql in sqls {
+            for row in side.query(&sql).await? {
+                if let Some(b) = parse_i128(&row.first().cloned().flatten())? {
+                    fetch.insert(b);
+                }
+            }
+        }
+    }
+    let predicates = |s: &SideWork<'_>| -> Vec<String> {
+        if fetch.is_empty() {
+            return Vec::new();
+        }
+        let list: Vec<String> = fetch.iter().map(i128::to_string).collect();
+        vec![format!("{} IN ({})", bucket(s), list.join(", "))]
+    };
+    let (lp, rp) = (predicates(l), predicates(r));
+    let (lb, rb) = futures::try_join!(l.fetch(&lp), r.fetch(&rp))?;
+    Ok(Fetched {
+        batches: [lb, rb],
+        leaves: buckets,
+        divergent: fetch.len() as u64,
+        totals,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_merge_when_they_touch_or_overlap() {
+        assert_eq!(
+            merge_ranges(vec![(5, 6), (0, 3), (3, 4), (10, 20), (12, 15)]),
+            vec![(0, 4), (5, 6), (10, 20)]
+        );
+    }
+
+    #[test]
+    fn divergent_leaves_include_one_sided_ones() {
+        let l: BTreeMap<i128, Digest> = [(0, (2, 10)), (10, (1, 5)), (20, (3, 9))].into();
+        let r: BTreeMap<i128, Digest> = [(0, (2, 10)), (10, (1, 6)), (30, (4, 1))].into();
+        let d: Vec<_> = divergent(&l, &r).collect();
+        assert_eq!(d, vec![(10, 1), (20, 3), (30, 4)]);
+    }
+}
