@@ -39,7 +39,7 @@ use crate::source::url::Engine;
 use crate::source::{MemorySource, Source};
 
 /// A chunk query should take about this long; slower ones shrink the next.
-pub const CHUNK_SECONDS: f64 = 0.5;
+pub const CHUNK_SECONDS: f64 = 0.25;
 /// Keys per first-level leaf of an integer key (dense keys: rows per leaf).
 const LEAF_KEYS: i128 = 1024;
 /// At most this many first-level leaves.
@@ -258,23 +258,9 @@ struct Fetched {
 }
 
 impl SideWork<'_> {
-    /// Opens the side's sessions: one, or with PostgreSQL up to `threads`
-    /// sharing the first one's exported snapshot. MySQL cannot share a
-    /// snapshot between sessions, so it gets one.
+    /// Opens the side's sessions, all on one snapshot.
     async fn open(&mut self, threads: usize) -> Result<()> {
-        let mut first = self.db.session().await?;
-        let snapshot = if threads > 1 {
-            first.export_snapshot().await
-        } else {
-            None
-        };
-        self.sessions.push(first);
-        if let Some(id) = snapshot {
-            for _ in 1..threads {
-                self.sessions
-                    .push(Session::join_snapshot(self.db, &id).await?);
-            }
-        }
+        self.sessions = self.db.snapshot_sessions(threads).await?;
         let facts = self.key_facts().await?;
         self.unique = facts.0;
         self.primary = facts.1;

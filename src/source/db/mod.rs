@@ -42,7 +42,10 @@ const BATCH_ROWS: usize = 65_536;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
     Int,
-    Decimal { scale: i8 },
+    /// `None`: a scale of each value's own (PostgreSQL's bare `numeric`).
+    Decimal {
+        scale: Option<i8>,
+    },
     Float32,
     Float64,
     Bool,
@@ -127,7 +130,7 @@ impl DatabaseSource {
             Engine::Sqlite => sqlite::describe(&url, &relation),
             _ => runtime.block_on(async {
                 let mut session = Session::connect(&url).await?;
-                session.describe(&relation).await
+                session.describe(&relation, table.as_deref()).await
             }),
         }
         .map_err(|m| fail(scrub(&m, &url)))?;
@@ -195,6 +198,56 @@ impl DatabaseSource {
             .map_err(|m| self.error(m))?;
         session.begin_snapshot().await.map_err(|m| self.error(m))?;
         Ok(session)
+    }
+
+    /// Up to `n` sessions reading one snapshot. PostgreSQL exports the first
+    /// session's snapshot to the others. MySQL/MariaDB cannot share one, so
+    /// its sessions all start while a `LOCK TABLES ... READ` keeps writers
+    /// off the table: no commit to it can fall between their starts. Where
+    /// neither works (a query source on MySQL, no LOCK TABLES privilege, a
+    /// server that cannot export snapshots), one session does all the work.
+    pub async fn snapshot_sessions(&self, n: usize) -> Result<Vec<Session>> {
+        if n <= 1 {
+            return Ok(vec![self.session().await?]);
+        }
+        match self.url.engine {
+            Engine::MySql => {
+                let Some(table) = &self.table else {
+                    return Ok(vec![self.session().await?]);
+                };
+                let mut lock = Session::connect(&self.url)
+                    .await
+                    .map_err(|m| self.error(m))?;
+                let locked = lock
+                    .text_rows(&format!(
+                        "SET SESSION lock_wait_timeout = 10; LOCK TABLES {} READ",
+                        self.dialect().table(table)
+                    ))
+                    .await
+                    .is_ok();
+                let mut sessions = Vec::new();
+                for _ in 0..if locked { n } else { 1 } {
+                    sessions.push(self.session().await?);
+                }
+                if locked {
+                    lock.text_rows("UNLOCK TABLES")
+                        .await
+                        .map_err(|m| self.error(m))?;
+                }
+                Ok(sessions)
+            }
+            _ => {
+                let mut first = self.session().await?;
+                let snapshot = first.export_snapshot().await;
+                let mut sessions = vec![first];
+                if let Some(id) = snapshot {
+                    for _ in 1..n {
+                        sessions.push(Session::join_snapshot(self, &id).await?);
+                    }
+                }
+                Ok(sessions)
+            }
+        }
     }
 
     /// The SELECT list that fetches `columns` under their own names.
@@ -356,10 +409,14 @@ impl Session {
         Ok(session)
     }
 
-    async fn describe(&mut self, relation: &str) -> std::result::Result<Vec<DbColumn>, String> {
+    async fn describe(
+        &mut self,
+        relation: &str,
+        table: Option<&str>,
+    ) -> std::result::Result<Vec<DbColumn>, String> {
         match self {
             Session::Postgres(c) => postgres::describe(c, relation).await,
-            Session::MySql(c) => mysql::describe(c, relation).await,
+            Session::MySql(c) => mysql::describe(c, relation, table).await,
         }
     }
 

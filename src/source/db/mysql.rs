@@ -60,7 +60,43 @@ pub(super) async fn begin(conn: &mut Conn) -> Res<()> {
         .map_err(message)
 }
 
-pub(super) async fn describe(conn: &mut Conn, relation: &str) -> Res<Vec<DbColumn>> {
+/// Columns of `table` whose text is stored in a character set other than
+/// UTF-8 (or ASCII): their values are converted before hashing. For a query,
+/// every text column is converted, as its sources are unknown.
+async fn non_utf8_columns(conn: &mut Conn, table: Option<&str>) -> Res<Option<Vec<String>>> {
+    let Some(table) = table else {
+        return Ok(None);
+    };
+    let d = Dialect(Engine::MySql);
+    let (schema, name) = match table.split_once('.') {
+        Some((s, t)) => (d.string(s), d.string(t)),
+        None => ("DATABASE()".to_string(), d.string(table)),
+    };
+    let rows: Vec<(String, Option<String>)> = conn
+        .query(format!(
+            "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}"
+        ))
+        .await
+        .map_err(message)?;
+    Ok(Some(
+        rows.into_iter()
+            .filter(|(_, charset)| {
+                charset
+                    .as_deref()
+                    .is_some_and(|c| !matches!(c, "utf8mb4" | "utf8mb3" | "utf8" | "ascii"))
+            })
+            .map(|(column, _)| column)
+            .collect(),
+    ))
+}
+
+pub(super) async fn describe(
+    conn: &mut Conn,
+    relation: &str,
+    table: Option<&str>,
+) -> Res<Vec<DbColumn>> {
+    let non_utf8 = non_utf8_columns(conn, table).await?;
     let result = conn
         .query_iter(format!("SELECT * FROM {relation} LIMIT 0"))
         .await
@@ -80,6 +116,7 @@ pub(super) async fn describe(conn: &mut Conn, relation: &str) -> Res<Vec<DbColum
                 .trim_start_matches("MYSQL_TYPE_")
                 .to_ascii_lowercase();
             let mut fetch = quoted.clone();
+            let mut value = quoted.clone();
             let int = |signed: DataType, unsigned_type: DataType| {
                 (
                     ValueKind::Int,
@@ -106,7 +143,9 @@ pub(super) async fn describe(conn: &mut Conn, relation: &str) -> Res<Vec<DbColum
                         return Err(unsupported(&name, &format!("decimal({precision},{scale})")));
                     }
                     (
-                        ValueKind::Decimal { scale: scale as i8 },
+                        ValueKind::Decimal {
+                            scale: Some(scale as i8),
+                        },
                         DataType::Decimal128(precision as u8, scale as i8),
                     )
                 }
@@ -137,6 +176,9 @@ pub(super) async fn describe(conn: &mut Conn, relation: &str) -> Res<Vec<DbColum
                         if flags.intersects(ColumnFlags::ENUM_FLAG | ColumnFlags::SET_FLAG) {
                             fetch = format!("CAST({quoted} AS CHAR)");
                         }
+                        if non_utf8.as_ref().is_none_or(|n| n.contains(&name)) {
+                            value = format!("CONVERT({quoted} USING utf8mb4)");
+                        }
                         (ValueKind::Text, DataType::Utf8)
                     }
                 }
@@ -148,7 +190,7 @@ pub(super) async fn describe(conn: &mut Conn, relation: &str) -> Res<Vec<DbColum
                 kind,
                 data_type,
                 fetch,
-                value: quoted,
+                value,
             })
         })
         .collect()

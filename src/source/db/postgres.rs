@@ -57,10 +57,15 @@ pub(super) async fn connect(url: &DatabaseUrl) -> Res<Client> {
         // Ends when the client is dropped; its errors surface on the client.
         let _ = connection.await;
     });
+    // UTC and fixed formats, so values read alike in every session. recon
+    // runs its own parallel sessions, so the server's per-query workers would
+    // only compete with them; JIT costs more than it saves on chunk queries;
+    // the checksum GROUP BY should not spill to disk.
     client
         .batch_execute(
             "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; \
-             SET standard_conforming_strings = on; SET IntervalStyle = 'iso_8601'",
+             SET standard_conforming_strings = on; SET IntervalStyle = 'iso_8601'; \
+             SET max_parallel_workers_per_gather = 0; SET jit = off; SET work_mem = '64MB'",
         )
         .await
         .map_err(message)?;
@@ -111,16 +116,18 @@ pub(super) async fn describe(client: &mut Client, relation: &str) -> Res<Vec<DbC
                 Type::NUMERIC => {
                     // typmod = ((precision << 16) | scale) + 4; -1 when unconstrained.
                     let typmod = c.type_modifier();
-                    let (precision, scale) = if typmod >= 4 {
-                        (((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff)
+                    let (precision, scale, fixed) = if typmod >= 4 {
+                        (((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff, true)
                     } else {
-                        (38, 20)
+                        (38, 20, false)
                     };
                     if precision > 38 {
                         return Err(unsupported(&name, &format!("numeric({precision},{scale})")));
                     }
                     (
-                        ValueKind::Decimal { scale: scale as i8 },
+                        ValueKind::Decimal {
+                            scale: fixed.then_some(scale as i8),
+                        },
                         DataType::Decimal128(precision as u8, scale as i8),
                     )
                 }

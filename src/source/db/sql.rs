@@ -11,6 +11,9 @@ use crate::source::url::Engine;
 /// How a compared column is written before hashing, agreed for both sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CanonicalForm {
+    /// The value's own text, where both sides print it alike: integers, and
+    /// decimals of one fixed scale on both sides (`12.30` and `12.30`).
+    Exact,
     /// Integers, decimals and booleans as their exact decimal value with no
     /// trailing fractional zeros (`1.80` → `1.8`, `true` → `1`).
     Number,
@@ -34,7 +37,13 @@ impl CanonicalForm {
     pub fn for_pair(left: ValueKind, right: ValueKind) -> Option<CanonicalForm> {
         use ValueKind::*;
         let number = |k: ValueKind| matches!(k, Int | Decimal { .. } | Bool);
+        let exact = |k: ValueKind| match k {
+            Int => Some(0),
+            Decimal { scale } => scale,
+            _ => None,
+        };
         Some(match (left, right) {
+            (l, r) if exact(l).is_some() && exact(l) == exact(r) => CanonicalForm::Exact,
             (l, r) if number(l) && number(r) => CanonicalForm::Number,
             (Float32, Float32) => CanonicalForm::Float32,
             (Float32 | Float64, Float32 | Float64) => CanonicalForm::Float64,
@@ -91,7 +100,9 @@ impl Dialect {
             (CanonicalForm::Number, ValueKind::Bool) => {
                 format!("CASE WHEN {value} <> 0 THEN '1' ELSE '0' END")
             }
-            (CanonicalForm::Number, ValueKind::Decimal { scale }) if scale > 0 => {
+            (CanonicalForm::Exact, _) if pg => format!("({value})::text"),
+            (CanonicalForm::Exact, _) => format!("CAST({value} AS CHAR)"),
+            (CanonicalForm::Number, ValueKind::Decimal { scale }) if scale != Some(0) => {
                 if pg {
                     format!("trim_scale({value})::text")
                 } else {
@@ -117,10 +128,9 @@ impl Dialect {
             (CanonicalForm::Text, _) if pg => {
                 format!("octet_length({value})::text || ':' || {value}")
             }
-            (CanonicalForm::Text, _) => {
-                let utf8 = format!("CONVERT({value} USING utf8mb4)");
-                format!("CONCAT(OCTET_LENGTH({utf8}), ':', {utf8})")
-            }
+            // MySQL text values arrive as UTF-8 (the column's `value`
+            // converts those stored in another character set).
+            (CanonicalForm::Text, _) => format!("CONCAT(OCTET_LENGTH({value}), ':', {value})"),
             (CanonicalForm::Date, _) if pg => format!("to_char({value}, 'YYYY-MM-DD')"),
             (CanonicalForm::Date, _) => format!("DATE_FORMAT({value}, '%Y-%m-%d')"),
             (CanonicalForm::Micros, _) => {
@@ -211,8 +221,20 @@ mod tests {
     fn forms_need_comparable_kinds() {
         use ValueKind::*;
         assert_eq!(
-            CanonicalForm::for_pair(Int, Decimal { scale: 2 }),
+            CanonicalForm::for_pair(Int, Decimal { scale: Some(2) }),
             Some(CanonicalForm::Number)
+        );
+        assert_eq!(
+            CanonicalForm::for_pair(Decimal { scale: Some(2) }, Decimal { scale: Some(2) }),
+            Some(CanonicalForm::Exact)
+        );
+        assert_eq!(
+            CanonicalForm::for_pair(Decimal { scale: None }, Decimal { scale: None }),
+            Some(CanonicalForm::Number)
+        );
+        assert_eq!(
+            CanonicalForm::for_pair(Int, Int),
+            Some(CanonicalForm::Exact)
         );
         assert_eq!(
             CanonicalForm::for_pair(Float32, Float64),

@@ -54,7 +54,10 @@ fn column_for(name: &str, declared: Option<&str>) -> DbColumn {
     } else if (upper.starts_with("DECIMAL") || upper.starts_with("NUMERIC"))
         && let Some((p, s)) = numbers(&upper)
     {
-        (ValueKind::Decimal { scale: s }, DataType::Decimal128(p, s))
+        (
+            ValueKind::Decimal { scale: Some(s) },
+            DataType::Decimal128(p, s),
+        )
     } else if upper == "DATE" {
         (ValueKind::Date, DataType::Date32)
     } else if upper.starts_with("DATETIME") || upper.starts_with("TIMESTAMP") {
