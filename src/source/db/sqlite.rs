@@ -43,7 +43,7 @@ fn column_for(name: &str, declared: Option<&str>) -> DbColumn {
         ((1..=38).contains(&precision) && (0..=precision).contains(&scale))
             .then_some((precision as u8, scale as i8))
     };
-    let (kind, data_type) = if upper.contains("INT") {
+    let (kind, data_type) = if upper.contains("INT") || upper.starts_with("BOOL") {
         (ValueKind::Int, DataType::Int64)
     } else if upper.contains("CHAR") || upper.contains("CLOB") || upper.contains("TEXT") {
         (ValueKind::Text, DataType::Utf8)

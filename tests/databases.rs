@@ -1,0 +1,879 @@
+//! Database sources against real servers: PostgreSQL from `RECON_TEST_PG`,
+//! MariaDB/MySQL from `RECON_TEST_MYSQL` (admin URLs, e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Without them each test
+//! prints a notice and passes, so `cargo test` works on a laptop; `.ci/run`
+//! sets them. Every test creates its own databases and drops them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use assert_cmd::Command;
+use mysql_async::prelude::Queryable;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+fn server(variable: &str) -> Option<url::Url> {
+    match std::env::var(variable) {
+        Ok(v) if !v.is_empty() => Some(url::Url::parse(&v).expect("a URL in {variable}")),
+        _ => {
+            eprintln!("skipped: {variable} is not set (no database server to test against)");
+            None
+        }
+    }
+}
+
+/// A unique database name for one test.
+fn unique(test: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "recon_t{}_{}_{test}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A PostgreSQL database created for one test, dropped afterwards.
+struct Pg {
+    admin: url::Url,
+    name: String,
+    client: tokio_postgres::Client,
+}
+
+impl Pg {
+    fn create(admin: &url::Url, test: &str) -> Pg {
+        let name = unique(test);
+        let admin_client = pg_connect(admin);
+        runtime()
+            .block_on(admin_client.batch_execute(&format!("CREATE DATABASE {name}")))
+            .unwrap();
+        let mut url = admin.clone();
+        url.set_path(&name);
+        let client = pg_connect(&url);
+        Pg {
+            admin: admin.clone(),
+            name,
+            client,
+        }
+    }
+
+    fn url(&self, table: &str) -> String {
+        let mut url = self.admin.clone();
+        url.set_path(&self.name);
+        url.set_query(Some(&format!("table={table}")));
+        url.to_string()
+    }
+
+    fn run(&self, sql: &str) {
+        runtime()
+            .block_on(self.client.batch_execute(sql))
+            .unwrap_or_else(|e| panic!("{e:?}: {sql}"));
+    }
+}
+
+fn pg_connect(url: &url::Url) -> tokio_postgres::Client {
+    runtime().block_on(async {
+        let (client, connection) = tokio_postgres::connect(url.as_str(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        // Timestamps below are written as UTC.
+        client.batch_execute("SET TIME ZONE 'UTC'").await.unwrap();
+        client
+    })
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let admin = pg_connect(&self.admin);
+        let _ = runtime().block_on(admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )));
+    }
+}
+
+/// A MariaDB/MySQL database created for one test, dropped afterwards.
+struct My {
+    admin: url::Url,
+    name: String,
+    conn: std::sync::Mutex<mysql_async::Conn>,
+}
+
+fn my_connect(url: &url::Url) -> mysql_async::Conn {
+    runtime().block_on(async {
+        let mut conn = mysql_async::Conn::from_url(url.as_str()).await.unwrap();
+        // Literals below escape quotes only, as standard SQL does.
+        conn.query_drop("SET sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+            .await
+            .unwrap();
+        conn
+    })
+}
+
+impl My {
+    fn create(admin: &url::Url, test: &str) -> My {
+        let name = unique(test);
+        let mut conn = my_connect(admin);
+        runtime()
+            .block_on(conn.query_drop(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")))
+            .unwrap();
+        runtime()
+            .block_on(conn.query_drop(format!("USE {name}")))
+            .unwrap();
+        My {
+            admin: admin.clone(),
+            name,
+            conn: std::sync::Mutex::new(conn),
+        }
+    }
+
+    fn url(&self, table: &str) -> String {
+        let mut url = self.admin.clone();
+        url.set_path(&self.name);
+        url.set_query(Some(&format!("table={table}")));
+        url.to_string()
+    }
+
+    fn run(&self, sql: &str) {
+        let mut conn = self.conn.lock().unwrap();
+        for statement in sql.split(";\n").filter(|s| !s.trim().is_empty()) {
+            runtime()
+                .block_on(conn.query_drop(statement))
+                .unwrap_or_else(|e| panic!("{e:?}: {statement}"));
+        }
+    }
+}
+
+impl Drop for My {
+    fn drop(&mut self) {
+        let mut conn = my_connect(&self.admin);
+        let _ =
+            runtime().block_on(conn.query_drop(format!("DROP DATABASE IF EXISTS {}", self.name)));
+    }
+}
+
+fn recon() -> Command {
+    Command::cargo_bin("recon").unwrap()
+}
+
+/// Runs `recon diff` and returns the exit code and the JSON report.
+fn diff(left: &str, right: &str, key: &str, extra: &[&str]) -> (i32, Value) {
+    let out = recon()
+        .args(["diff", left, right, "--key", key, "--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    assert!(
+        code == 0 || code == 1,
+        "exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (code, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// Differences: (status, key as text) → changed columns.
+type Reported = BTreeMap<(String, String), BTreeSet<String>>;
+
+/// The differences a report lists.
+fn reported(report: &Value) -> Reported {
+    report["diffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let key: Vec<String> = d["key"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            let columns = d["columns"]
+                .as_array()
+                .map(|c| c.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default();
+            (
+                (d["status"].as_str().unwrap().to_string(), key.join(",")),
+                columns,
+            )
+        })
+        .collect()
+}
+
+/// One generated row of the `orders` table used across engines.
+#[derive(Clone, Debug, PartialEq)]
+struct Order {
+    id: i64,
+    name: String,
+    /// Cents.
+    amount: i64,
+    price: Option<f64>,
+    /// Microseconds since the epoch.
+    at: i64,
+    flag: bool,
+    note: Option<String>,
+}
+
+const NAMES: &[&str] = &[
+    "plain",
+    "O'Brien",
+    "back\\slash",
+    "pipe|inside",
+    "1:x|2:y",
+    "café",
+    "日本語",
+    "emoji 🎉",
+    "",
+    "  spaced  ",
+    "N",
+];
+
+/// `extremes`: floats whose text the engines write in different notations
+/// (`1e+300` / `1e300`): equal, but only found so after a fetch.
+fn random_order(rng: &mut SmallRng, id: i64, extremes: bool) -> Order {
+    Order {
+        id,
+        name: format!(
+            "{} {}",
+            NAMES[rng.random_range(0..NAMES.len())],
+            rng.random_range(0..50)
+        ),
+        amount: rng.random_range(-1_000_000..1_000_000),
+        price: match rng.random_range(0..6) {
+            0 => None,
+            1 => Some(-0.0),
+            2 => Some(0.1 + 0.2),
+            3 if extremes => Some(1e300),
+            4 if extremes => Some(1e-7),
+            _ => Some(rng.random_range(0..100_000) as f64 / 8.0),
+        },
+        at: 1_700_000_000_000_000 + rng.random_range(0..1_000_000_000_000i64),
+        flag: rng.random_bool(0.5),
+        note: (rng.random_range(0..4) != 0)
+            .then(|| NAMES[rng.random_range(0..NAMES.len())].to_string()),
+    }
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn timestamp(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string()
+}
+
+fn values(o: &Order) -> String {
+    format!(
+        "({}, {}, {}.{:02}, {}, '{}', {}, {})",
+        o.id,
+        quote(&o.name),
+        if o.amount < 0 { "-" } else { "" }.to_string() + &(o.amount.abs() / 100).to_string(),
+        o.amount.abs() % 100,
+        o.price.map_or("NULL".into(), |p| format!("{p:e}")),
+        timestamp(o.at),
+        if o.flag { "TRUE" } else { "FALSE" },
+        o.note.as_deref().map_or("NULL".into(), quote),
+    )
+}
+
+/// Inserts `rows` in batches (the same statement text for both engines).
+fn insert(run: &dyn Fn(&str), table: &str, rows: &[Order]) {
+    for chunk in rows.chunks(500) {
+        let list: Vec<String> = chunk.iter().map(values).collect();
+        run(&format!("INSERT INTO {table} VALUES {}", list.join(", ")));
+    }
+}
+
+const PG_ORDERS: &str = "CREATE TABLE orders (id bigint PRIMARY KEY, name text NOT NULL, \
+    amount numeric(14,4), price double precision, at timestamptz, flag boolean, note varchar(200))";
+const MY_ORDERS: &str = "CREATE TABLE orders (id bigint PRIMARY KEY, name text NOT NULL, \
+    amount decimal(12,2), price double, at datetime(6), flag tinyint(1), note varchar(200))";
+
+/// Changes the right side's rows at random: updates of one column, deletes
+/// and inserts; returns the right rows and the expected report.
+fn mutate(rng: &mut SmallRng, left: &[Order], changes: usize) -> (Vec<Order>, Reported) {
+    let mut right: BTreeMap<i64, Order> = left.iter().map(|o| (o.id, o.clone())).collect();
+    let mut expected = BTreeMap::new();
+    let ids: Vec<i64> = left.iter().map(|o| o.id).collect();
+    let mut touched = BTreeSet::new();
+    while expected.len() < changes {
+        let id = ids[rng.random_range(0..ids.len())];
+        if !touched.insert(id) {
+            continue;
+        }
+        match rng.random_range(0..4) {
+            0 => {
+                right.remove(&id);
+                expected.insert(("only_left".into(), id.to_string()), BTreeSet::new());
+            }
+            1 => {
+                // An id between the left's (all even): only on the right.
+                let new = id + 1;
+                right.insert(new, random_order(rng, new, true));
+                expected.insert(("only_right".into(), new.to_string()), BTreeSet::new());
+            }
+            _ => {
+                let row = right.get_mut(&id).unwrap();
+                let column = match rng.random_range(0..6) {
+                    0 => {
+                        row.name.push('!');
+                        "name"
+                    }
+                    1 => {
+                        row.amount += 1;
+                        "amount"
+                    }
+                    2 => {
+                        row.price = match row.price {
+                            Some(_) => None,
+                            None => Some(2.5),
+                        };
+                        "price"
+                    }
+                    3 => {
+                        row.at += 1;
+                        "at"
+                    }
+                    4 => {
+                        row.flag = !row.flag;
+                        "flag"
+                    }
+                    _ => {
+                        row.note = match &row.note {
+                            Some(n) if n.is_empty() => None,
+                            Some(_) => Some(String::new()),
+                            None => Some("N".into()),
+                        };
+                        "note"
+                    }
+                };
+                expected.insert(
+                    ("changed".into(), id.to_string()),
+                    [column.to_string()].into(),
+                );
+            }
+        }
+    }
+    (right.into_values().collect(), expected)
+}
+
+fn orders(rng: &mut SmallRng, count: i64, extremes: bool) -> Vec<Order> {
+    (1..=count)
+        .map(|i| random_order(rng, i * 2, extremes))
+        .collect()
+}
+
+#[test]
+fn equal_tables_across_postgres_and_mariadb_report_equality() {
+    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
+    else {
+        return;
+    };
+    let pg = Pg::create(&pg_admin, "equal");
+    let my = My::create(&my_admin, "equal");
+    pg.run(PG_ORDERS);
+    my.run(MY_ORDERS);
+    let mut rng = SmallRng::seed_from_u64(5);
+    for extremes in [false, true] {
+        let rows = orders(&mut rng, 3000, extremes);
+        pg.run("TRUNCATE orders");
+        my.run("TRUNCATE orders");
+        insert(&|s| pg.run(s), "orders", &rows);
+        insert(&|s| my.run(s), "orders", &rows);
+        for extra in [&[][..], &["--db-threads", "1"], &["--no-pushdown"]] {
+            let (code, report) = diff(&pg.url("orders"), &my.url("orders"), "id", extra);
+            assert_eq!(code, 0, "{extra:?}: {}", report["diffs"]);
+            assert_eq!(report["summary"]["unchanged"], 3000);
+            let pushdown = &report["stats"]["pushdown"];
+            if extra.contains(&"--no-pushdown") {
+                assert!(pushdown.is_null());
+            } else if !extremes {
+                // Every value written alike by both engines: digests agree,
+                // nothing is fetched.
+                assert_eq!(pushdown["left_rows_fetched"], 0, "{pushdown}");
+                assert_eq!(pushdown["right_rows_fetched"], 0, "{pushdown}");
+            }
+        }
+    }
+}
+
+#[test]
+fn inserts_updates_and_deletes_are_found_across_engines() {
+    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
+    else {
+        return;
+    };
+    let pg = Pg::create(&pg_admin, "changes");
+    let my = My::create(&my_admin, "changes");
+    pg.run(PG_ORDERS);
+    my.run(MY_ORDERS);
+    let mut rng = SmallRng::seed_from_u64(7);
+    let left = orders(&mut rng, 4000, true);
+    let (right, expected) = mutate(&mut rng, &left, 60);
+    insert(&|s| pg.run(s), "orders", &left);
+    insert(&|s| my.run(s), "orders", &right);
+    for extra in [&[][..], &["--db-threads", "1"], &["--no-pushdown"]] {
+        let (code, report) = diff(&pg.url("orders"), &my.url("orders"), "id", extra);
+        assert_eq!(code, 1);
+        assert_eq!(reported(&report), expected, "{extra:?}");
+        assert_eq!(report["summary"]["left_rows"], 4000);
+        assert_eq!(report["summary"]["right_rows"], right.len());
+    }
+    // And the other way round, PostgreSQL on the right.
+    let (_, report) = diff(&my.url("orders"), &pg.url("orders"), "id", &[]);
+    let flipped: BTreeMap<_, _> = expected
+        .iter()
+        .map(|((status, key), columns)| {
+            let status = match status.as_str() {
+                "only_left" => "only_right",
+                "only_right" => "only_left",
+                s => s,
+            };
+            ((status.to_string(), key.clone()), columns.clone())
+        })
+        .collect();
+    assert_eq!(reported(&report), flipped);
+}
+
+#[test]
+fn composite_and_text_keys_work_across_engines() {
+    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
+    else {
+        return;
+    };
+    let pg = Pg::create(&pg_admin, "keys");
+    let my = My::create(&my_admin, "keys");
+    pg.run(
+        "CREATE TABLE stock (region varchar(20), sku text, day date, qty int, \
+         PRIMARY KEY (region, sku, day))",
+    );
+    my.run(
+        "CREATE TABLE stock (region varchar(20), sku varchar(40), day date, qty int, \
+         PRIMARY KEY (region, sku, day))",
+    );
+    let mut rows = Vec::new();
+    for (r, region) in ["north", "Süd", "east|west"].iter().enumerate() {
+        for s in 0..40 {
+            for d in 1..=5 {
+                rows.push((
+                    region.to_string(),
+                    format!("sku-{s}-é"),
+                    format!("2024-02-0{d}"),
+                    r * 1000 + s * 10 + d,
+                ));
+            }
+        }
+    }
+    let sql = |rows: &[(String, String, String, usize)]| {
+        let list: Vec<String> = rows
+            .iter()
+            .map(|(r, s, d, q)| format!("({}, {}, '{d}', {q})", quote(r), quote(s)))
+            .collect();
+        format!("INSERT INTO stock VALUES {}", list.join(", "))
+    };
+    pg.run(&sql(&rows));
+    let mut right = rows.clone();
+    right[17].3 += 1; // changed
+    let gone = right.remove(300); // only left
+    right.push(("west".into(), "new".into(), "2024-02-01".into(), 1)); // only right
+    my.run(&sql(&right));
+    let changed = &rows[17];
+    let expected: BTreeMap<_, _> = [
+        (
+            (
+                "changed".to_string(),
+                format!("{},{},{}", changed.0, changed.1, changed.2),
+            ),
+            BTreeSet::from(["qty".to_string()]),
+        ),
+        (
+            (
+                "only_left".to_string(),
+                format!("{},{},{}", gone.0, gone.1, gone.2),
+            ),
+            BTreeSet::new(),
+        ),
+        (
+            ("only_right".to_string(), "west,new,2024-02-01".to_string()),
+            BTreeSet::new(),
+        ),
+    ]
+    .into();
+    for extra in [&[][..], &["--no-pushdown"]] {
+        let (code, report) = diff(&pg.url("stock"), &my.url("stock"), "region,sku,day", extra);
+        assert_eq!(code, 1);
+        assert_eq!(reported(&report), expected, "{extra:?}");
+    }
+    // A text key alone (duplicates of it are reported, not collapsed).
+    let (_, report) = diff(&pg.url("stock"), &my.url("stock"), "sku", &[]);
+    assert!(report["summary"]["duplicate_keys"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn nulls_duplicates_and_queries_are_handled_in_the_databases() {
+    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
+    else {
+        return;
+    };
+    let pg = Pg::create(&pg_admin, "nulls");
+    let my = My::create(&my_admin, "nulls");
+    // No primary key: NULL and repeated keys are possible, and equal on both
+    // sides, so only recon's own checks can find them.
+    let table = "CREATE TABLE t (id int, v varchar(10))";
+    pg.run(table);
+    my.run(table);
+    let rows = "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (2, 'b'), (NULL, 'n'), (3, NULL)";
+    pg.run(rows);
+    my.run(rows);
+    let (code, report) = diff(&pg.url("t"), &my.url("t"), "id", &[]);
+    assert_eq!(code, 1, "duplicate and NULL keys fail the verdict");
+    assert_eq!(report["summary"]["duplicate_keys"], 1);
+    // One NULL-key row on each side.
+    assert_eq!(report["summary"]["null_keys"], 2);
+    // A query instead of a table, in each database's own SQL.
+    let (code, report) = diff(
+        &pg.url("t").replace("?table=t", ""),
+        &my.url("t").replace("?table=t", ""),
+        "id",
+        &[
+            "--left-query",
+            "SELECT id, v FROM t WHERE id IS NOT NULL GROUP BY id, v",
+            "--right-query",
+            "SELECT DISTINCT id, v FROM t WHERE id IS NOT NULL",
+        ],
+    );
+    assert_eq!(code, 0, "{}", report["diffs"]);
+    assert_eq!(report["summary"]["unchanged"], 3);
+}
+
+/// While recon reads, a writer on each side keeps moving one row between
+/// the two ends of the key range (delete id 1 and insert id `last + 1` in one
+/// transaction, then back), so each side always holds exactly one of the two.
+/// Read from one snapshot, each side shows one state: the comparison reports
+/// nothing, or exactly the moved row on each side. Sessions on different
+/// snapshots would count the row twice or not at all (exit 2) or report one
+/// end only.
+#[test]
+fn a_table_written_during_the_comparison_gives_a_coherent_answer() {
+    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
+    else {
+        return;
+    };
+    let pg = Pg::create(&pg_admin, "writes");
+    let my = My::create(&my_admin, "writes");
+    let last = 200_000;
+    pg.run(&format!(
+        "CREATE TABLE t (id bigint PRIMARY KEY, pad text); \
+         INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, {last}) g"
+    ));
+    my.run(&format!(
+        "CREATE TABLE t (id bigint PRIMARY KEY, pad text);\n\
+         INSERT INTO t SELECT seq, md5(seq) FROM seq_1_to_{last}"
+    ));
+    let moved = last + 1;
+    // Both ways of the move, one transaction each.
+    let steps = [
+        [
+            "DELETE FROM t WHERE id = 1".to_string(),
+            format!("INSERT INTO t VALUES ({moved}, 'moved')"),
+        ],
+        [
+            format!("DELETE FROM t WHERE id = {moved}"),
+            "INSERT INTO t VALUES (1, 'c4ca4238a0b923820dcc509a6f75849b')".to_string(),
+        ],
+    ];
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
+    let plain = |u: String| {
+        let mut u = url::Url::parse(&u).unwrap();
+        u.set_query(None);
+        u
+    };
+    let writers: Vec<_> = [plain(pg.url("t")), plain(my.url("t"))]
+        .into_iter()
+        .map(|url| {
+            let (stop, writes, steps) = (stop.clone(), writes.clone(), steps.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                if url.scheme() == "postgres" {
+                    let client = pg_connect(&url);
+                    while !stop.load(Ordering::Relaxed) {
+                        let [a, b] = &steps[i % 2];
+                        runtime()
+                            .block_on(client.batch_execute(&format!("BEGIN; {a}; {b}; COMMIT")))
+                            .unwrap();
+                        writes.fetch_add(1, Ordering::Relaxed);
+                        i += 1;
+                    }
+                } else {
+                    let mut conn = my_connect(&url);
+                    while !stop.load(Ordering::Relaxed) {
+                        let [a, b] = &steps[i % 2];
+                        for sql in ["START TRANSACTION", a.as_str(), b.as_str(), "COMMIT"] {
+                            runtime().block_on(conn.query_drop(sql)).unwrap();
+                        }
+                        writes.fetch_add(1, Ordering::Relaxed);
+                        i += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    while writes.load(Ordering::Relaxed) < 20 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the writers made no progress"
+        );
+        assert!(!writers.iter().any(|w| w.is_finished()), "a writer failed");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let runs: Vec<(&[&str], i32, Value)> =
+        [&[][..], &[][..], &["--db-threads", "2"], &["--no-pushdown"]]
+            .into_iter()
+            .map(|extra| {
+                let (code, report) = diff(&pg.url("t"), &my.url("t"), "id", extra);
+                (extra, code, report)
+            })
+            .collect();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let (one, other) = (1.to_string(), moved.to_string());
+    let empty = BTreeSet::new();
+    let allowed = [
+        BTreeMap::new(),
+        BTreeMap::from([
+            (("only_left".to_string(), one.clone()), empty.clone()),
+            (("only_right".to_string(), other.clone()), empty.clone()),
+        ]),
+        BTreeMap::from([
+            (("only_left".to_string(), other.clone()), empty.clone()),
+            (("only_right".to_string(), one.clone()), empty.clone()),
+        ]),
+    ];
+    for (extra, code, report) in runs {
+        let found = reported(&report);
+        assert!(allowed.contains(&found), "{extra:?}: {found:?}");
+        assert_eq!(code, i32::from(!found.is_empty()));
+        assert_eq!(report["summary"]["left_rows"], last);
+        assert_eq!(report["summary"]["right_rows"], last);
+    }
+}
+
+#[test]
+fn a_million_rows_with_fifty_changes_fetch_a_small_fraction() {
+    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
+    else {
+        return;
+    };
+    let pg = Pg::create(&pg_admin, "million");
+    let my = My::create(&my_admin, "million");
+    let rows = 1_000_000;
+    pg.run(&format!(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, \
+           amount numeric(12,2), created timestamp, note text); \
+         INSERT INTO orders SELECT g, 'customer ' || (g % 9973), (g % 100000) / 100.0, \
+           timestamp '2024-01-01' + g * interval '1 second', \
+           CASE WHEN g % 11 = 0 THEN NULL ELSE 'note é€ ' || (g % 7) END \
+         FROM generate_series(1, {rows}) g"
+    ));
+    my.run(&format!(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, \
+           amount decimal(12,2), created datetime(6), note text);\n\
+         INSERT INTO orders SELECT seq, CONCAT('customer ', seq % 9973), (seq % 100000) / 100, \
+           TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq SECOND, \
+           CASE WHEN seq % 11 = 0 THEN NULL ELSE CONCAT('note é€ ', seq % 7) END \
+         FROM seq_1_to_{rows}"
+    ));
+    // 50 changed rows spread over the table.
+    let changed: Vec<i64> = (0..50).map(|i| i * 19_997 + 11).collect();
+    let list: Vec<String> = changed.iter().map(i64::to_string).collect();
+    my.run(&format!(
+        "UPDATE orders SET amount = amount + 0.01 WHERE id IN ({})",
+        list.join(",")
+    ));
+    let (code, report) = diff(&pg.url("orders"), &my.url("orders"), "id", &[]);
+    assert_eq!(code, 1);
+    let expected: BTreeMap<_, _> = changed
+        .iter()
+        .map(|id| {
+            (
+                ("changed".to_string(), id.to_string()),
+                BTreeSet::from(["amount".to_string()]),
+            )
+        })
+        .collect();
+    assert_eq!(reported(&report), expected);
+    assert_eq!(report["summary"]["unchanged"], rows - 50);
+    let stats = &report["stats"]["pushdown"];
+    let fetched = stats["left_rows_fetched"].as_u64().unwrap()
+        + stats["right_rows_fetched"].as_u64().unwrap();
+    assert!(
+        fetched > 0 && fetched < 2 * rows as u64 / 100,
+        "fetched {fetched}: {stats}"
+    );
+    eprintln!("1M rows, 50 changes: {stats}");
+}
+
+#[test]
+fn sqlite_files_compare_with_postgres_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT, amount DECIMAL(12,2), \
+           at DATETIME, flag BOOLEAN); \
+         INSERT INTO orders VALUES (1, 'a', 1.5, '2024-01-01 10:00:00', 1), \
+           (2, 'b|c', 2.25, '2024-01-02 10:00:00.5', 0), (3, NULL, NULL, NULL, NULL);",
+    )
+    .unwrap();
+    drop(conn);
+    let sqlite = format!("sqlite://{}?table=orders", path.display());
+    // Against a CSV file with the same rows but one changed.
+    let csv = dir.path().join("orders.csv");
+    std::fs::write(
+        &csv,
+        "id,name,amount,at,flag\n1,a,1.50,2024-01-01T10:00:00,1\n2,b|c,2.26,2024-01-02T10:00:00.5,0\n3,,,,\n",
+    )
+    .unwrap();
+    let (code, report) = diff(&sqlite, csv.to_str().unwrap(), "id", &[]);
+    assert_eq!(code, 1);
+    let expected: BTreeMap<_, _> = [(
+        ("changed".to_string(), "2".to_string()),
+        BTreeSet::from(["amount".to_string()]),
+    )]
+    .into();
+    assert_eq!(reported(&report), expected);
+    // A value that does not fit its declared type is an error, not a guess.
+    let bad = dir.path().join("bad.db");
+    let conn = rusqlite::Connection::open(&bad).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE t (id INTEGER, n INTEGER); INSERT INTO t VALUES (1, 'seven');",
+    )
+    .unwrap();
+    drop(conn);
+    let out = recon()
+        .args([
+            "diff",
+            &format!("sqlite://{}?table=t", bad.display()),
+            csv.to_str().unwrap(),
+            "--key",
+            "id",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("column n") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+
+    let Some(pg_admin) = server("RECON_TEST_PG") else {
+        return;
+    };
+    let pg = Pg::create(&pg_admin, "sqlite");
+    pg.run(
+        "CREATE TABLE orders (id int PRIMARY KEY, name text, amount numeric(12,2), at timestamp, \
+           flag boolean); \
+         INSERT INTO orders VALUES (1, 'a', 1.5, '2024-01-01 10:00:00', true), \
+           (2, 'b|c', 2.25, '2024-01-02 10:00:00.5', false), (3, NULL, NULL, NULL, NULL)",
+    );
+    let (code, report) = diff(&sqlite, &pg.url("orders"), "id", &[]);
+    assert_eq!(code, 0, "{}", report["diffs"]);
+}
+
+#[test]
+fn bad_credentials_and_hosts_exit_two_without_the_password() {
+    let secret = "Wr0ng-pass-XYZ";
+    let mut cases = vec![
+        // Nothing listens on port 1.
+        format!("postgres://postgres:{secret}@127.0.0.1:1/postgres?table=t"),
+        format!("mysql://root:{secret}@127.0.0.1:1/mysql?table=t"),
+    ];
+    if let Some(my_admin) = server("RECON_TEST_MYSQL") {
+        let mut url = my_admin.clone();
+        url.set_password(Some(secret)).unwrap();
+        url.set_username("recon_no_such_user").unwrap();
+        url.set_query(Some("table=t"));
+        cases.push(url.to_string());
+    }
+    if let Some(pg_admin) = server("RECON_TEST_PG") {
+        // Trust authentication accepts any password; a missing database does not.
+        let mut url = pg_admin.clone();
+        url.set_password(Some(secret)).unwrap();
+        url.set_path("recon_no_such_database");
+        url.set_query(Some("table=t"));
+        cases.push(url.to_string());
+        // A missing table in a database that exists.
+        let mut url = pg_admin.clone();
+        url.set_password(Some(secret)).unwrap();
+        url.set_query(Some("table=recon_no_such_table"));
+        cases.push(url.to_string());
+    }
+    for source in cases {
+        let out = recon()
+            .args(["diff", &source, &source, "--key", "id"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{source}: {stderr}");
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("***"), "{stderr}");
+    }
+}
+
+#[test]
+fn types_recon_cannot_compare_are_named() {
+    let Some(pg_admin) = server("RECON_TEST_PG") else {
+        return;
+    };
+    let pg = Pg::create(&pg_admin, "types");
+    pg.run("CREATE TABLE t (id int PRIMARY KEY, span interval)");
+    let out = recon()
+        .args(["diff", &pg.url("t"), &pg.url("t"), "--key", "id"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("column span has type interval"), "{stderr}");
+    // The way out the message names: a query casting it to text.
+    let (code, _) = diff(
+        &pg.url("t").replace("?table=t", ""),
+        &pg.url("t").replace("?table=t", ""),
+        "id",
+        &[
+            "--left-query",
+            "SELECT id, span::text AS span FROM t",
+            "--right-query",
+            "SELECT id, span::text AS span FROM t",
+        ],
+    );
+    assert_eq!(code, 0);
+}
