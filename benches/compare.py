@@ -37,6 +37,15 @@ CASES = {
     # A seconds-long run of every tool, for checking the harness itself.
     "smoke": ("parquet", 20_000, 30, 30, 40, ALL_TOOLS),
 }
+# Database pairs: PostgreSQL (left) against its copy in MariaDB (right) with
+# 100 planted differences (benches/db_tables.py builds them in the servers).
+# name: (rows, differences)
+DB_CASES = {
+    "pg-mariadb-1m": (1_000_000, 100),
+    "pg-mariadb-10m": (10_000_000, 100),
+}
+DB_TOOLS = ["recon", "reladiff"]
+DB_TABLES = ROOT / "benches" / "db_tables.py"
 DEFAULT_CASES = ["parquet-10m-1k", "parquet-10m-1m", "csv-1m", "scale-1m", "scale-10m", "scale-50m"]
 LABELS = {
     "recon": "recon",
@@ -130,28 +139,128 @@ def machine():
 def versions(python):
     script = (
         "import importlib.metadata as m\n"
-        "print(', '.join(f'{p} {m.version(p)}' for p in ('duckdb', 'polars', 'datacompy')))"
+        "print(', '.join(f'{p} {m.version(p)}' for p in ('duckdb', 'polars', 'datacompy', 'reladiff')))"
     )
     peers = subprocess.run([python, "-c", script], capture_output=True, text=True).stdout.strip()
     recon = subprocess.run([str(RECON), "--version"], capture_output=True, text=True).stdout.strip()
     return f"{recon}; {peers}"
 
 
+def loopback_bytes():
+    """Bytes through the loopback interface so far (both directions): the
+    traffic between a tool and the local database servers."""
+    for line in Path("/proc/net/dev").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name.strip() == "lo":
+            fields = rest.split()
+            return int(fields[0]) + int(fields[8])
+    return 0
+
+
+def db_command(tool, database, python, db_threads):
+    pg = f"postgres://postgres@127.0.0.1:5432/{database}"
+    my = f"mysql://root@127.0.0.1:3306/{database}"
+    if tool == "recon":
+        return [str(RECON), "diff", f"{pg}?table=orders", f"{my}?table=orders", "--key", "id",
+                "--format", "json", "--quiet", "--max-diffs", "100", "--db-threads", str(db_threads)]
+    if tool == "reladiff":
+        reladiff = str(Path(python).parent / "reladiff")
+        columns = []
+        for c in ("customer", "status", "amount", "price", "created", "note"):
+            columns += ["-c", c]
+        return [reladiff, pg.replace("postgres://", "postgresql://"), "orders", my, "orders",
+                "-k", "id", *columns, "-s", "-j", str(db_threads)]
+    raise ValueError(tool)
+
+
+def db_found(tool, stdout):
+    if tool == "recon":
+        report = json.loads(stdout)
+        s = report["summary"]
+        p = report["stats"].get("pushdown") or {}
+        fetched = p.get("left_rows_fetched", 0) + p.get("right_rows_fetched", 0)
+        return s["only_left"] + s["only_right"] + s["changed"], fetched
+    total = 0
+    for line in stdout.splitlines():
+        words = line.split()
+        if "exclusive" in line or line.endswith("rows updated"):
+            total += int(words[0])
+    return total, None
+
+
+def run_db_cases(cases, runs, python, db_threads, failures):
+    lines = ["| case | rows | differences | recon | reladiff -j {0} | recon speed-up | "
+             "recon rows fetched | loopback bytes recon / reladiff |".format(db_threads),
+             "|---|---|---|---|---|---|---|---|"]
+    for case in cases:
+        rows, diffs = DB_CASES[case]
+        print(f"building {case} tables ...", file=sys.stderr, flush=True)
+        truth = json.loads(subprocess.run([sys.executable, str(DB_TABLES), "--rows", str(rows),
+                                           "--diffs", str(diffs)], check=True,
+                                          capture_output=True, text=True).stdout)
+        expected = len(truth["changed"]) + len(truth["only_left"]) + len(truth["only_right"])
+        times = {t: [] for t in DB_TOOLS}
+        traffic = {t: [] for t in DB_TOOLS}
+        answers, fetched = {}, None
+        for run in range(runs):
+            for tool in DB_TOOLS:
+                before = loopback_bytes()
+                wall, peak, code, stdout, stderr = run_once(
+                    db_command(tool, truth["database"], python, db_threads))
+                moved = loopback_bytes() - before
+                if code not in ((0, 1) if tool == "recon" else (0,)):
+                    failures.append(f"{case} {tool}: exit {code}: {stderr.strip()[-300:]}")
+                    continue
+                times[tool].append(wall)
+                traffic[tool].append(moved)
+                answers[tool], rows_fetched = db_found(tool, stdout)
+                if rows_fetched is not None:
+                    fetched = rows_fetched
+                print(f"{case} run {run + 1} {tool}: {wall:.2f} s, {human_bytes(moved)} over loopback",
+                      file=sys.stderr, flush=True)
+        cells = [case, f"{rows:,}", f"{expected:,}"]
+        med = {t: statistics.median(times[t]) for t in DB_TOOLS if times[t]}
+        for tool in DB_TOOLS:
+            if tool not in med:
+                cells.append("–")
+                continue
+            cell = f"{med[tool]:.2f} s"
+            if answers.get(tool) != expected:
+                cell += f" (found {answers.get(tool)}!)"
+                failures.append(f"{case} {tool}: found {answers.get(tool)} differences, truth has {expected}")
+            cells.append(cell)
+        cells.append(f"{med['reladiff'] / med['recon']:.2f}x" if len(med) == 2 else "–")
+        cells.append(f"{fetched:,} of {2 * rows:,} ({100 * fetched / (2 * rows):.3f}%)"
+                     if fetched is not None else "–")
+        if all(traffic[t] for t in DB_TOOLS):
+            cells.append(f"{human_bytes(statistics.median(traffic['recon']))} / "
+                         f"{human_bytes(statistics.median(traffic['reladiff']))}")
+        else:
+            cells.append("–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                        help=f"comma-separated, from: {', '.join(CASES)}")
+                        help=f"comma-separated, from: {', '.join([*CASES, *DB_CASES])}")
     parser.add_argument("--runs", type=int, default=3, help="runs per tool (the median is shown)")
     parser.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma-separated subset of tools")
     parser.add_argument("--python", default=sys.executable, help="interpreter with the Python peers")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="recon worker threads")
+    parser.add_argument("--db-threads", type=int, default=4,
+                        help="sessions per database, for recon (--db-threads) and reladiff (-j)")
     args = parser.parse_args()
     wanted_tools = set(args.tools.split(","))
     OUT.mkdir(parents=True, exist_ok=True)
 
     rows_out = []
     failures = []
-    for case in args.cases.split(","):
+    db_cases = [c for c in args.cases.split(",") if c in DB_CASES]
+    file_cases = [c for c in args.cases.split(",") if c not in DB_CASES]
+    db_table = run_db_cases(db_cases, args.runs, args.python, args.db_threads, failures) if db_cases else ""
+    for case in file_cases:
         if case not in CASES:
             sys.exit(f"unknown case {case!r}; cases: {', '.join(CASES)}")
         left, right, rows, expected = dataset(case)
@@ -211,7 +320,9 @@ def main():
             cells.append("–")
         lines.append("| " + " | ".join(cells) + " |")
 
-    table = "\n".join(lines)
+    table = "\n".join(lines) if file_cases else ""
+    if db_table:
+        table = (table + "\n\n" if table else "") + db_table
     footer = (
         f"\nMachine: {machine()}.\nVersions: {versions(args.python)}.\n"
         f"Median of {args.runs} interleaved runs per tool, files in the page cache; "

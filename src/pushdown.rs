@@ -127,6 +127,7 @@ pub fn diff(
         leaves,
         divergent,
         totals,
+        ranges,
     } = fetched;
     let mut stats = PushdownStats {
         leaves,
@@ -163,8 +164,20 @@ pub fn diff(
         MemorySource::new(db.describe(), db.schema(), vec![batches])
             .map(|m| m.positional().without_declared_nullability())
     };
+    // Rows fetched per key range, counted before the batches move.
+    let range_rows = ranges.as_ref().map(|ranges| {
+        let key = &plan.keys[0];
+        [
+            rows_per_range(ranges, &left_batches, &key.left_name),
+            rows_per_range(ranges, &right_batches, &key.right_name),
+        ]
+    });
     let (left_mem, right_mem) = (memory(left, left_batches)?, memory(right, right_batches)?);
     let mut comparison = crate::compare::run(&left_mem, &right_mem, spec)?;
+    if let (Some(ranges), Some([left_rows, right_rows])) = (&ranges, range_rows) {
+        comparison.report.ranges =
+            key_ranges(ranges, [left_rows?, right_rows?], &comparison.rows, &plan)?;
+    }
     let report = &mut comparison.report;
     report.summary.left_rows = left_total;
     report.summary.right_rows = right_total;
@@ -175,6 +188,85 @@ pub fn diff(
     report.stats.seconds_total = started.elapsed().as_secs_f64();
     report.stats.pushdown = Some(stats);
     Ok(Ok(comparison))
+}
+
+/// Rows of `batches` in each range, by their `key` column.
+fn rows_per_range(ranges: &[(i128, i128)], batches: &[RecordBatch], key: &str) -> Result<Vec<u64>> {
+    let mut counts = vec![0u64; ranges.len()];
+    for batch in batches {
+        let Some(column) = batch.column_by_name(key) else {
+            continue;
+        };
+        for k in int_keys(column)?.into_iter().flatten() {
+            if let Some(i) = range_of(ranges, k) {
+                counts[i] += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// An integer key column's values (NULL as `None`).
+fn int_keys(column: &arrow::array::ArrayRef) -> Result<Vec<Option<i128>>> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Decimal128Type;
+    let wide = arrow::compute::cast(column, &arrow::datatypes::DataType::Decimal128(38, 0))?;
+    let values = wide.as_primitive::<Decimal128Type>();
+    Ok((0..values.len())
+        .map(|i| values.is_valid(i).then(|| values.value(i)))
+        .collect())
+}
+
+/// The range holding `k`, if any.
+fn range_of(ranges: &[(i128, i128)], k: i128) -> Option<usize> {
+    let i = ranges.partition_point(|r| r.1 <= k);
+    (i < ranges.len() && ranges[i].0 <= k).then_some(i)
+}
+
+/// The fetched key ranges that hold differences, as the report's divergent
+/// ranges (the row diff's own ranges would span the gaps between fetches).
+fn key_ranges(
+    ranges: &[(i128, i128)],
+    [left_rows, right_rows]: [Vec<u64>; 2],
+    rows: &crate::diff::RowDiff,
+    plan: &ComparePlan,
+) -> Result<Vec<crate::report::DivergentRange>> {
+    let keys = [
+        int_keys(rows.left.batch.column(0))?,
+        int_keys(rows.right.batch.column(0))?,
+    ];
+    let mut differences = vec![0u64; ranges.len()];
+    let key_of = |left: Option<usize>, right: Option<usize>| {
+        left.and_then(|i| keys[0].get(i).copied().flatten())
+            .or_else(|| right.and_then(|i| keys[1].get(i).copied().flatten()))
+    };
+    let found = rows.diffs.iter().map(|d| key_of(d.left, d.right)).chain(
+        rows.duplicates
+            .iter()
+            .map(|d| key_of(d.left.first().copied(), d.right.first().copied())),
+    );
+    for k in found.flatten() {
+        if let Some(i) = range_of(ranges, k) {
+            differences[i] += 1;
+        }
+    }
+    let name = plan.keys[0].left_name.clone();
+    let bound = |v: i128| {
+        let number = serde_json::Number::from_i128(v).map(serde_json::Value::Number);
+        number.map(|n| serde_json::Map::from_iter([(name.clone(), n)]))
+    };
+    Ok(ranges
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| differences[i] > 0)
+        .map(|(i, &(a, b))| crate::report::DivergentRange {
+            from: bound(a),
+            to: bound(b),
+            left_rows: left_rows[i],
+            right_rows: right_rows[i],
+            differences: differences[i],
+        })
+        .collect())
 }
 
 /// Checks that every compared column can be written alike by both engines,
@@ -255,6 +347,8 @@ struct Fetched {
     divergent: u64,
     /// Rows per side, from the digests.
     totals: [u64; 2],
+    /// The key ranges fetched, with an integer key.
+    ranges: Option<Vec<(i128, i128)>>,
 }
 
 impl SideWork<'_> {
@@ -528,6 +622,7 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
     }
     let divergent_count = ranges.len() as u64;
     let ranges = merge_ranges(ranges);
+    let ranges = &ranges;
     let nulls = l.null_rows + r.null_rows > 0;
     let make = |side: &SideWork<'_>| -> Vec<String> {
         let k = &side.keys[0];
@@ -559,6 +654,7 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         leaves,
         divergent: divergent_count,
         totals,
+        ranges: Some(ranges.clone()),
     })
 }
 
@@ -781,6 +877,7 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         leaves: buckets,
         divergent: fetch.len() as u64,
         totals,
+        ranges: None,
     })
 }
 

@@ -45,6 +45,12 @@ fn unique(test: &str) -> String {
     )
 }
 
+/// A PostgreSQL and a MariaDB database for one test, when both servers are set.
+fn both(test: &str) -> Option<(Pg, My)> {
+    let (pg, my) = (server("RECON_TEST_PG")?, server("RECON_TEST_MYSQL")?);
+    Some((Pg::create(&pg, test), My::create(&my, test)))
+}
+
 /// A PostgreSQL database created for one test, dropped afterwards.
 struct Pg {
     admin: url::Url,
@@ -315,6 +321,7 @@ fn mutate(rng: &mut SmallRng, left: &[Order], changes: usize) -> (Vec<Order>, Re
     let mut expected = BTreeMap::new();
     let ids: Vec<i64> = left.iter().map(|o| o.id).collect();
     let mut touched = BTreeSet::new();
+    let changes = changes.min(ids.len());
     while expected.len() < changes {
         let id = ids[rng.random_range(0..ids.len())];
         if !touched.insert(id) {
@@ -382,14 +389,67 @@ fn orders(rng: &mut SmallRng, count: i64, extremes: bool) -> Vec<Order> {
         .collect()
 }
 
+/// The pushdown path against the generator's truth on random tables: sizes
+/// from empty up, dense and sparse keys (one leaf split in SQL, or many leaves
+/// of one row), negative keys, random changes.
 #[test]
-fn equal_tables_across_postgres_and_mariadb_report_equality() {
-    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
-    else {
+fn pushdown_matches_the_truth_on_random_tables() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let Some((pg, my)) = both("random") else {
         return;
     };
-    let pg = Pg::create(&pg_admin, "equal");
-    let my = My::create(&my_admin, "equal");
+    let next = AtomicU64::new(0);
+    let mut runner = TestRunner::new(Config {
+        cases: 16,
+        ..Config::default()
+    });
+    let cases = (
+        0i64..300,
+        1i64..3000,
+        -5000i64..5000,
+        0usize..25,
+        any::<u64>(),
+    );
+    runner
+        .run(&cases, |(rows, stride, start, changes, seed)| {
+            let table = format!("r{}", next.fetch_add(1, Ordering::Relaxed));
+            pg.run(&PG_ORDERS.replace("orders", &table));
+            my.run(&MY_ORDERS.replace("orders", &table));
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let left: Vec<Order> = (0..rows)
+                .map(|i| random_order(&mut rng, 2 * (start + i * stride), true))
+                .collect();
+            let (right, expected) = mutate(&mut rng, &left, changes);
+            insert(&|s| pg.run(s), &table, &left);
+            insert(&|s| my.run(s), &table, &right);
+            let (code, report) = diff(
+                &pg.url(&table),
+                &my.url(&table),
+                "id",
+                &["--db-threads", "2"],
+            );
+            prop_assert!(!report["stats"]["pushdown"].is_null());
+            prop_assert_eq!(reported(&report), expected.clone());
+            prop_assert_eq!(code, i32::from(!expected.is_empty()));
+            prop_assert_eq!(
+                report["summary"]["left_rows"].as_u64(),
+                Some(left.len() as u64)
+            );
+            prop_assert_eq!(
+                report["summary"]["right_rows"].as_u64(),
+                Some(right.len() as u64)
+            );
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn equal_tables_across_postgres_and_mariadb_report_equality() {
+    let Some((pg, my)) = both("equal") else {
+        return;
+    };
     pg.run(PG_ORDERS);
     my.run(MY_ORDERS);
     let mut rng = SmallRng::seed_from_u64(5);
@@ -418,12 +478,9 @@ fn equal_tables_across_postgres_and_mariadb_report_equality() {
 
 #[test]
 fn inserts_updates_and_deletes_are_found_across_engines() {
-    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
-    else {
+    let Some((pg, my)) = both("changes") else {
         return;
     };
-    let pg = Pg::create(&pg_admin, "changes");
-    let my = My::create(&my_admin, "changes");
     pg.run(PG_ORDERS);
     my.run(MY_ORDERS);
     let mut rng = SmallRng::seed_from_u64(7);
@@ -456,12 +513,9 @@ fn inserts_updates_and_deletes_are_found_across_engines() {
 
 #[test]
 fn composite_and_text_keys_work_across_engines() {
-    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
-    else {
+    let Some((pg, my)) = both("keys") else {
         return;
     };
-    let pg = Pg::create(&pg_admin, "keys");
-    let my = My::create(&my_admin, "keys");
     pg.run(
         "CREATE TABLE stock (region varchar(20), sku text, day date, qty int, \
          PRIMARY KEY (region, sku, day))",
@@ -530,12 +584,9 @@ fn composite_and_text_keys_work_across_engines() {
 
 #[test]
 fn nulls_duplicates_and_queries_are_handled_in_the_databases() {
-    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
-    else {
+    let Some((pg, my)) = both("nulls") else {
         return;
     };
-    let pg = Pg::create(&pg_admin, "nulls");
-    let my = My::create(&my_admin, "nulls");
     // No primary key: NULL and repeated keys are possible, and equal on both
     // sides, so only recon's own checks can find them.
     let table = "CREATE TABLE t (id int, v varchar(10))";
@@ -574,12 +625,9 @@ fn nulls_duplicates_and_queries_are_handled_in_the_databases() {
 /// end only.
 #[test]
 fn a_table_written_during_the_comparison_gives_a_coherent_answer() {
-    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
-    else {
+    let Some((pg, my)) = both("writes") else {
         return;
     };
-    let pg = Pg::create(&pg_admin, "writes");
-    let my = My::create(&my_admin, "writes");
     let last = 200_000;
     pg.run(&format!(
         "CREATE TABLE t (id bigint PRIMARY KEY, pad text); \
@@ -683,12 +731,9 @@ fn a_table_written_during_the_comparison_gives_a_coherent_answer() {
 
 #[test]
 fn a_million_rows_with_fifty_changes_fetch_a_small_fraction() {
-    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
-    else {
+    let Some((pg, my)) = both("million") else {
         return;
     };
-    let pg = Pg::create(&pg_admin, "million");
-    let my = My::create(&my_admin, "million");
     let rows = 1_000_000;
     pg.run(&format!(
         "CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, \

@@ -440,6 +440,22 @@ impl Session {
     }
 }
 
+/// The schema handed to a driver's converter: the declared one, but with
+/// timestamps as the Int64 epoch microseconds they are fetched as (and cast
+/// afterwards by [`conform`]).
+fn driver_schema(schema: &SchemaRef) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Timestamp(..) => f.as_ref().clone().with_data_type(DataType::Int64),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// Gives a converted batch exactly `schema`: columns by name, cast to the
 /// declared types (a cast that would lose a value fails instead).
 fn conform(batch: &RecordBatch, schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {

@@ -9,7 +9,9 @@ use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 
-use super::{BATCH_ROWS, DbColumn, Dialect, TextRows, ValueKind, conform, unsupported};
+use super::{
+    BATCH_ROWS, DbColumn, Dialect, TextRows, ValueKind, conform, driver_schema, unsupported,
+};
 use crate::error::one_line;
 use crate::source::url::{DatabaseUrl, Engine};
 
@@ -217,16 +219,7 @@ pub(super) async fn text_rows(conn: &mut Conn, sql: &str) -> Res<TextRows> {
 }
 
 pub(super) async fn arrow(conn: &mut Conn, sql: &str, schema: &SchemaRef) -> Res<Vec<RecordBatch>> {
-    let driver_schema = std::sync::Arc::new(arrow::datatypes::Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match f.data_type() {
-                DataType::Timestamp(..) => f.as_ref().clone().with_data_type(DataType::Int64),
-                _ => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ));
+    let driver_schema = driver_schema(schema);
     let convert = |rows: &[Row]| -> Res<RecordBatch> {
         let batch = rows_to_arrow(rows, &Some(driver_schema.clone())).map_err(one_line)?;
         conform(&batch, schema)

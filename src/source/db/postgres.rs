@@ -9,7 +9,9 @@ use futures::{StreamExt, pin_mut};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::{BATCH_ROWS, DbColumn, Dialect, TextRows, ValueKind, conform, unsupported};
+use super::{
+    BATCH_ROWS, DbColumn, Dialect, TextRows, ValueKind, conform, driver_schema, unsupported,
+};
 use crate::error::one_line;
 use crate::source::url::{DatabaseUrl, Engine};
 
@@ -188,16 +190,7 @@ pub(super) async fn arrow(
 ) -> Res<Vec<RecordBatch>> {
     // The driver's schema for Decimal columns comes from this one; timestamps
     // arrive as epoch microseconds (Int64) and are cast afterwards.
-    let driver_schema = std::sync::Arc::new(arrow::datatypes::Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| match f.data_type() {
-                DataType::Timestamp(..) => f.as_ref().clone().with_data_type(DataType::Int64),
-                _ => f.as_ref().clone(),
-            })
-            .collect::<Vec<_>>(),
-    ));
+    let driver_schema = driver_schema(schema);
     let params: [&(dyn ToSql + Sync); 0] = [];
     let stream = client.query_raw(sql, params).await.map_err(message)?;
     pin_mut!(stream);
