@@ -157,8 +157,10 @@ pub struct PushdownStats {
     /// Arrow bytes of the fetched rows.
     pub left_bytes_fetched: u64,
     pub right_bytes_fetched: u64,
-    pub seconds_checksum: f64,
-    pub seconds_fetch_and_compare: f64,
+    /// Connecting, checksums, bisection and fetching.
+    pub seconds_in_databases: f64,
+    /// The row diff of the fetched rows.
+    pub seconds_compare: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -329,7 +329,7 @@ pub fn stats_line(report: &Report) -> String {
             thousands(fetched),
             thousands(rows),
             human_bytes(p.left_bytes_fetched + p.right_bytes_fetched),
-            count(p.divergent_leaves, "divergent range", "divergent ranges"),
+            count(p.divergent_leaves, "divergent leaf", "divergent leaves"),
             st.seconds_total
         );
     }
