@@ -922,3 +922,45 @@ fn types_recon_cannot_compare_are_named() {
     );
     assert_eq!(code, 0);
 }
+
+#[test]
+fn rule_files_name_database_sources_and_options() {
+    let Some((pg, my)) = both("rules") else {
+        return;
+    };
+    pg.run(PG_ORDERS);
+    my.run(MY_ORDERS);
+    let mut rng = SmallRng::seed_from_u64(11);
+    let left = orders(&mut rng, 500, false);
+    let (right, expected) = mutate(&mut rng, &left, 5);
+    insert(&|s| pg.run(s), "orders", &left);
+    insert(&|s| my.run(s), "orders", &right);
+    let dir = tempfile::tempdir().unwrap();
+    for pushdown in [true, false] {
+        let file = dir.path().join(format!("db_{pushdown}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "key = [\"id\"]\n[left]\nsource = \"{}\"\n[right]\nsource = \"{}\"\n\
+                 [database]\nthreads = 2\npushdown = {pushdown}\n",
+                pg.url("orders"),
+                my.url("orders")
+            ),
+        )
+        .unwrap();
+        let out = recon()
+            .args(["check", file.to_str().unwrap(), "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report = &json["checks"][0]["report"];
+        assert_eq!(reported(report), expected);
+        assert_eq!(report["stats"]["pushdown"].is_null(), !pushdown);
+    }
+}

@@ -182,6 +182,11 @@ fn malformed_rule_files_name_the_line() {
             format!("{head}[compare.price]\nabs = -0.5\n"),
             7,
         ),
+        (
+            "no_sessions.toml",
+            format!("{head}[database]\nthreads = 0\n"),
+            8,
+        ),
     ];
     for (name, text, line) in cases {
         let path = write(dir.path(), name, &text);

@@ -173,6 +173,11 @@ fn compare(
         threads,
         ..Spec::default()
     };
+    let spec = Spec {
+        db_threads: rules.database.threads.map_or(spec.db_threads, |n| n.get()),
+        pushdown: rules.database.pushdown.unwrap_or(spec.pushdown),
+        ..spec
+    };
     let mut report = crate::diff(left.as_ref(), right.as_ref(), &spec)?.report;
     report.mask(&rules.report.mask);
     write_files(&rules.report, &report)?;

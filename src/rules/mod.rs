@@ -45,6 +45,18 @@ pub struct RuleFile {
     pub report: ReportRule,
     /// Aggregate checks (no key needed), run before the row comparison.
     pub aggregates: Option<AggregatesRule>,
+    #[serde(default)]
+    pub database: DatabaseRule,
+}
+
+/// How database sides are read (`--db-threads`, `--no-pushdown`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseRule {
+    /// Sessions per database for checksum queries (default 4).
+    pub threads: Option<std::num::NonZeroUsize>,
+    /// Compute checksums inside the databases (default true).
+    pub pushdown: Option<bool>,
 }
 
 /// Aggregates compared between the sides.
