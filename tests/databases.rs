@@ -964,3 +964,56 @@ fn rule_files_name_database_sources_and_options() {
         assert_eq!(report["stats"]["pushdown"].is_null(), !pushdown);
     }
 }
+
+#[test]
+fn tls_modes_follow_each_engines_client() {
+    let Some(pg_admin) = server("RECON_TEST_PG") else {
+        return;
+    };
+    let pg = Pg::create(&pg_admin, "tls");
+    pg.run("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')");
+    let with = |mode: &str| format!("{}&sslmode={mode}", pg.url("t"));
+    let ssl_on = runtime()
+        .block_on(pg.client.simple_query("SHOW ssl"))
+        .unwrap()
+        .iter()
+        .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("on")));
+    // Encrypted when the server offers it (psql's default), or not at all.
+    for mode in ["prefer", "disable"] {
+        let (code, _) = diff(&with(mode), &pg.url("t"), "id", &[]);
+        assert_eq!(code, 0, "sslmode={mode}");
+    }
+    let out = recon()
+        .args([
+            "diff",
+            &with("require"),
+            &pg.url("t"),
+            "--key",
+            "id",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(if ssl_on { 0 } else { 2 }));
+    let mut bad = vec![with("sometimes")];
+    if ssl_on {
+        // A server certificate no system root vouches for (Debian's snakeoil):
+        // verify-full refuses it.
+        bad.push(with("verify-full"));
+    }
+    if let Some(my_admin) = server("RECON_TEST_MYSQL") {
+        let mut url = my_admin.clone();
+        url.set_query(Some("table=t&ssl-mode=sometimes"));
+        bad.push(url.to_string());
+    }
+    for source in bad {
+        let out = recon()
+            .args(["diff", &source, &source, "--key", "id"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{source}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}

@@ -27,8 +27,40 @@ fn message(e: mysql_async::Error) -> String {
     }
 }
 
+/// TLS as the MySQL client's `ssl-mode` asks (`sslmode` also accepted):
+/// `disabled` (the default); `preferred` and `required` encrypt without
+/// checking the certificate; `verify_ca` checks it against the system roots
+/// or `ssl-ca`; `verify_identity` checks the host name too.
+fn tls(url: &DatabaseUrl) -> Res<Option<mysql_async::SslOpts>> {
+    let mode = url
+        .params
+        .get("ssl-mode")
+        .or_else(|| url.params.get("sslmode"))
+        .map(|m| m.to_ascii_lowercase().replace('-', "_"));
+    let (verify_chain, verify_host) = match mode.as_deref() {
+        None | Some("disabled" | "disable") => return Ok(None),
+        Some("preferred" | "prefer" | "required" | "require") => (false, false),
+        Some("verify_ca") => (true, false),
+        Some("verify_identity" | "verify_full") => (true, true),
+        Some(other) => {
+            return Err(format!(
+                "ssl-mode={other}: expected disabled, preferred, required, verify_ca or \
+                 verify_identity"
+            ));
+        }
+    };
+    let mut opts = mysql_async::SslOpts::default()
+        .with_danger_accept_invalid_certs(!verify_chain)
+        .with_danger_skip_domain_validation(!verify_host);
+    if let Some(path) = url.params.get("ssl-ca") {
+        opts = opts.with_root_certs(vec![std::path::PathBuf::from(path).into()]);
+    }
+    Ok(Some(opts))
+}
+
 pub(super) async fn connect(url: &DatabaseUrl) -> Res<Conn> {
     let opts = OptsBuilder::default()
+        .ssl_opts(tls(url)?)
         .ip_or_hostname(url.host.clone())
         .tcp_port(url.port)
         .user(url.user.clone())

@@ -6,6 +6,8 @@ use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use datafusion_table_providers::sql::arrow_sql_gen::postgres::rows_to_arrow;
 use futures::{StreamExt, pin_mut};
+use postgres_native_tls::MakeTlsConnector;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
@@ -19,21 +21,55 @@ type Res<T> = std::result::Result<T, String>;
 
 fn message(e: tokio_postgres::Error) -> String {
     // The server's own message (with its detail) says more than the wrapper.
-    match e.as_db_error() {
-        Some(db) => one_line(db.message()),
-        None => one_line(e),
+    if let Some(db) = e.as_db_error() {
+        return one_line(db.message());
     }
+    // Connection errors keep their cause (a refused port, a certificate) underneath.
+    let mut text = one_line(&e);
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&one_line(c));
+        cause = c.source();
+    }
+    text
+}
+
+/// TLS as libpq's `sslmode` asks: `disable`; `allow` / `prefer` (the
+/// default) and `require` encrypt without checking the certificate;
+/// `verify-ca` checks it against the system roots or `sslrootcert`;
+/// `verify-full` checks the host name too.
+fn tls(url: &DatabaseUrl) -> Res<Option<(SslMode, MakeTlsConnector)>> {
+    let mode = url.params.get("sslmode").map_or("prefer", String::as_str);
+    let (ssl_mode, verify_chain, verify_host) = match mode {
+        "disable" => return Ok(None),
+        "allow" | "prefer" => (SslMode::Prefer, false, false),
+        "require" => (SslMode::Require, false, false),
+        "verify-ca" => (SslMode::Require, true, false),
+        "verify-full" => (SslMode::Require, true, true),
+        other => {
+            return Err(format!(
+                "sslmode={other}: expected disable, allow, prefer, require, verify-ca or verify-full"
+            ));
+        }
+    };
+    let mut builder = native_tls::TlsConnector::builder();
+    builder
+        .danger_accept_invalid_certs(!verify_chain)
+        .danger_accept_invalid_hostnames(!verify_host);
+    if let Some(path) = url.params.get("sslrootcert") {
+        let pem = std::fs::read(path).map_err(|e| format!("sslrootcert {path}: {e}"))?;
+        let cert = native_tls::Certificate::from_pem(&pem)
+            .map_err(|e| format!("sslrootcert {path}: {}", one_line(e)))?;
+        builder.add_root_certificate(cert);
+    }
+    let connector = builder
+        .build()
+        .map_err(|e| format!("TLS: {}", one_line(e)))?;
+    Ok(Some((ssl_mode, MakeTlsConnector::new(connector))))
 }
 
 pub(super) async fn connect(url: &DatabaseUrl) -> Res<Client> {
-    if let Some(mode) = url.params.get("sslmode")
-        && !matches!(mode.as_str(), "disable" | "allow" | "prefer")
-    {
-        return Err(format!(
-            "sslmode={mode}: TLS connections are not supported yet (use sslmode=disable \
-             or a local tunnel)"
-        ));
-    }
     let mut config = tokio_postgres::Config::new();
     config
         .host(&url.host)
@@ -47,18 +83,29 @@ pub(super) async fn connect(url: &DatabaseUrl) -> Res<Client> {
     if let Some(password) = url.password() {
         config.password(password);
     }
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| {
+    let failed = |e| {
         format!(
             "cannot connect to {}:{}: {}",
             url.host,
             url.port,
             message(e)
         )
-    })?;
-    tokio::spawn(async move {
-        // Ends when the client is dropped; its errors surface on the client.
-        let _ = connection.await;
-    });
+    };
+    // The connection task ends when the client is dropped; its errors
+    // surface on the client.
+    let client = match tls(url)? {
+        Some((mode, connector)) => {
+            config.ssl_mode(mode);
+            let (client, connection) = config.connect(connector).await.map_err(failed)?;
+            tokio::spawn(connection);
+            client
+        }
+        None => {
+            let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
+            tokio::spawn(connection);
+            client
+        }
+    };
     // UTC and fixed formats, so values read alike in every session. recon
     // runs its own parallel sessions, so the server's per-query workers would
     // only compete with them; JIT costs more than it saves on chunk queries;
