@@ -29,6 +29,7 @@ pub mod merkle;
 pub mod ordered;
 pub mod plan;
 pub mod pushdown;
+pub mod repair;
 pub mod report;
 pub mod rules;
 pub mod source;

@@ -785,7 +785,12 @@ impl RangeSql<'_> {
     fn sql(&self, base: i128, width: i128, from: i128, to: i128) -> String {
         let d = self.dialect;
         let k = self.key;
-        let leaf = d.div(&format!("{} - {base}", d.as_bigint(k)), &width.to_string());
+        // Past 2^63 - 1 the subtraction would overflow 64-bit arithmetic.
+        let leaf = if to - 1 - base > i128::from(i64::MAX) {
+            d.wide_leaf(k, base, width)
+        } else {
+            d.div(&format!("{} - {base}", d.as_bigint(k)), &width.to_string())
+        };
         format!(
             "SELECT {leaf}, COUNT(*), SUM({hash}) FROM {rel} WHERE {k} >= {from} AND {k} < {to} \
              GROUP BY 1",

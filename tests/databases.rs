@@ -1017,3 +1017,122 @@ fn tls_modes_follow_each_engines_client() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
 }
+
+/// `recon repair --sql` against both engines as target: the patch makes the
+/// target equal, a second run of it changes nothing, and hostile values
+/// round-trip.
+#[test]
+fn repair_patches_make_the_target_agree() {
+    let Some((pg, my)) = both("repair") else {
+        return;
+    };
+    pg.run(PG_ORDERS);
+    my.run(MY_ORDERS);
+    let mut rng = SmallRng::seed_from_u64(13);
+    let mut left = orders(&mut rng, 400, true);
+    let hostile = [
+        "'; DROP TABLE orders; --",
+        "O'Brien",
+        "back\\slash\\",
+        "emoji 🎉 日本語",
+        "",
+    ];
+    for (i, name) in hostile.iter().enumerate() {
+        left[i].name = name.to_string();
+        left[i].note = Some("x".repeat(190));
+    }
+    let mut extreme = random_order(&mut rng, i64::MAX - 1, false);
+    extreme.name = "max".into();
+    left.push(extreme);
+    let (mut right, _) = mutate(&mut rng, &left, 40);
+    right.retain(|o| o.id != i64::MAX - 1);
+    let mut lowest = random_order(&mut rng, i64::MIN, false);
+    lowest.name = "min".into();
+    right.insert(0, lowest);
+    let dir = tempfile::tempdir().unwrap();
+    // PostgreSQL holds the truth and MariaDB is repaired, then the other way.
+    for (truth_is_pg, round) in [(true, "a"), (false, "b")] {
+        let table = format!("orders_{round}");
+        pg.run(&PG_ORDERS.replace("orders", &table));
+        my.run(&MY_ORDERS.replace("orders", &table));
+        let (truth_rows, target_rows) = (&left, &right);
+        if truth_is_pg {
+            insert(&|s| pg.run(s), &table, truth_rows);
+            insert(&|s| my.run(s), &table, target_rows);
+        } else {
+            insert(&|s| my.run(s), &table, truth_rows);
+            insert(&|s| pg.run(s), &table, target_rows);
+        }
+        let (truth_url, target_url) = if truth_is_pg {
+            (pg.url(&table), my.url(&table))
+        } else {
+            (my.url(&table), pg.url(&table))
+        };
+        let patch = dir.path().join(format!("{round}.sql"));
+        let out = recon()
+            .args(["repair", &truth_url, &target_url, "--key", "id", "--sql"])
+            .arg(&patch)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sql = std::fs::read_to_string(&patch).unwrap();
+        assert!(sql.starts_with("-- recon"), "{sql}");
+        for _ in 0..2 {
+            if truth_is_pg {
+                my.run(&sql);
+            } else {
+                pg.run(&sql);
+            }
+            let (code, report) = diff(&truth_url, &target_url, "id", &[]);
+            assert_eq!(code, 0, "{round}: {}", report["diffs"]);
+            assert_eq!(
+                report["summary"]["right_rows"].as_u64(),
+                Some(left.len() as u64)
+            );
+        }
+        // Nothing left to repair: an empty patch, exit 0.
+        let out = recon()
+            .args(["repair", &truth_url, &target_url, "--key", "id", "--sql"])
+            .arg(&patch)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+    }
+    // The row cap refuses, unless forced; a file target is refused.
+    let (truth_url, target_url) = (pg.url("orders"), my.url("orders"));
+    insert(&|s| pg.run(s), "orders", &left);
+    insert(&|s| my.run(s), "orders", &right);
+    let patch = dir.path().join("capped.sql");
+    let repair = |target: &str, extra: &[&str]| {
+        recon()
+            .args([
+                "repair",
+                &truth_url,
+                target,
+                "--key",
+                "id",
+                "--max-rows",
+                "5",
+            ])
+            .args(extra)
+            .arg("--sql")
+            .arg(&patch)
+            .output()
+            .unwrap()
+    };
+    let out = repair(&target_url, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_rows"));
+    assert!(!patch.exists());
+    assert_eq!(repair(&target_url, &["--force"]).status.code(), Some(1));
+    let csv = dir.path().join("target.csv");
+    std::fs::write(&csv, "id,name\n1,a\n").unwrap();
+    let out = repair(csv.to_str().unwrap(), &["--force"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a database table"));
+}

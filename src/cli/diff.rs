@@ -180,7 +180,15 @@ fn column_rules(args: &Args, selection: &mut Selection) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: Args) -> Result<u8> {
+/// A finished comparison, with what must outlive it (the sources' runtime).
+pub struct Compared {
+    pub outcome: recon::Comparison,
+    pub sources: [std::sync::Arc<dyn source::Source>; 2],
+    pub runtime: tokio::runtime::Runtime,
+}
+
+/// Opens both sources, applies flags and rule file, and compares.
+pub fn compare(args: &Args) -> Result<Compared> {
     let threads = super::thread_count(args.threads)?;
     if args.leaf_rows == 0 {
         return Err(Error::Usage("--leaf-rows must be at least 1".into()));
@@ -238,7 +246,7 @@ pub fn run(args: Args) -> Result<u8> {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         ..Spec::default()
     };
-    column_rules(&args, &mut spec.selection)?;
+    column_rules(args, &mut spec.selection)?;
     let mut outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
     if let Some(file) = &file {
         outcome.report.mask(&file.rules.report.mask);
@@ -246,7 +254,19 @@ pub fn run(args: Args) -> Result<u8> {
     if let Some(file) = diffs_file {
         outcome.write_diffs_to(file)?;
     }
+    Ok(Compared {
+        outcome,
+        sources: [left, right],
+        runtime,
+    })
+}
 
+pub fn run(args: Args) -> Result<u8> {
+    let Compared {
+        outcome,
+        sources,
+        runtime,
+    } = compare(&args)?;
     let stdout = std::io::stdout();
     let format = args.format.unwrap_or(if stdout.is_terminal() {
         Format::Table
@@ -269,7 +289,7 @@ pub fn run(args: Args) -> Result<u8> {
         message: e.to_string(),
     })?;
     // The output is kept until here so that runtime teardown never races the report.
-    drop((left, right));
+    drop((sources, runtime));
     Ok(match outcome.report.verdict {
         Verdict::Equal => EXIT_EQUAL,
         Verdict::Different => EXIT_DIFFERENT,

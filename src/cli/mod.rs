@@ -4,6 +4,7 @@
 pub mod check;
 pub mod diff;
 pub mod generate;
+pub mod repair;
 pub mod scan;
 pub mod validate;
 
@@ -32,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Compare two sources by key.
     Diff(Box<diff::Args>),
+    /// Write the SQL patch that makes a database table agree with the source of truth.
+    Repair(Box<repair::Args>),
     /// Run the reconciliations described by rule files (default: rules/*.toml).
     Check(check::Args),
     /// Check rule files without reading any data.
@@ -47,6 +50,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> recon::Result<u8> {
     match cli.command {
         Command::Diff(args) => diff::run(*args),
+        Command::Repair(args) => repair::run(*args),
         Command::Check(args) => check::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Gen(args) => generate::run(args),

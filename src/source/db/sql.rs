@@ -184,6 +184,15 @@ impl Dialect {
         }
     }
 
+    /// `(value - base) / width` in exact decimal arithmetic, for key ranges
+    /// wider than 64-bit integers can span.
+    pub fn wide_leaf(self, value: &str, base: i128, width: i128) -> String {
+        match self.0 {
+            Engine::MySql => format!("(CAST({value} AS DECIMAL(20,0)) - {base}) DIV {width}"),
+            _ => format!("div(({value})::numeric - {base}, {width})"),
+        }
+    }
+
     /// `value` as a 64-bit signed integer (so arithmetic on narrow columns
     /// cannot overflow).
     pub fn as_bigint(self, value: &str) -> String {

@@ -1,0 +1,245 @@
+//! Repair: the change that makes the target agree with the source of truth,
+//! as a SQL patch for the target's dialect. Built from a finished comparison,
+//! so it follows the rules the comparison used: excluded columns are left
+//! alone, mapped columns are written under the target's names, and a change
+//! within a tolerance is not a difference and is not touched.
+
+mod literal;
+
+use std::fmt::Write;
+
+use arrow::record_batch::RecordBatch;
+
+use crate::compare::Comparison;
+use crate::diff::Status;
+use crate::error::{Error, Result, Side};
+use crate::source::db::Dialect;
+use crate::source::url::Engine;
+
+pub use literal::{literal, literal_for};
+
+/// Rows per DELETE statement.
+const BATCH: usize = 500;
+
+/// What repair may do.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The side that is right; the other is changed.
+    pub truth: Side,
+    pub insert: bool,
+    pub update: bool,
+    pub delete: bool,
+    /// Refuse a patch touching more rows than this, unless `force`.
+    pub max_rows: Option<u64>,
+    pub force: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            truth: Side::Left,
+            insert: true,
+            update: true,
+            delete: true,
+            max_rows: None,
+            force: false,
+        }
+    }
+}
+
+/// A patch and what it does.
+#[derive(Debug, Clone)]
+pub struct Patch {
+    pub sql: String,
+    pub inserts: u64,
+    pub updates: u64,
+    pub deletes: u64,
+}
+
+impl Patch {
+    pub fn rows(&self) -> u64 {
+        self.inserts + self.updates + self.deletes
+    }
+}
+
+/// The target table, as repair writes to it.
+pub struct Target<'a> {
+    pub engine: Engine,
+    /// `schema.table` or `table`, unquoted.
+    pub table: &'a str,
+    /// How the target is shown (redacted).
+    pub describe: &'a str,
+    pub truth_describe: &'a str,
+}
+
+/// Builds the SQL patch for `target` from `comparison`.
+pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) -> Result<Patch> {
+    let plan = &comparison.plan;
+    let rows = &comparison.rows;
+    if !rows.duplicates.is_empty() {
+        return Err(Error::Usage(format!(
+            "repair refuses: {} key(s) occur more than once, so a row cannot be told by its key",
+            rows.duplicates.len()
+        )));
+    }
+    if comparison.report.summary.null_keys > 0 {
+        return Err(Error::Usage(
+            "repair refuses: rows with a NULL key cannot be addressed by their key".into(),
+        ));
+    }
+    let truth = policy.truth;
+    let other = match truth {
+        Side::Left => Side::Right,
+        Side::Right => Side::Left,
+    };
+    let d = Dialect(target.engine);
+    let table = d.table(target.table);
+    let columns = plan.columns();
+    let keys = plan.keys.len();
+    let batch_of = |side: Side| -> &RecordBatch {
+        match side {
+            Side::Left => &rows.left.batch,
+            Side::Right => &rows.right.batch,
+        }
+    };
+    let (truth_batch, target_batch) = (batch_of(truth), batch_of(other));
+    let row_of = |d: &crate::diff::KeyDiff, side: Side| match side {
+        Side::Left => d.left,
+        Side::Right => d.right,
+    };
+    let lit = |batch: &RecordBatch, column: usize, row: usize| -> Result<String> {
+        let c = columns[column];
+        literal_for(
+            batch.column(column),
+            row,
+            c.source_type(other),
+            d,
+            c.name(other),
+        )
+        .map_err(Error::Usage)
+    };
+    let key_predicate = |batch: &RecordBatch, row: usize| -> Result<String> {
+        let parts = (0..keys)
+            .map(|k| {
+                Ok(format!(
+                    "{} = {}",
+                    d.quote(columns[k].name(other)),
+                    lit(batch, k, row)?
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(parts.join(" AND "))
+    };
+
+    let names = columns
+        .iter()
+        .map(|c| d.quote(c.name(other)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let from_dual = if target.engine == Engine::MySql {
+        " FROM DUAL"
+    } else {
+        ""
+    };
+    let mut inserts = Vec::new();
+    let mut updates = Vec::new();
+    let mut deletes = Vec::new();
+    for diff in &rows.diffs {
+        let missing_in_target = matches!(
+            (diff.status, truth),
+            (Status::OnlyLeft, Side::Left) | (Status::OnlyRight, Side::Right)
+        );
+        match diff.status {
+            Status::Changed if policy.update => {
+                let (Some(t), Some(o)) = (row_of(diff, truth), row_of(diff, other)) else {
+                    continue;
+                };
+                let sets = diff
+                    .columns
+                    .iter()
+                    .map(|&v| {
+                        let c = keys + v;
+                        Ok(format!(
+                            "{} = {}",
+                            d.quote(columns[c].name(other)),
+                            lit(truth_batch, c, t)?
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                updates.push(format!(
+                    "UPDATE {table} SET {} WHERE {};",
+                    sets.join(", "),
+                    key_predicate(target_batch, o)?
+                ));
+            }
+            _ if diff.status != Status::Changed && missing_in_target && policy.insert => {
+                if let Some(t) = row_of(diff, truth) {
+                    let values = (0..columns.len())
+                        .map(|c| lit(truth_batch, c, t))
+                        .collect::<Result<Vec<_>>>()?;
+                    // Inserted only where the key is absent, so a second run
+                    // of the patch changes nothing (with or without a unique
+                    // constraint on the key).
+                    inserts.push(format!(
+                        "INSERT INTO {table} ({names}) SELECT {}{from_dual} WHERE NOT EXISTS \
+                         (SELECT 1 FROM {table} WHERE {});",
+                        values.join(", "),
+                        key_predicate(truth_batch, t)?
+                    ));
+                }
+            }
+            _ if diff.status != Status::Changed && !missing_in_target && policy.delete => {
+                if let Some(o) = row_of(diff, other) {
+                    deletes.push(format!("({})", key_predicate(target_batch, o)?));
+                }
+            }
+            _ => {}
+        }
+    }
+    let patch_rows = (inserts.len() + updates.len() + deletes.len()) as u64;
+    if let Some(max) = policy.max_rows
+        && patch_rows > max
+        && !policy.force
+    {
+        return Err(Error::Usage(format!(
+            "repair refuses: the patch would touch {patch_rows} rows, more than max_rows = {max} \
+             (--force to allow)"
+        )));
+    }
+
+    let mut sql = String::new();
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    let _ = writeln!(
+        sql,
+        "-- recon {} repair patch, generated {now}\n-- target: {}\n-- source of truth: {}\n\
+         -- {} inserts, {} updates, {} deletes; one transaction",
+        env!("CARGO_PKG_VERSION"),
+        target.describe,
+        target.truth_describe,
+        inserts.len(),
+        updates.len(),
+        deletes.len()
+    );
+    let settings = match target.engine {
+        Engine::Postgres => "SET TIME ZONE 'UTC';\nSET standard_conforming_strings = on;\nBEGIN;",
+        Engine::MySql => "SET NAMES utf8mb4;\nSET time_zone = '+00:00';\nSTART TRANSACTION;",
+        Engine::Sqlite => "BEGIN;",
+    };
+    let _ = writeln!(sql, "{settings}");
+    for chunk in deletes.chunks(BATCH) {
+        let _ = writeln!(sql, "DELETE FROM {table} WHERE {};", chunk.join(" OR "));
+    }
+    for update in &updates {
+        let _ = writeln!(sql, "{update}");
+    }
+    for insert in &inserts {
+        let _ = writeln!(sql, "{insert}");
+    }
+    let _ = writeln!(sql, "COMMIT;");
+    Ok(Patch {
+        sql,
+        inserts: inserts.len() as u64,
+        updates: updates.len() as u64,
+        deletes: deletes.len() as u64,
+    })
+}
