@@ -1136,3 +1136,60 @@ fn repair_patches_make_the_target_agree() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a database table"));
 }
+
+/// Repair of a SQLite table (no server needed): from another SQLite file.
+#[test]
+fn repair_patches_sqlite_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, amount DECIMAL(12,2), \
+                  price REAL, at DATETIME, flag BOOLEAN, raw BLOB);";
+    let open = |name: &str, rows: &str| {
+        let path = dir.path().join(name);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("{create} INSERT INTO t VALUES {rows};"))
+            .unwrap();
+        path
+    };
+    let truth = open(
+        "truth.db",
+        "(1, 'O''Brien', 1.50, 0.1, '2024-01-01 10:00:00.123456', 1, X'00ff'), \
+         (2, ''';DROP TABLE t;--', 2.25, -2.5, NULL, 0, NULL), \
+         (3, 'émoji 🎉', NULL, 1e300, '2024-03-01 00:00:00', NULL, X''), \
+         (-9223372036854775808, 'min', 0.01, 0, '1999-12-31 23:59:59', 1, NULL)",
+    );
+    let target = open(
+        "target.db",
+        "(1, 'OBrien', 1.5, 0.1, '2024-01-01 10:00:00.123456', 1, X'00ff'), \
+         (3, 'émoji 🎉', 9.99, 1e300, '2024-03-01 00:00:00', NULL, X''), \
+         (4, 'extra', 1, 1, NULL, 0, NULL)",
+    );
+    let url = |p: &std::path::Path| format!("sqlite://{}?table=t", p.display());
+    let patch = dir.path().join("fix.sql");
+    let out = recon()
+        .args([
+            "repair",
+            &url(&truth),
+            &url(&target),
+            "--key",
+            "id",
+            "--sql",
+        ])
+        .arg(&patch)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sql = std::fs::read_to_string(&patch).unwrap();
+    for _ in 0..2 {
+        rusqlite::Connection::open(&target)
+            .unwrap()
+            .execute_batch(&sql)
+            .unwrap();
+        let (code, report) = diff(&url(&truth), &url(&target), "id", &[]);
+        assert_eq!(code, 0, "{}\n{sql}", report["diffs"]);
+    }
+}

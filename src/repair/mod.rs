@@ -212,7 +212,7 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
     let _ = writeln!(
         sql,
         "-- recon {} repair patch, generated {now}\n-- target: {}\n-- source of truth: {}\n\
-         -- {} inserts, {} updates, {} deletes; one transaction",
+         -- rows inserted: {}, updated: {}, deleted: {}; one transaction",
         env!("CARGO_PKG_VERSION"),
         target.describe,
         target.truth_describe,
