@@ -923,18 +923,30 @@ fn types_recon_cannot_compare_are_named() {
     assert_eq!(code, 0);
 }
 
-#[test]
-fn rule_files_name_database_sources_and_options() {
-    let Some((pg, my)) = both("rules") else {
-        return;
-    };
+/// Both databases with `orders`: random rows on the left (PostgreSQL) and
+/// the same with `changes` random changes on the right (MariaDB).
+fn orders_pair(
+    test: &str,
+    seed: u64,
+    rows: i64,
+    changes: usize,
+) -> Option<(Pg, My, Vec<Order>, Reported)> {
+    let (pg, my) = both(test)?;
     pg.run(PG_ORDERS);
     my.run(MY_ORDERS);
-    let mut rng = SmallRng::seed_from_u64(11);
-    let left = orders(&mut rng, 500, false);
-    let (right, expected) = mutate(&mut rng, &left, 5);
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let left = orders(&mut rng, rows, true);
+    let (right, expected) = mutate(&mut rng, &left, changes);
     insert(&|s| pg.run(s), "orders", &left);
     insert(&|s| my.run(s), "orders", &right);
+    Some((pg, my, left, expected))
+}
+
+#[test]
+fn rule_files_name_database_sources_and_options() {
+    let Some((pg, my, _, expected)) = orders_pair("rules", 11, 500, 5) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     for pushdown in [true, false] {
         let file = dir.path().join(format!("db_{pushdown}.toml"));
@@ -1192,4 +1204,76 @@ fn repair_patches_sqlite_targets() {
         let (code, report) = diff(&url(&truth), &url(&target), "id", &[]);
         assert_eq!(code, 0, "{}\n{sql}", report["diffs"]);
     }
+}
+
+/// `--apply`: the patch runs in one transaction, is checked inside it and
+/// committed; a patch that fails half-way leaves the target exactly as it was.
+#[test]
+fn repair_apply_commits_only_a_verified_patch() {
+    let Some((pg, my, _, expected)) = orders_pair("apply", 17, 300, 30) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.parquet");
+    let (truth, target) = (pg.url("orders"), my.url("orders"));
+    let out = recon()
+        .args([
+            "repair", &truth, &target, "--key", "id", "--apply", "--backup",
+        ])
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, report) = diff(&truth, &target, "id", &[]);
+    assert_eq!(code, 0, "{}", report["diffs"]);
+    // The backup holds every changed or deleted target row.
+    let changed_or_deleted = expected.keys().filter(|(s, _)| s != "only_left").count();
+    let file = std::fs::File::open(&backup).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(
+        reader.metadata().file_metadata().num_rows() as usize,
+        changed_or_deleted
+    );
+
+    // Repairs PostgreSQL's `table` from MariaDB's, expecting a refusal that
+    // says `why` and leaves the target as it was.
+    let refused_and_unchanged = |table: &str, why: &str| {
+        let (truth, target) = (my.url(table), pg.url(table));
+        let before = reported(&diff(&truth, &target, "id", &[]).1);
+        let out = recon()
+            .args(["repair", &truth, &target, "--key", "id", "--apply"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+        assert_eq!(reported(&diff(&truth, &target, "id", &[]).1), before);
+    };
+
+    // PostgreSQL as the target, with a constraint the truth breaks for one
+    // row: the patch fails part-way and nothing of it stays.
+    pg.run("CREATE TABLE guarded (id bigint PRIMARY KEY, qty int CHECK (qty < 100))");
+    my.run("CREATE TABLE guarded (id bigint PRIMARY KEY, qty int)");
+    pg.run("INSERT INTO guarded VALUES (1, 1), (2, 2), (3, 3)");
+    my.run("INSERT INTO guarded VALUES (1, 1), (2, 500), (4, 4)");
+    refused_and_unchanged("guarded", "rolled back");
+
+    // A trigger that rewrites what the patch writes: the statements succeed,
+    // the check inside the transaction sees the wrong values, nothing stays.
+    pg.run(
+        "CREATE TABLE bent (id bigint PRIMARY KEY, qty int); \
+         INSERT INTO bent VALUES (1, 1), (2, 2); \
+         CREATE FUNCTION bend() RETURNS trigger AS $$ BEGIN NEW.qty := NEW.qty + 1000; \
+           RETURN NEW; END $$ LANGUAGE plpgsql; \
+         CREATE TRIGGER bent_update BEFORE UPDATE ON bent FOR EACH ROW EXECUTE FUNCTION bend()",
+    );
+    my.run("CREATE TABLE bent (id bigint PRIMARY KEY, qty int)");
+    my.run("INSERT INTO bent VALUES (1, 1), (2, 20)");
+    refused_and_unchanged("bent", "still differ");
 }

@@ -185,6 +185,7 @@ pub struct Compared {
     pub outcome: recon::Comparison,
     pub sources: [std::sync::Arc<dyn source::Source>; 2],
     pub runtime: tokio::runtime::Runtime,
+    pub spec: Spec,
 }
 
 /// Opens both sources, applies flags and rule file, and compares.
@@ -258,6 +259,7 @@ pub fn compare(args: &Args) -> Result<Compared> {
         outcome,
         sources: [left, right],
         runtime,
+        spec,
     })
 }
 
@@ -266,6 +268,7 @@ pub fn run(args: Args) -> Result<u8> {
         outcome,
         sources,
         runtime,
+        ..
     } = compare(&args)?;
     let stdout = std::io::stdout();
     let format = args.format.unwrap_or(if stdout.is_terminal() {

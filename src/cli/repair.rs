@@ -22,8 +22,16 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "left")]
     pub truth: TruthSide,
     /// Write the SQL patch to this file (`-` for standard output).
-    #[arg(long, value_name = "FILE", required = true)]
-    pub sql: String,
+    #[arg(long, value_name = "FILE", required_unless_present = "apply")]
+    pub sql: Option<String>,
+    /// Run the patch on the target in one transaction, check the touched rows
+    /// inside it, and commit only if they now agree (else roll back, exit 2).
+    #[arg(long)]
+    pub apply: bool,
+    /// Before applying, write the target rows the patch changes or deletes to
+    /// this Parquet file.
+    #[arg(long, value_name = "FILE.parquet", requires = "apply")]
+    pub backup: Option<String>,
     /// Do not insert rows missing from the target.
     #[arg(long)]
     pub no_insert: bool,
@@ -85,25 +93,65 @@ pub fn run(args: Args) -> Result<u8> {
         truth_describe: truth_source.describe(),
     };
     let patch = repair::sql_patch(&compared.outcome, &target, &policy)?;
-    let io = |e: std::io::Error| Error::Output {
-        path: args.sql.clone(),
-        message: e.to_string(),
-    };
-    if args.sql == "-" {
-        std::io::stdout()
-            .write_all(patch.sql.as_bytes())
-            .map_err(io)?;
-    } else {
-        std::fs::write(&args.sql, &patch.sql).map_err(io)?;
+    if let Some(path) = &args.sql {
+        let io = |e: std::io::Error| Error::Output {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        if path == "-" {
+            std::io::stdout()
+                .write_all(patch.sql.as_bytes())
+                .map_err(io)?;
+        } else {
+            std::fs::write(path, &patch.sql).map_err(io)?;
+            eprintln!(
+                "wrote {path}: {} inserts, {} updates, {} deletes{}",
+                patch.inserts,
+                patch.updates,
+                patch.deletes,
+                if args.apply { "" } else { " (not applied)" }
+            );
+        }
+    }
+    if !args.apply {
+        drop(compared);
+        return Ok(if patch.rows() == 0 {
+            EXIT_EQUAL
+        } else {
+            EXIT_DIFFERENT
+        });
+    }
+    if patch.rows() > 0 {
+        if let Some(path) = &args.backup {
+            let batch = match truth {
+                Side::Left => &compared.outcome.rows.right.batch,
+                Side::Right => &compared.outcome.rows.left.batch,
+            };
+            let rows = arrow::array::UInt32Array::from(patch.target_rows.clone());
+            let backup = arrow::compute::take_record_batch(batch, &rows)?;
+            write_parquet(path, &backup)?;
+            eprintln!("backed up {} target rows to {path}", backup.num_rows());
+        }
+        repair::apply(&compared.outcome, db, truth, &patch, &compared.spec)?;
         eprintln!(
-            "wrote {}: {} inserts, {} updates, {} deletes (not applied)",
-            args.sql, patch.inserts, patch.updates, patch.deletes
+            "applied and verified: {} inserts, {} updates, {} deletes committed",
+            patch.inserts, patch.updates, patch.deletes
         );
     }
     drop(compared);
-    Ok(if patch.rows() == 0 {
-        EXIT_EQUAL
-    } else {
-        EXIT_DIFFERENT
-    })
+    Ok(EXIT_EQUAL)
+}
+
+/// Writes one batch to a Parquet file (the rows a repair is about to change).
+fn write_parquet(path: &str, batch: &arrow::record_batch::RecordBatch) -> Result<()> {
+    let fail = |e: String| Error::Output {
+        path: path.to_string(),
+        message: e,
+    };
+    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
+        .map_err(|e| fail(e.to_string()))?;
+    writer.write(batch).map_err(|e| fail(e.to_string()))?;
+    writer.close().map_err(|e| fail(e.to_string()))?;
+    Ok(())
 }

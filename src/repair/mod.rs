@@ -4,6 +4,7 @@
 //! alone, mapped columns are written under the target's names, and a change
 //! within a tolerance is not a difference and is not touched.
 
+mod apply;
 mod literal;
 
 use std::fmt::Write;
@@ -16,6 +17,7 @@ use crate::error::{Error, Result, Side};
 use crate::source::db::Dialect;
 use crate::source::url::Engine;
 
+pub use apply::apply;
 pub use literal::{literal, literal_for};
 
 /// Rows per DELETE statement.
@@ -51,6 +53,15 @@ impl Default for Policy {
 #[derive(Debug, Clone)]
 pub struct Patch {
     pub sql: String,
+    /// The statements between the transaction's start and its COMMIT.
+    pub statements: Vec<String>,
+    /// A predicate per touched key (inserted, updated or deleted), in the
+    /// target's names: what `--apply` reads back to check.
+    pub touched: Vec<String>,
+    /// Rows of the truth side's kept batch that the target must now hold.
+    pub truth_rows: Vec<u32>,
+    /// Rows of the target's kept batch that the patch changes or deletes.
+    pub target_rows: Vec<u32>,
     pub inserts: u64,
     pub updates: u64,
     pub deletes: u64,
@@ -144,6 +155,9 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
     let mut inserts = Vec::new();
     let mut updates = Vec::new();
     let mut deletes = Vec::new();
+    let mut touched = Vec::new();
+    let mut truth_rows = Vec::new();
+    let mut target_rows = Vec::new();
     for diff in &rows.diffs {
         let missing_in_target = matches!(
             (diff.status, truth),
@@ -166,11 +180,14 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
                         ))
                     })
                     .collect::<Result<Vec<_>>>()?;
+                let key = key_predicate(target_batch, o)?;
                 updates.push(format!(
-                    "UPDATE {table} SET {} WHERE {};",
-                    sets.join(", "),
-                    key_predicate(target_batch, o)?
+                    "UPDATE {table} SET {} WHERE {key};",
+                    sets.join(", ")
                 ));
+                touched.push(key);
+                truth_rows.push(t as u32);
+                target_rows.push(o as u32);
             }
             _ if diff.status != Status::Changed && missing_in_target && policy.insert => {
                 if let Some(t) = row_of(diff, truth) {
@@ -186,11 +203,16 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
                         values.join(", "),
                         key_predicate(truth_batch, t)?
                     ));
+                    touched.push(key_predicate(truth_batch, t)?);
+                    truth_rows.push(t as u32);
                 }
             }
             _ if diff.status != Status::Changed && !missing_in_target && policy.delete => {
                 if let Some(o) = row_of(diff, other) {
-                    deletes.push(format!("({})", key_predicate(target_batch, o)?));
+                    let key = key_predicate(target_batch, o)?;
+                    deletes.push(format!("({key})"));
+                    touched.push(key);
+                    target_rows.push(o as u32);
                 }
             }
             _ => {}
@@ -226,18 +248,22 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
         Engine::Sqlite => "BEGIN;",
     };
     let _ = writeln!(sql, "{settings}");
-    for chunk in deletes.chunks(BATCH) {
-        let _ = writeln!(sql, "DELETE FROM {table} WHERE {};", chunk.join(" OR "));
-    }
-    for update in &updates {
-        let _ = writeln!(sql, "{update}");
-    }
-    for insert in &inserts {
-        let _ = writeln!(sql, "{insert}");
+    let statements: Vec<String> = deletes
+        .chunks(BATCH)
+        .map(|chunk| format!("DELETE FROM {table} WHERE {};", chunk.join(" OR ")))
+        .chain(updates.iter().cloned())
+        .chain(inserts.iter().cloned())
+        .collect();
+    for statement in &statements {
+        let _ = writeln!(sql, "{statement}");
     }
     let _ = writeln!(sql, "COMMIT;");
     Ok(Patch {
         sql,
+        statements,
+        touched,
+        truth_rows,
+        target_rows,
         inserts: inserts.len() as u64,
         updates: updates.len() as u64,
         deletes: deletes.len() as u64,

@@ -200,6 +200,19 @@ impl DatabaseSource {
         Ok(session)
     }
 
+    /// A session in a read-write transaction, for applying a repair.
+    pub async fn write_session(&self) -> Result<Session> {
+        let mut session = Session::connect(&self.url)
+            .await
+            .map_err(|m| self.error(m))?;
+        let begin = match self.url.engine {
+            Engine::MySql => "START TRANSACTION",
+            _ => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+        };
+        session.text_rows(begin).await.map_err(|m| self.error(m))?;
+        Ok(session)
+    }
+
     /// Up to `n` sessions reading one snapshot. PostgreSQL exports the first
     /// session's snapshot to the others. MySQL/MariaDB cannot share one, so
     /// its sessions all start while a `LOCK TABLES ... READ` keeps writers
