@@ -773,3 +773,71 @@ fn passwords_in_urls_are_never_printed() {
         assert!(!all.contains(secret), "{all}");
     }
 }
+
+#[test]
+fn repair_writes_a_repaired_copy_of_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = generate(
+        dir.path(),
+        "parquet",
+        &[
+            "--rows",
+            "3000",
+            "--inserts",
+            "20",
+            "--deletes",
+            "15",
+            "--updates",
+            "25",
+        ],
+    );
+    let expected = truth["only_left"].as_array().unwrap().len()
+        + truth["only_right"].as_array().unwrap().len()
+        + truth["changed"].as_array().unwrap().len();
+    let (left, right) = (
+        dir.path().join("left.parquet"),
+        dir.path().join("right.parquet"),
+    );
+    let (code, before) = diff_json(&left, &right, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        before["summary"]["only_left"].as_u64().unwrap()
+            + before["summary"]["only_right"].as_u64().unwrap()
+            + before["summary"]["changed"].as_u64().unwrap(),
+        expected as u64
+    );
+    // A repaired copy of the right file (left is the truth), then in place.
+    let copy = dir.path().join("repaired.parquet");
+    recon()
+        .arg("repair")
+        .args([&left, &right])
+        .args(["--key", "id", "--write"])
+        .arg(&copy)
+        .assert()
+        .code(0);
+    assert_eq!(diff_json(&left, &copy, &[]).0, 0);
+    assert_eq!(diff_json(&left, &right, &[]).0, 1, "the input is untouched");
+    // Only some actions: with deletes off, the right-only rows stay.
+    let partial = dir.path().join("partial.parquet");
+    recon()
+        .arg("repair")
+        .args([&left, &right])
+        .args(["--key", "id", "--no-delete", "--write"])
+        .arg(&partial)
+        .assert()
+        .code(0);
+    let (_, report) = diff_json(&left, &partial, &[]);
+    assert_eq!(
+        report["summary"]["only_right"],
+        before["summary"]["only_right"]
+    );
+    assert_eq!(report["summary"]["only_left"], 0);
+    assert_eq!(report["summary"]["changed"], 0);
+    recon()
+        .arg("repair")
+        .args([&left, &right])
+        .args(["--key", "id", "--in-place"])
+        .assert()
+        .code(0);
+    assert_eq!(diff_json(&left, &right, &[]).0, 0);
+}

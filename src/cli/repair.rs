@@ -22,8 +22,15 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "left")]
     pub truth: TruthSide,
     /// Write the SQL patch to this file (`-` for standard output).
-    #[arg(long, value_name = "FILE", required_unless_present = "apply")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["apply", "write", "in_place"])]
     pub sql: Option<String>,
+    /// A file target: write a repaired copy of it to this Parquet file.
+    #[arg(long, value_name = "FILE.parquet", conflicts_with_all = ["sql", "apply"])]
+    pub write: Option<String>,
+    /// A Parquet file target: replace it by its repaired copy (written beside
+    /// it, checked, then renamed over it).
+    #[arg(long, conflicts_with_all = ["sql", "apply", "write"])]
+    pub in_place: bool,
     /// Run the patch on the target in one transaction, check the touched rows
     /// inside it, and commit only if they now agree (else roll back, exit 2).
     #[arg(long)]
@@ -66,18 +73,6 @@ pub fn run(args: Args) -> Result<u8> {
         Side::Left => (left, right),
         Side::Right => (right, left),
     };
-    let Some(db) = target_source.as_database() else {
-        return Err(Error::Usage(format!(
-            "the target {} is not a database table: --sql patches databases \
-             (repaired files are not written yet)",
-            target_source.describe()
-        )));
-    };
-    let Some(table) = db.table() else {
-        return Err(Error::Usage(
-            "the target is a query: name its table (?table=...) to repair it".into(),
-        ));
-    };
     let policy = Policy {
         truth,
         insert: !args.no_insert,
@@ -85,6 +80,27 @@ pub fn run(args: Args) -> Result<u8> {
         delete: !args.no_delete,
         max_rows: args.max_rows,
         force: args.force,
+    };
+    if args.write.is_some() || args.in_place {
+        let target_spec = match truth {
+            Side::Left => &args.diff.right,
+            Side::Right => &args.diff.left,
+        };
+        let code = repair_file(&compared, truth, &policy, target_spec, &args)?;
+        drop(compared);
+        return Ok(code);
+    }
+    let Some(db) = target_source.as_database() else {
+        return Err(Error::Usage(format!(
+            "the target {} is not a database table: --sql and --apply patch databases; \
+             --write FILE.parquet writes a repaired copy of a file",
+            target_source.describe()
+        )));
+    };
+    let Some(table) = db.table() else {
+        return Err(Error::Usage(
+            "the target is a query: name its table (?table=...) to repair it".into(),
+        ));
     };
     let target = Target {
         engine: db.engine(),
@@ -154,4 +170,101 @@ fn write_parquet(path: &str, batch: &arrow::record_batch::RecordBatch) -> Result
     writer.write(batch).map_err(|e| fail(e.to_string()))?;
     writer.close().map_err(|e| fail(e.to_string()))?;
     Ok(())
+}
+
+/// Writes the repaired copy of a file target, checks it against the source
+/// of truth, and (with `--in-place`) renames it over the target.
+fn repair_file(
+    compared: &diff::Compared,
+    truth: Side,
+    policy: &Policy,
+    target_spec: &str,
+    args: &Args,
+) -> Result<u8> {
+    let [left, right] = &compared.sources;
+    let (truth_source, target_source) = match truth {
+        Side::Left => (left, right),
+        Side::Right => (right, left),
+    };
+    if target_source.as_database().is_some() {
+        return Err(Error::Usage(
+            "the target is a database: use --sql or --apply".into(),
+        ));
+    }
+    let (path, final_path) = if args.in_place {
+        let original = std::path::Path::new(target_spec);
+        let is_parquet = original.extension().is_some_and(|e| e == "parquet");
+        if !original.is_file() || !is_parquet {
+            return Err(Error::Usage(format!(
+                "--in-place needs the target to be one .parquet file, not {target_spec}"
+            )));
+        }
+        let name = original
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = original.with_file_name(format!(".{name}.recon-repair.parquet"));
+        (
+            temp.to_string_lossy().into_owned(),
+            Some(original.to_path_buf()),
+        )
+    } else {
+        (args.write.clone().unwrap_or_default(), None)
+    };
+    let repaired = repair::repaired_rows(&compared.outcome, target_source.as_ref(), policy)?;
+    policy.allows(repaired.inserts + repaired.updates + repaired.deletes)?;
+    let Some(batch) = &repaired.batch else {
+        return Err(Error::Internal("no repaired rows".into()));
+    };
+    write_parquet(&path, batch)?;
+    // The copy must now agree with the source of truth under the same rules.
+    let options = recon::source::OpenOptions::default();
+    let check = recon::source::open(
+        &path,
+        None,
+        truth.other(),
+        &options,
+        compared.runtime.handle(),
+    )
+    .and_then(|copy| {
+        let (l, r): (&dyn recon::source::Source, &dyn recon::source::Source) = match truth {
+            Side::Left => (truth_source.as_ref(), copy.as_ref()),
+            Side::Right => (copy.as_ref(), truth_source.as_ref()),
+        };
+        recon::diff(l, r, &compared.spec)
+    });
+    let differences = match check {
+        Ok(c) => c.report.summary.differences(),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+    };
+    let full = policy.insert && policy.update && policy.delete;
+    if full && differences > 0 {
+        let _ = std::fs::remove_file(&path);
+        return Err(Error::Unstable(format!(
+            "the repaired copy still differs from the source of truth in {differences} rows; \
+             nothing was written"
+        )));
+    }
+    if let Some(original) = final_path {
+        std::fs::rename(&path, &original).map_err(|e| Error::Output {
+            path: original.display().to_string(),
+            message: e.to_string(),
+        })?;
+        eprintln!(
+            "repaired {} in place: {} inserts, {} updates, {} deletes",
+            original.display(),
+            repaired.inserts,
+            repaired.updates,
+            repaired.deletes
+        );
+    } else {
+        eprintln!(
+            "wrote {path}: {} inserts, {} updates, {} deletes",
+            repaired.inserts, repaired.updates, repaired.deletes
+        );
+    }
+    Ok(EXIT_EQUAL)
 }

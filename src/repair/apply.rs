@@ -35,10 +35,7 @@ pub fn apply(
                 .into(),
         ));
     }
-    let other = match truth {
-        Side::Left => Side::Right,
-        Side::Right => Side::Left,
-    };
+    let other = truth.other();
     let plan = &comparison.plan;
     let columns: Vec<&DbColumn> = plan
         .columns()

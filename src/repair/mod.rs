@@ -5,6 +5,7 @@
 //! within a tolerance is not a difference and is not touched.
 
 mod apply;
+mod file;
 mod literal;
 
 use std::fmt::Write;
@@ -18,6 +19,7 @@ use crate::source::db::Dialect;
 use crate::source::url::Engine;
 
 pub use apply::apply;
+pub use file::{Repaired, repaired_rows};
 pub use literal::{literal, literal_for};
 
 /// Rows per DELETE statement.
@@ -45,6 +47,19 @@ impl Default for Policy {
             delete: true,
             max_rows: None,
             force: false,
+        }
+    }
+}
+
+impl Policy {
+    /// Refuses a repair of more rows than `max_rows`, unless forced.
+    pub fn allows(&self, rows: u64) -> Result<()> {
+        match self.max_rows {
+            Some(max) if rows > max && !self.force => Err(Error::Usage(format!(
+                "repair refuses: it would touch {rows} rows, more than max_rows = {max} \
+                 (--force to allow)"
+            ))),
+            _ => Ok(()),
         }
     }
 }
@@ -99,10 +114,7 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
         ));
     }
     let truth = policy.truth;
-    let other = match truth {
-        Side::Left => Side::Right,
-        Side::Right => Side::Left,
-    };
+    let other = truth.other();
     let d = Dialect(target.engine);
     let table = d.table(target.table);
     let columns = plan.columns();
@@ -218,16 +230,7 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
             _ => {}
         }
     }
-    let patch_rows = (inserts.len() + updates.len() + deletes.len()) as u64;
-    if let Some(max) = policy.max_rows
-        && patch_rows > max
-        && !policy.force
-    {
-        return Err(Error::Usage(format!(
-            "repair refuses: the patch would touch {patch_rows} rows, more than max_rows = {max} \
-             (--force to allow)"
-        )));
-    }
+    policy.allows((inserts.len() + updates.len() + deletes.len()) as u64)?;
 
     let mut sql = String::new();
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
