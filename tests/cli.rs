@@ -833,6 +833,41 @@ fn repair_writes_a_repaired_copy_of_a_file() {
     );
     assert_eq!(report["summary"]["only_left"], 0);
     assert_eq!(report["summary"]["changed"], 0);
+    // The same from a rule file's [repair] section; its row cap refuses.
+    let rules = write(
+        dir.path(),
+        "repair.toml",
+        format!(
+            "key = [\"id\"]\n[left]\nsource = \"{}\"\n[right]\nsource = \"{}\"\n\
+             [repair]\ndelete = false\nmax_rows = {}\n",
+            left.display(),
+            right.display(),
+            expected
+        )
+        .as_bytes(),
+    );
+    let from_rules = dir.path().join("from_rules.parquet");
+    recon()
+        .arg("repair")
+        .args([&left, &right])
+        .arg("--rules")
+        .arg(&rules)
+        .arg("--write")
+        .arg(&from_rules)
+        .assert()
+        .code(0);
+    assert_eq!(diff_json(&partial, &from_rules, &[]).0, 0);
+    let out = recon()
+        .arg("repair")
+        .args([&left, &right])
+        .arg("--rules")
+        .arg(&rules)
+        .args(["--max-rows", "3", "--write"])
+        .arg(dir.path().join("refused.parquet"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_rows"));
     recon()
         .arg("repair")
         .args([&left, &right])

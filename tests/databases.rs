@@ -1277,3 +1277,55 @@ fn repair_apply_commits_only_a_verified_patch() {
     my.run("INSERT INTO bent VALUES (1, 1), (2, 20)");
     refused_and_unchanged("bent", "still differ");
 }
+
+/// Values only some engines have (NaN, -0.0, 38-digit decimals, NUL bytes in
+/// binary) round-trip through a repair of PostgreSQL from PostgreSQL, and a
+/// MariaDB target is left unchanged when its patch fails half-way.
+#[test]
+fn repair_round_trips_extreme_values() {
+    let Some((pg, my)) = both("extreme") else {
+        return;
+    };
+    let table = "CREATE TABLE x (id bigint PRIMARY KEY, f double precision, r real, \
+                 d numeric(38,18), b bytea, t text, ts timestamptz)";
+    pg.run(&table.replace(" x ", " truth "));
+    pg.run(&table.replace(" x ", " target "));
+    pg.run(
+        "INSERT INTO truth VALUES \
+         (-9223372036854775808, 'NaN', '-0', 12345678901234567890.123456789012345678, \
+           '\\x00ff00'::bytea, repeat('é', 5000), '0001-01-01 00:00:00+00'), \
+         (9223372036854775807, '-Infinity', 'Infinity', -0.000000000000000001, '\\x'::bytea, \
+           E'tab\\there\\nnewline ''quote'' \\\\ backslash', '9999-12-31 23:59:59.999999+00'), \
+         (0, -0.0, 1.5, 0, NULL, '', NULL)",
+    );
+    pg.run("INSERT INTO target VALUES (0, 1, 1, 1, '\\x01'::bytea, 'x', now()), (5, 1, 1, 1, NULL, NULL, NULL)");
+    let (truth, target) = (pg.url("truth"), pg.url("target"));
+    // Different table names: compare the two tables of one database.
+    let out = recon()
+        .args(["repair", &truth, &target, "--key", "id", "--apply"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, report) = diff(&truth, &target, "id", &["--no-pushdown"]);
+    assert_eq!(code, 0, "{}", report["diffs"]);
+
+    // MariaDB: a CHECK constraint fails on the last statement; nothing stays.
+    my.run("CREATE TABLE g (id bigint PRIMARY KEY, qty int, CHECK (qty < 100))");
+    my.run("INSERT INTO g VALUES (1, 1), (2, 2), (3, 3)");
+    pg.run("CREATE TABLE g (id bigint PRIMARY KEY, qty int); INSERT INTO g VALUES (2, 20), (3, 3), (4, 400)");
+    let (truth, target) = (pg.url("g"), my.url("g"));
+    let before = reported(&diff(&truth, &target, "id", &[]).1);
+    let out = recon()
+        .args(["repair", &truth, &target, "--key", "id", "--apply"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("rolled back"), "{stderr}");
+    assert_eq!(reported(&diff(&truth, &target, "id", &[]).1), before);
+}

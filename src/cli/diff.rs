@@ -186,6 +186,8 @@ pub struct Compared {
     pub sources: [std::sync::Arc<dyn source::Source>; 2],
     pub runtime: tokio::runtime::Runtime,
     pub spec: Spec,
+    /// The rule file's `[repair]` section, if a rule file was given.
+    pub repair: recon::rules::RepairRule,
 }
 
 /// Opens both sources, applies flags and rule file, and compares.
@@ -260,6 +262,7 @@ pub fn compare(args: &Args) -> Result<Compared> {
         sources: [left, right],
         runtime,
         spec,
+        repair: file.map(|f| f.rules.repair).unwrap_or_default(),
     })
 }
 

@@ -18,9 +18,10 @@ use super::{EXIT_DIFFERENT, EXIT_EQUAL};
 pub struct Args {
     #[command(flatten)]
     pub diff: diff::Args,
-    /// The side that is right; the other one is repaired.
-    #[arg(long, value_enum, default_value = "left")]
-    pub truth: TruthSide,
+    /// The side that is right; the other one is repaired [default: left, or
+    /// the rule file's `[repair] truth`].
+    #[arg(long, value_enum)]
+    pub truth: Option<TruthSide>,
     /// Write the SQL patch to this file (`-` for standard output).
     #[arg(long, value_name = "FILE", required_unless_present_any = ["apply", "write", "in_place"])]
     pub sql: Option<String>,
@@ -63,11 +64,13 @@ pub enum TruthSide {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let truth = match args.truth {
-        TruthSide::Left => Side::Left,
-        TruthSide::Right => Side::Right,
-    };
     let compared = diff::compare(&args.diff)?;
+    let rule = &compared.repair;
+    let truth = match args.truth {
+        Some(TruthSide::Left) => Side::Left,
+        Some(TruthSide::Right) => Side::Right,
+        None => rule.truth.unwrap_or(Side::Left),
+    };
     let [left, right] = &compared.sources;
     let (truth_source, target_source) = match truth {
         Side::Left => (left, right),
@@ -75,10 +78,10 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let policy = Policy {
         truth,
-        insert: !args.no_insert,
-        update: !args.no_update,
-        delete: !args.no_delete,
-        max_rows: args.max_rows,
+        insert: !args.no_insert && rule.insert.unwrap_or(true),
+        update: !args.no_update && rule.update.unwrap_or(true),
+        delete: !args.no_delete && rule.delete.unwrap_or(true),
+        max_rows: args.max_rows.or(rule.max_rows),
         force: args.force,
     };
     if args.write.is_some() || args.in_place {

@@ -47,6 +47,21 @@ pub struct RuleFile {
     pub aggregates: Option<AggregatesRule>,
     #[serde(default)]
     pub database: DatabaseRule,
+    #[serde(default)]
+    pub repair: RepairRule,
+}
+
+/// What `recon repair --rules FILE` may do; flags override it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepairRule {
+    /// The side that is right: `left` (default) or `right`.
+    pub truth: Option<crate::error::Side>,
+    pub insert: Option<bool>,
+    pub update: Option<bool>,
+    pub delete: Option<bool>,
+    /// Refuse a repair touching more rows than this (unless forced).
+    pub max_rows: Option<u64>,
 }
 
 /// How database sides are read (`--db-threads`, `--no-pushdown`).

@@ -77,10 +77,12 @@ impl Dialect {
     }
 
     /// A string literal that means the same whatever the session's escaping
-    /// mode (MySQL's backslash escapes are sidestepped with a hex literal).
+    /// mode: MySQL text holding a backslash or a control character is written
+    /// as a hex literal, which no escaping mode reads differently.
     pub fn string(self, text: &str) -> String {
+        let plain = !text.chars().any(|c| c == '\\' || c.is_control());
         match self.0 {
-            Engine::MySql if text.is_empty() => "''".into(),
+            Engine::MySql if plain => format!("'{}'", text.replace('\'', "''")),
             Engine::MySql => {
                 let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
                 format!("_utf8mb4 X'{hex}'")
@@ -221,6 +223,8 @@ mod tests {
         let my = Dialect(Engine::MySql);
         assert_eq!(pg.string("O'Brien"), "'O''Brien'");
         assert_eq!(my.string("a\\'"), "_utf8mb4 X'615C27'");
+        assert_eq!(my.string("O'Brien"), "'O''Brien'");
+        assert_eq!(my.string("tab\there"), "_utf8mb4 X'7461620968657265'");
         assert_eq!(pg.quote("we\"ird"), "\"we\"\"ird\"");
         assert_eq!(my.quote("we`ird"), "`we``ird`");
         assert_eq!(pg.table("s.t"), "\"s\".\"t\"");
