@@ -1206,6 +1206,20 @@ fn repair_patches_sqlite_targets() {
     }
 }
 
+/// Repairs `target` from `truth` with `--apply`, expecting a refusal that
+/// says `why` and leaves the target as it was.
+fn refused_and_unchanged(truth: &str, target: &str, why: &str) {
+    let before = reported(&diff(truth, target, "id", &[]).1);
+    let out = recon()
+        .args(["repair", truth, target, "--key", "id", "--apply"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(why), "{stderr}");
+    assert_eq!(reported(&diff(truth, target, "id", &[]).1), before);
+}
+
 /// `--apply`: the patch runs in one transaction, is checked inside it and
 /// committed; a patch that fails half-way leaves the target exactly as it was.
 #[test]
@@ -1241,28 +1255,13 @@ fn repair_apply_commits_only_a_verified_patch() {
         changed_or_deleted
     );
 
-    // Repairs PostgreSQL's `table` from MariaDB's, expecting a refusal that
-    // says `why` and leaves the target as it was.
-    let refused_and_unchanged = |table: &str, why: &str| {
-        let (truth, target) = (my.url(table), pg.url(table));
-        let before = reported(&diff(&truth, &target, "id", &[]).1);
-        let out = recon()
-            .args(["repair", &truth, &target, "--key", "id", "--apply"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains(why), "{stderr}");
-        assert_eq!(reported(&diff(&truth, &target, "id", &[]).1), before);
-    };
-
     // PostgreSQL as the target, with a constraint the truth breaks for one
     // row: the patch fails part-way and nothing of it stays.
     pg.run("CREATE TABLE guarded (id bigint PRIMARY KEY, qty int CHECK (qty < 100))");
     my.run("CREATE TABLE guarded (id bigint PRIMARY KEY, qty int)");
     pg.run("INSERT INTO guarded VALUES (1, 1), (2, 2), (3, 3)");
     my.run("INSERT INTO guarded VALUES (1, 1), (2, 500), (4, 4)");
-    refused_and_unchanged("guarded", "rolled back");
+    refused_and_unchanged(&my.url("guarded"), &pg.url("guarded"), "rolled back");
 
     // A trigger that rewrites what the patch writes: the statements succeed,
     // the check inside the transaction sees the wrong values, nothing stays.
@@ -1275,7 +1274,7 @@ fn repair_apply_commits_only_a_verified_patch() {
     );
     my.run("CREATE TABLE bent (id bigint PRIMARY KEY, qty int)");
     my.run("INSERT INTO bent VALUES (1, 1), (2, 20)");
-    refused_and_unchanged("bent", "still differ");
+    refused_and_unchanged(&my.url("bent"), &pg.url("bent"), "still differ");
 }
 
 /// Values only some engines have (NaN, -0.0, 38-digit decimals, NUL bytes in
@@ -1318,14 +1317,5 @@ fn repair_round_trips_extreme_values() {
     my.run("CREATE TABLE g (id bigint PRIMARY KEY, qty int, CHECK (qty < 100))");
     my.run("INSERT INTO g VALUES (1, 1), (2, 2), (3, 3)");
     pg.run("CREATE TABLE g (id bigint PRIMARY KEY, qty int); INSERT INTO g VALUES (2, 20), (3, 3), (4, 400)");
-    let (truth, target) = (pg.url("g"), my.url("g"));
-    let before = reported(&diff(&truth, &target, "id", &[]).1);
-    let out = recon()
-        .args(["repair", &truth, &target, "--key", "id", "--apply"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("rolled back"), "{stderr}");
-    assert_eq!(reported(&diff(&truth, &target, "id", &[]).1), before);
+    refused_and_unchanged(&pg.url("g"), &my.url("g"), "rolled back");
 }
