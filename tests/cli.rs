@@ -876,3 +876,45 @@ fn repair_writes_a_repaired_copy_of_a_file() {
         .code(0);
     assert_eq!(diff_json(&left, &right, &[]).0, 0);
 }
+
+#[test]
+fn repair_follows_the_rules_exclusions_maps_and_tolerances() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = write(
+        dir.path(),
+        "truth.csv",
+        b"id,a,note,price\n1,x,keep me,10.00\n2,y,n2,20.00\n",
+    );
+    let target = write(
+        dir.path(),
+        "target.csv",
+        b"id,alpha,note,price\n1,x,other,10.004\n2,z,n2,20.00\n",
+    );
+    let repaired = dir.path().join("repaired.parquet");
+    recon()
+        .arg("repair")
+        .args([&truth, &target])
+        .args([
+            "--key",
+            "id",
+            "--exclude",
+            "note",
+            "--map",
+            "a=alpha",
+            "--abs-tol",
+            "price=0.01",
+            "--write",
+        ])
+        .arg(&repaired)
+        .assert()
+        .code(0);
+    // Against the original target, only the mapped column of row 2 moved:
+    // the excluded note and the price within tolerance kept the target's values.
+    let (code, report) = diff_json(&target, &repaired, &[]);
+    assert_eq!(code, 1);
+    let diffs = report["diffs"].as_array().unwrap();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!(diffs[0]["key"]["id"], 2);
+    assert_eq!(diffs[0]["columns"], serde_json::json!(["alpha"]));
+    assert_eq!(diffs[0]["right"]["alpha"], "y");
+}

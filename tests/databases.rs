@@ -1204,6 +1204,55 @@ fn repair_patches_sqlite_targets() {
         let (code, report) = diff(&url(&truth), &url(&target), "id", &[]);
         assert_eq!(code, 0, "{}\n{sql}", report["diffs"]);
     }
+    // --apply on a fresh copy of the target: verified and committed.
+    let fresh = open(
+        "fresh.db",
+        "(1, 'x', 1, 1, NULL, 0, NULL), (9, 'gone', 1, 1, NULL, 0, NULL)",
+    );
+    let out = recon()
+        .args([
+            "repair",
+            &url(&truth),
+            &url(&fresh),
+            "--key",
+            "id",
+            "--apply",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(diff(&url(&truth), &url(&fresh), "id", &[]).0, 0);
+    // A CHECK constraint the truth breaks: rolled back, the file as it was.
+    let guarded = dir.path().join("guarded.db");
+    rusqlite::Connection::open(&guarded)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, amount DECIMAL(12,2) \
+               CHECK (amount < 2), price REAL, at DATETIME, flag BOOLEAN, raw BLOB); \
+             INSERT INTO t VALUES (1, 'x', 1, 1, NULL, 0, NULL);",
+        )
+        .unwrap();
+    let before = std::fs::read(&guarded).unwrap();
+    let out = recon()
+        .args([
+            "repair",
+            &url(&truth),
+            &url(&guarded),
+            "--key",
+            "id",
+            "--apply",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("rolled back"), "{stderr}");
+    assert_eq!(std::fs::read(&guarded).unwrap(), before);
 }
 
 /// Repairs `target` from `truth` with `--apply`, expecting a refusal that

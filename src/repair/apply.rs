@@ -1,7 +1,7 @@
-//! `--apply`: runs a patch in one transaction on the target, reads the
-//! touched keys back inside that transaction, compares them with the source
-//! of truth, and commits only if they now agree; otherwise rolls back, so the
-//! target is left exactly as it was.
+//! `--apply`: runs a patch in one transaction on the target (a server
+//! session, or SQLite in-process), reads the touched keys back inside that
+//! transaction, compares them with the source of truth, and commits only if
+//! they now agree; otherwise rolls back, so the target is left as it was.
 
 use std::sync::Arc;
 
@@ -28,13 +28,6 @@ pub fn apply(
     patch: &Patch,
     spec: &Spec,
 ) -> Result<()> {
-    if target.engine() == Engine::Sqlite {
-        return Err(Error::Usage(
-            "--apply runs on PostgreSQL and MySQL/MariaDB targets; apply the SQL patch to a \
-             SQLite file with sqlite3"
-                .into(),
-        ));
-    }
     let other = truth.other();
     let plan = &comparison.plan;
     let columns: Vec<&DbColumn> = plan
@@ -46,9 +39,59 @@ pub fn apply(
             })
         })
         .collect::<Result<_>>()?;
+    let reads: Vec<String> = patch
+        .touched
+        .chunks(KEYS_PER_READ)
+        .map(|chunk| {
+            let predicate: Vec<String> = chunk.iter().map(|k| format!("({k})")).collect();
+            format!(
+                "SELECT {} FROM {} WHERE {}",
+                target.select_list(&columns),
+                target.relation(),
+                predicate.join(" OR ")
+            )
+        })
+        .collect();
+    let verify = |readback: Vec<RecordBatch>| -> Result<()> {
+        let differences = differences(comparison, target, truth, patch, spec, &columns, readback)?;
+        if differences > 0 {
+            return Err(Error::Unstable(format!(
+                "after the patch, {differences} touched row(s) still differ from the source of \
+                 truth; rolled back, the target is unchanged"
+            )));
+        }
+        Ok(())
+    };
+    if target.engine() == Engine::Sqlite {
+        return target.apply_in_process(&patch.statements, &reads, &columns, verify);
+    }
     let runtime = target.runtime().clone();
-    let (mut session, readback) = runtime.block_on(run_and_read(target, patch, &columns))?;
+    let (mut session, readback) =
+        runtime.block_on(run_and_read(target, patch, &reads, &columns))?;
+    let verdict = verify(readback);
+    runtime.block_on(async {
+        if let Err(e) = verdict {
+            let _ = session.text_rows("ROLLBACK").await;
+            return Err(e);
+        }
+        session
+            .text_rows("COMMIT")
+            .await
+            .map(|_| ())
+            .map_err(|m| target.error(format!("COMMIT failed: {m}")))
+    })
+}
 
+/// How many of the touched rows, as read back, still differ from the truth.
+fn differences(
+    comparison: &Comparison,
+    target: &DatabaseSource,
+    truth: Side,
+    patch: &Patch,
+    spec: &Spec,
+    columns: &[&DbColumn],
+    readback: Vec<RecordBatch>,
+) -> Result<u64> {
     let truth_batch = match truth {
         Side::Left => &comparison.rows.left.batch,
         Side::Right => &comparison.rows.right.batch,
@@ -74,28 +117,10 @@ pub fn apply(
     // Both sides now hold exactly the compared columns.
     check.selection.columns.clear();
     check.selection.exclude.clear();
-    let verdict = crate::compare::diff(left, right, &check);
-    runtime.block_on(async {
-        let differences = match verdict {
-            Ok(c) => c.report.summary.differences(),
-            Err(e) => {
-                let _ = session.text_rows("ROLLBACK").await;
-                return Err(e);
-            }
-        };
-        if differences > 0 {
-            let _ = session.text_rows("ROLLBACK").await;
-            return Err(Error::Unstable(format!(
-                "after the patch, {differences} touched row(s) still differ from the source of \
-                 truth; rolled back, the target is unchanged"
-            )));
-        }
-        session
-            .text_rows("COMMIT")
-            .await
-            .map(|_| ())
-            .map_err(|m| target.error(format!("COMMIT failed: {m}")))
-    })
+    Ok(crate::compare::diff(left, right, &check)?
+        .report
+        .summary
+        .differences())
 }
 
 /// Runs the statements and reads the touched keys back, in one transaction
@@ -103,6 +128,7 @@ pub fn apply(
 async fn run_and_read(
     target: &DatabaseSource,
     patch: &Patch,
+    reads: &[String],
     columns: &[&DbColumn],
 ) -> Result<(Session, Vec<RecordBatch>)> {
     let mut session = target.write_session().await?;
@@ -114,16 +140,9 @@ async fn run_and_read(
             )));
         }
     }
-    let select = format!(
-        "SELECT {} FROM {}",
-        target.select_list(columns),
-        target.relation()
-    );
     let mut batches = Vec::new();
-    for chunk in patch.touched.chunks(KEYS_PER_READ) {
-        let predicate: Vec<String> = chunk.iter().map(|k| format!("({k})")).collect();
-        let sql = format!("{select} WHERE {}", predicate.join(" OR "));
-        match target.fetch(&mut session, &sql, columns).await {
+    for sql in reads {
+        match target.fetch(&mut session, sql, columns).await {
             Ok(b) => batches.extend(b),
             Err(e) => {
                 let _ = session.text_rows("ROLLBACK").await;

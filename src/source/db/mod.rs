@@ -200,6 +200,27 @@ impl DatabaseSource {
         Ok(session)
     }
 
+    /// Applies statements to a SQLite file in one write transaction, reads
+    /// `reads` back inside it (as `columns`), and commits only if `verify`
+    /// accepts them.
+    pub fn apply_in_process(
+        &self,
+        statements: &[String],
+        reads: &[String],
+        columns: &[&DbColumn],
+        verify: impl FnOnce(Vec<RecordBatch>) -> Result<()>,
+    ) -> Result<()> {
+        let owned: Vec<DbColumn> = columns.iter().map(|c| (*c).clone()).collect();
+        let schema = Arc::new(Schema::new(
+            owned
+                .iter()
+                .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let fail = |m: String| self.error(m);
+        sqlite::apply(&self.url, statements, reads, &schema, &owned, &fail, verify)
+    }
+
     /// A session in a read-write transaction, for applying a repair.
     pub async fn write_session(&self) -> Result<Session> {
         let mut session = Session::connect(&self.url)

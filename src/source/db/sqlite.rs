@@ -20,15 +20,49 @@ use crate::source::url::{DatabaseUrl, Engine};
 type Res<T> = std::result::Result<T, String>;
 
 fn open(url: &DatabaseUrl) -> Res<Connection> {
+    open_with(url, OpenFlags::SQLITE_OPEN_READ_ONLY)
+}
+
+fn open_with(url: &DatabaseUrl, mode: OpenFlags) -> Res<Connection> {
     let path = &url.database;
     if !std::path::Path::new(path).is_file() {
         return Err(format!("{path}: no such database file"));
     }
-    Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| format!("{path}: {}", one_line(e)))
+    Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| format!("{path}: {}", one_line(e)))
+}
+
+/// Runs `statements` in one write transaction, reads `reads` back inside it,
+/// and commits only if `verify` accepts what was read; any failure rolls back.
+pub(super) fn apply(
+    url: &DatabaseUrl,
+    statements: &[String],
+    reads: &[String],
+    schema: &SchemaRef,
+    columns: &[DbColumn],
+    fail: &dyn Fn(String) -> crate::error::Error,
+    verify: impl FnOnce(Vec<RecordBatch>) -> Result<(), crate::error::Error>,
+) -> Result<(), crate::error::Error> {
+    let mut conn = open_with(url, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(fail)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| fail(one_line(e)))?;
+    for statement in statements {
+        // Dropping the transaction on an error rolls it back.
+        tx.execute_batch(statement).map_err(|e| {
+            fail(format!(
+                "the patch failed and was rolled back, the target is unchanged: {}",
+                one_line(e)
+            ))
+        })?;
+    }
+    let mut batches = Vec::new();
+    for sql in reads {
+        batches.extend(read_with(&tx, sql, schema, columns).map_err(fail)?);
+    }
+    verify(batches)?;
+    tx.commit()
+        .map_err(|e| fail(format!("COMMIT failed: {}", one_line(e))))
 }
 
 /// How a declared type is read.
@@ -177,7 +211,16 @@ pub(super) fn read(
     let mut conn = open(url)?;
     // One read transaction: every row from one state of the file.
     let tx = conn.transaction().map_err(one_line)?;
-    let mut statement = tx.prepare(sql).map_err(one_line)?;
+    read_with(&tx, sql, schema, columns)
+}
+
+fn read_with(
+    conn: &Connection,
+    sql: &str,
+    schema: &SchemaRef,
+    columns: &[DbColumn],
+) -> Res<Vec<RecordBatch>> {
+    let mut statement = conn.prepare(sql).map_err(one_line)?;
     let mut rows = statement.query([]).map_err(one_line)?;
     let new_collectors = || -> Vec<Collector> {
         columns
