@@ -174,7 +174,8 @@ fn float(v: f64, text: String, engine: Engine, pg_type: &str) -> Result<String, 
 /// A decimal's exact text from its unscaled value.
 fn decimal(v: i128, scale: i8) -> String {
     if scale <= 0 {
-        return (v * 10i128.pow(u32::from(scale.unsigned_abs()))).to_string();
+        // An exponent, so no multiplication can overflow.
+        return format!("{v}E{}", scale.unsigned_abs());
     }
     let digits = v.unsigned_abs().to_string();
     let scale = scale as usize;

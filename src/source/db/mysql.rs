@@ -246,7 +246,12 @@ pub(super) async fn text_rows(conn: &mut Conn, sql: &str) -> Res<TextRows> {
     let rows: Vec<Row> = conn.query(sql).await.map_err(message)?;
     Ok(rows
         .into_iter()
-        .map(|row| row.unwrap().into_iter().map(value_text).collect())
+        .map(|row| {
+            row.unwrap_raw()
+                .into_iter()
+                .map(|v| v.and_then(value_text))
+                .collect()
+        })
         .collect())
 }
 
