@@ -170,10 +170,6 @@ impl DatabaseSource {
         self.table.as_deref()
     }
 
-    pub fn side(&self) -> Side {
-        self.side
-    }
-
     pub fn column(&self, name: &str) -> Option<&DbColumn> {
         self.columns.iter().find(|c| c.name == name)
     }

@@ -203,14 +203,6 @@ impl Dialect {
             _ => format!("({value})::int8"),
         }
     }
-
-    /// Text of an aggregate or number result (`SUM` of 60-bit hashes).
-    pub fn as_text(self, value: &str) -> String {
-        match self.0 {
-            Engine::MySql => format!("CAST({value} AS CHAR)"),
-            _ => format!("({value})::text"),
-        }
-    }
 }
 
 #[cfg(test)]
