@@ -259,7 +259,7 @@ fn accumulate(
                 state.max = Some(bytes.to_vec());
             }
             if wants(Metric::CountDistinct) {
-                state.distinct.insert(xxhash_rust::xxh3::xxh3_128(bytes));
+                state.distinct.insert(crate::canon::keyed::hash128(bytes));
             }
         }
     }

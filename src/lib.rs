@@ -28,7 +28,6 @@ pub mod generator;
 pub mod merkle;
 pub mod ordered;
 pub mod plan;
-pub mod pushdown;
 pub mod repair;
 pub mod report;
 pub mod rules;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use arrow::datatypes::{DataType, Schema};
 
 use crate::canon::{ColumnPlan, Family, family};
+use crate::canon::{ColumnRule, TypeClass};
 use crate::error::{Error, Result};
-use crate::rules::{ColumnRule, TypeClass};
 
 /// What the user asked to compare.
 #[derive(Debug, Clone, Default)]

@@ -22,6 +22,7 @@ use arrow::row::{RowConverter, Rows, SortField};
 
 use crate::error::{Error, Result, Side, one_line};
 
+pub mod keyed;
 mod rules;
 
 pub use rules::{ColumnRule, Duration, Tolerance, TypeClass, ValueRule, within};
@@ -755,8 +756,8 @@ pub fn encode(converter: &RowConverter, canonical: &[ArrayRef]) -> Result<Rows> 
 ///
 /// Each value becomes one 64-bit word: a fixed-width value of up to 8 bytes
 /// is its own bits (so distinct values never share a word), anything else its
-/// xxh3-64. NULLs are flagged in null words at the end of the row (a bit per
-/// column), so a NULL never equals a value. A row's hash is xxh3-128 over
+/// keyed xxh3-64. NULLs are flagged in null words at the end of the row (a bit per
+/// column), so a NULL never equals a value. A row's hash is keyed xxh3-128 over
 /// its words in column order: a word stands for a whole value whatever its
 /// length, so `("1|", "2")` and `("1", "|2")` cannot collide, and equal
 /// canonical values always hash alike. Working column by column on the
@@ -810,7 +811,7 @@ fn block_hashes(canonical: &[ArrayRef]) -> Result<Vec<u128>> {
         }
         Ok(words
             .chunks_exact(stride.max(1))
-            .map(xxhash_rust::xxh3::xxh3_128)
+            .map(keyed::hash128)
             .collect())
     })
 }
@@ -818,7 +819,7 @@ fn block_hashes(canonical: &[ArrayRef]) -> Result<Vec<u128>> {
 /// Calls `put(row, word)` for every value of one canonical array (NULL slots
 /// included; the caller flags them).
 fn value_words(array: &ArrayRef, put: &mut impl FnMut(usize, u64)) -> Result<()> {
-    use xxhash_rust::xxh3::xxh3_64;
+    use keyed::hash64 as xxh3_64;
     let len = array.len();
     // Generic, so that each column's loop is compiled for its own type.
     fn each_value<P: FnMut(usize, u64), V: Fn(usize) -> u64>(len: usize, put: &mut P, value: V) {
@@ -920,7 +921,7 @@ pub fn compare_keys(mut a: &[u8], mut b: &[u8]) -> std::cmp::Ordering {
 /// The 64-bit hash of one encoded key, used to find duplicate keys.
 #[inline]
 pub fn key_hash(bytes: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(bytes)
+    keyed::hash64(bytes)
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{
-    DataType, Date32Type, Date64Type, Decimal128Type, Float32Type, Float64Type, Int8Type,
-    Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, Float32Type, Float64Type,
+    Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
 };
 
 use crate::source::db::Dialect;
@@ -23,7 +24,7 @@ pub fn literal(
     if array.is_null(row) {
         return Ok("NULL".into());
     }
-    let engine = dialect.0;
+    let engine = dialect.engine;
     let pg = engine == Engine::Postgres;
     let fail = |why: &str| Err(format!("column {column}: {why}"));
     Ok(match array.data_type() {
@@ -53,7 +54,11 @@ pub fn literal(
         }
         DataType::Decimal128(_, scale) => {
             let v = array.as_primitive::<Decimal128Type>().value(row);
-            decimal(v, *scale)
+            decimal(&v.to_string(), *scale)
+        }
+        DataType::Decimal256(_, scale) => {
+            let v = array.as_primitive::<Decimal256Type>().value(row);
+            decimal(&v.to_string(), *scale)
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let text = match array.data_type() {
@@ -81,9 +86,19 @@ pub fn literal(
         }
         DataType::Date32 => {
             let days = array.as_primitive::<Date32Type>().value(row);
+            // PostgreSQL's infinities are read as the extreme days.
+            match days {
+                i32::MAX if pg => return Ok("DATE 'infinity'".into()),
+                i32::MIN if pg => return Ok("DATE '-infinity'".into()),
+                _ => {}
+            }
             let date = chrono::DateTime::from_timestamp(i64::from(days) * 86_400, 0)
                 .ok_or_else(|| format!("column {column}: date out of range"))?;
-            typed(engine, "DATE", &date.format("%Y-%m-%d").to_string())
+            typed(
+                engine,
+                "DATE",
+                &era_text(engine, date, "%m-%d").or_else(|e| fail(&e))?,
+            )
         }
         DataType::Date64 => {
             let ms = array.as_primitive::<Date64Type>().value(row);
@@ -102,6 +117,15 @@ pub fn literal(
                 }
                 TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row),
             };
+            if pg && *unit == TimeUnit::Microsecond && (v == i64::MAX || v == i64::MIN) {
+                let sign = if v == i64::MIN { "-" } else { "" };
+                let name = if zone.is_some() {
+                    "TIMESTAMPTZ"
+                } else {
+                    "TIMESTAMP"
+                };
+                return Ok(format!("{name} '{sign}infinity'"));
+            }
             let micros = match unit {
                 TimeUnit::Second => v.checked_mul(1_000_000),
                 TimeUnit::Millisecond => v.checked_mul(1_000),
@@ -114,7 +138,7 @@ pub fn literal(
             let at = micros
                 .and_then(chrono::DateTime::from_timestamp_micros)
                 .ok_or_else(|| format!("column {column}: timestamp out of range"))?;
-            let text = at.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+            let text = era_text(engine, at, "%m-%d %H:%M:%S%.6f").or_else(|e| fail(&e))?;
             match (engine, zone) {
                 (Engine::Postgres, Some(_)) => format!("TIMESTAMPTZ '{text}+00'"),
                 _ => typed(engine, "TIMESTAMP", &text),
@@ -171,17 +195,38 @@ fn float(v: f64, text: String, engine: Engine, pg_type: &str) -> Result<String, 
     }
 }
 
-/// A decimal's exact text from its unscaled value.
-fn decimal(v: i128, scale: i8) -> String {
+/// `at` as `YYYY-` and `rest`, in the engine's notation for years before
+/// 1 AD: PostgreSQL counts them as `BC` (year 0 is 1 BC); elsewhere they are
+/// refused, as no other target holds them.
+fn era_text(
+    engine: Engine,
+    at: chrono::DateTime<chrono::Utc>,
+    rest: &str,
+) -> Result<String, String> {
+    use chrono::Datelike;
+    let year = at.year();
+    let rest = at.format(rest).to_string();
+    match (engine, year) {
+        (_, 1..) => Ok(format!("{year:04}-{rest}")),
+        (Engine::Postgres, _) => Ok(format!("{:04}-{rest} BC", 1 - year)),
+        _ => Err(format!("the year {year} cannot be stored in this database")),
+    }
+}
+
+/// A decimal's exact text from its unscaled value's decimal digits.
+fn decimal(unscaled: &str, scale: i8) -> String {
     if scale <= 0 {
         // An exponent, so no multiplication can overflow.
-        return format!("{v}E{}", scale.unsigned_abs());
+        return format!("{unscaled}E{}", scale.unsigned_abs());
     }
-    let digits = v.unsigned_abs().to_string();
+    let (sign, digits) = match unscaled.strip_prefix('-') {
+        Some(digits) => ("-", digits),
+        None => ("", unscaled),
+    };
     let scale = scale as usize;
     let padded = format!("{digits:0>width$}", width = scale + 1);
     let (whole, fraction) = padded.split_at(padded.len() - scale);
-    format!("{}{whole}.{fraction}", if v < 0 { "-" } else { "" })
+    format!("{sign}{whole}.{fraction}")
 }
 
 #[cfg(test)]
@@ -192,8 +237,8 @@ mod tests {
 
     #[test]
     fn values_are_written_exactly() {
-        let pg = Dialect(Engine::Postgres);
-        let my = Dialect(Engine::MySql);
+        let pg = Dialect::new(Engine::Postgres);
+        let my = Dialect::new(Engine::MySql);
         let d: ArrayRef = Arc::new(
             Decimal128Array::from(vec![-5, 12345, 0])
                 .with_precision_and_scale(10, 3)

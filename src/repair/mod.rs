@@ -115,7 +115,7 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
     }
     let truth = policy.truth;
     let other = truth.other();
-    let d = Dialect(target.engine);
+    let d = Dialect::new(target.engine);
     let table = d.table(target.table);
     let columns = plan.columns();
     let keys = plan.keys.len();

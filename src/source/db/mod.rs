@@ -8,12 +8,13 @@
 //! - read whole into memory ([`DatabaseSource::load`]), for mixed pairs
 //!   (a database against a file) and for SQLite, which runs in-process;
 //! - asked for checksums of key ranges computed inside the database
-//!   ([`crate::pushdown`]), so only digests cross the network until a range
+//!   (the comparison's checksum pushdown), so only digests cross the network until a range
 //!   is known to differ.
 //!
 //! Rows become Arrow through datafusion-table-providers' converters; the
 //! sessions, the SQL and the type mapping are ours.
 
+mod decimal_text;
 mod mysql;
 mod postgres;
 pub mod sql;
@@ -31,6 +32,13 @@ use super::{BatchStream, KeyRangeHint, MemorySource, Positional, Source};
 use crate::error::{Error, Result, Side, one_line};
 
 pub use sql::{CanonicalForm, Dialect};
+
+/// What describing a table or query finds.
+pub struct Described {
+    pub columns: Vec<DbColumn>,
+    /// Text is stored as UTF-8.
+    pub utf8: bool,
+}
 
 /// A query's rows, every value as text (`None` for NULL).
 pub type TextRows = Vec<Vec<Option<String>>>;
@@ -65,8 +73,12 @@ pub struct DbColumn {
     pub data_type: DataType,
     /// The SQL expression whose value, read by the driver, becomes the Arrow
     /// column (`"c"`, or a cast where the driver's own reading would lose
-    /// information, e.g. timestamps as epoch microseconds).
+    /// information: timestamps as epoch microseconds, decimals as their exact
+    /// text, MariaDB's FLOAT as the double it widens to exactly).
     pub fetch: String,
+    /// The Arrow type the driver delivers `fetch` as; [`conform`] turns it
+    /// into `data_type` exactly or fails.
+    pub driver_type: DataType,
     /// The SQL expression of the column's value, for canonical text.
     pub value: String,
 }
@@ -81,6 +93,8 @@ pub struct DatabaseSource {
     /// The table's name when the source is a table (catalog look-ups).
     table: Option<String>,
     columns: Vec<DbColumn>,
+    /// Text is stored as UTF-8 (see [`Dialect::utf8`]).
+    utf8: bool,
     schema: SchemaRef,
     runtime: tokio::runtime::Handle,
     threads: usize,
@@ -98,7 +112,7 @@ impl DatabaseSource {
         threads: usize,
         runtime: tokio::runtime::Handle,
     ) -> Result<DatabaseSource> {
-        let dialect = Dialect(url.engine);
+        let dialect = Dialect::new(url.engine);
         let what = match (query, &url.table) {
             (Some(_), _) => "query".to_string(),
             (None, Some(table)) => format!("table {table}"),
@@ -126,14 +140,18 @@ impl DatabaseSource {
                 ));
             }
         };
-        let columns = match url.engine {
-            Engine::Sqlite => sqlite::describe(&url, &relation),
+        let described = match url.engine {
+            Engine::Sqlite => sqlite::describe(&url, &relation).map(|columns| Described {
+                columns,
+                utf8: true,
+            }),
             _ => runtime.block_on(async {
                 let mut session = Session::connect(&url).await?;
                 session.describe(&relation, table.as_deref()).await
             }),
         }
         .map_err(|m| fail(scrub(&m, &url)))?;
+        let Described { columns, utf8 } = described;
         let schema = Arc::new(Schema::new(
             columns
                 .iter()
@@ -147,6 +165,7 @@ impl DatabaseSource {
             relation,
             table,
             columns,
+            utf8,
             schema,
             runtime,
             threads: threads.max(1),
@@ -159,7 +178,10 @@ impl DatabaseSource {
     }
 
     pub fn dialect(&self) -> Dialect {
-        Dialect(self.url.engine)
+        Dialect {
+            engine: self.url.engine,
+            utf8: self.utf8,
+        }
     }
 
     pub fn relation(&self) -> &str {
@@ -304,7 +326,11 @@ impl DatabaseSource {
                 .map(|c| Field::new(&c.name, c.data_type.clone(), true))
                 .collect::<Vec<_>>(),
         ));
-        session.arrow(sql, &schema).await.map_err(|m| self.error(m))
+        let driver = driver_schema(columns);
+        session
+            .arrow(sql, &driver, &schema)
+            .await
+            .map_err(|m| self.error(m))
     }
 
     /// Reads the whole table or query once, in one snapshot, ordered by
@@ -443,7 +469,7 @@ impl Session {
         &mut self,
         relation: &str,
         table: Option<&str>,
-    ) -> std::result::Result<Vec<DbColumn>, String> {
+    ) -> std::result::Result<Described, String> {
         match self {
             Session::Postgres(c) => postgres::describe(c, relation).await,
             Session::MySql(c) => mysql::describe(c, relation, table).await,
@@ -458,36 +484,34 @@ impl Session {
         }
     }
 
+    /// Runs a query; the driver converts its rows as `driver`, then they
+    /// are conformed to `schema`.
     async fn arrow(
         &mut self,
         sql: &str,
+        driver: &SchemaRef,
         schema: &SchemaRef,
     ) -> std::result::Result<Vec<RecordBatch>, String> {
         match self {
-            Session::Postgres(c) => postgres::arrow(c, sql, schema).await,
-            Session::MySql(c) => mysql::arrow(c, sql, schema).await,
+            Session::Postgres(c) => postgres::arrow(c, sql, driver, schema).await,
+            Session::MySql(c) => mysql::arrow(c, sql, driver, schema).await,
         }
     }
 }
 
-/// The schema handed to a driver's converter: the declared one, but with
-/// timestamps as the Int64 epoch microseconds they are fetched as (and cast
-/// afterwards by [`conform`]).
-fn driver_schema(schema: &SchemaRef) -> SchemaRef {
+/// The schema handed to a driver's converter: each column as the driver
+/// delivers its `fetch` expression.
+fn driver_schema(columns: &[&DbColumn]) -> SchemaRef {
     Arc::new(Schema::new(
-        schema
-            .fields()
+        columns
             .iter()
-            .map(|f| match f.data_type() {
-                DataType::Timestamp(..) => f.as_ref().clone().with_data_type(DataType::Int64),
-                _ => f.as_ref().clone(),
-            })
+            .map(|c| Field::new(&c.name, c.driver_type.clone(), true))
             .collect::<Vec<_>>(),
     ))
 }
 
-/// Gives a converted batch exactly `schema`: columns by name, cast to the
-/// declared types (a cast that would lose a value fails instead).
+/// Gives a converted batch exactly `schema`: columns by name, turned into
+/// the declared types without loss (a value that would change fails).
 fn conform(batch: &RecordBatch, schema: &SchemaRef) -> std::result::Result<RecordBatch, String> {
     let options = CastOptions {
         safe: false,
@@ -500,18 +524,26 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> std::result::Result<Recor
             let column = batch
                 .column_by_name(field.name())
                 .ok_or_else(|| format!("the result has no column {}", field.name()))?;
-            if column.data_type() == field.data_type() {
+            let target = field.data_type();
+            if column.data_type() == target {
                 return Ok(column.clone());
             }
-            cast_with_options(column, field.data_type(), &options).map_err(|e| {
+            let failed = |e: String| {
                 format!(
-                    "column {}: cannot read {} as {}: {}",
+                    "column {}: cannot read {} as {}: {e}",
                     field.name(),
                     column.data_type(),
-                    field.data_type(),
-                    one_line(e)
+                    target,
                 )
-            })
+            };
+            match target {
+                DataType::Decimal128(..) | DataType::Decimal256(..)
+                    if matches!(column.data_type(), DataType::Utf8 | DataType::LargeUtf8) =>
+                {
+                    decimal_text::parse_column(column, target).map_err(failed)
+                }
+                _ => cast_with_options(column, target, &options).map_err(|e| failed(one_line(e))),
+            }
         })
         .collect::<std::result::Result<Vec<ArrayRef>, String>>()?;
     RecordBatch::try_new(schema.clone(), columns).map_err(one_line)

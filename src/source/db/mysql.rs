@@ -9,9 +9,7 @@ use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 
-use super::{
-    BATCH_ROWS, DbColumn, Dialect, TextRows, ValueKind, conform, driver_schema, unsupported,
-};
+use super::{BATCH_ROWS, DbColumn, Described, Dialect, TextRows, ValueKind, conform, unsupported};
 use crate::error::one_line;
 use crate::source::url::{DatabaseUrl, Engine};
 
@@ -70,6 +68,8 @@ pub(super) async fn connect(url: &DatabaseUrl) -> Res<Conn> {
         .setup(vec![
             "SET NAMES utf8mb4",
             "SET time_zone = '+00:00'",
+            // CHAR(n) values are read without their padding, as by default.
+            "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')",
             "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
         ]);
     let connecting = Conn::new(opts);
@@ -101,7 +101,7 @@ async fn non_utf8_columns(conn: &mut Conn, table: Option<&str>) -> Res<Option<Ve
     let Some(table) = table else {
         return Ok(None);
     };
-    let d = Dialect(Engine::MySql);
+    let d = Dialect::new(Engine::MySql);
     let (schema, name) = match table.split_once('.') {
         Some((s, t)) => (d.string(s), d.string(t)),
         None => ("DATABASE()".to_string(), d.string(table)),
@@ -129,7 +129,7 @@ pub(super) async fn describe(
     conn: &mut Conn,
     relation: &str,
     table: Option<&str>,
-) -> Res<Vec<DbColumn>> {
+) -> Res<Described> {
     let non_utf8 = non_utf8_columns(conn, table).await?;
     let result = conn
         .query_iter(format!("SELECT * FROM {relation} LIMIT 0"))
@@ -137,8 +137,8 @@ pub(super) async fn describe(
         .map_err(message)?;
     let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
     result.drop_result().await.map_err(message)?;
-    let d = Dialect(Engine::MySql);
-    columns
+    let d = Dialect::new(Engine::MySql);
+    let columns = columns
         .iter()
         .map(|c| {
             let name = c.name_str().to_string();
@@ -149,15 +149,14 @@ pub(super) async fn describe(
             let db_type = format!("{:?}", c.column_type())
                 .trim_start_matches("MYSQL_TYPE_")
                 .to_ascii_lowercase();
+            let as_text = format!("CAST({quoted} AS CHAR)");
             let mut fetch = quoted.clone();
             let mut value = quoted.clone();
             let int = |signed: DataType, unsigned_type: DataType| {
-                (
-                    ValueKind::Int,
-                    if unsigned { unsigned_type } else { signed },
-                )
+                let t = if unsigned { unsigned_type } else { signed };
+                (ValueKind::Int, t.clone(), t)
             };
-            let (kind, data_type) = match c.column_type() {
+            let (kind, data_type, driver_type) = match c.column_type() {
                 ColumnType::MYSQL_TYPE_TINY => int(DataType::Int8, DataType::UInt8),
                 ColumnType::MYSQL_TYPE_SHORT | ColumnType::MYSQL_TYPE_YEAR => {
                     int(DataType::Int16, DataType::UInt16)
@@ -166,31 +165,51 @@ pub(super) async fn describe(
                     int(DataType::Int32, DataType::UInt32)
                 }
                 ColumnType::MYSQL_TYPE_LONGLONG => int(DataType::Int64, DataType::UInt64),
-                ColumnType::MYSQL_TYPE_FLOAT => (ValueKind::Float32, DataType::Float32),
-                ColumnType::MYSQL_TYPE_DOUBLE => (ValueKind::Float64, DataType::Float64),
+                ColumnType::MYSQL_TYPE_FLOAT => {
+                    // The text protocol prints a FLOAT with 6 digits; widened
+                    // to DOUBLE it is exact, and narrows back without loss.
+                    fetch = format!("CAST({quoted} AS DOUBLE)");
+                    (ValueKind::Float32, DataType::Float32, DataType::Float64)
+                }
+                ColumnType::MYSQL_TYPE_DOUBLE => {
+                    (ValueKind::Float64, DataType::Float64, DataType::Float64)
+                }
                 ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
                     let scale = c.decimals();
                     // The display length counts the sign and the point.
                     let precision =
                         c.column_length() as i64 - i64::from(scale > 0) - i64::from(!unsigned);
-                    if !(1..=38).contains(&precision) {
+                    if !(1..=76).contains(&precision) {
                         return Err(unsupported(&name, &format!("decimal({precision},{scale})")));
                     }
+                    // Read as exact text and parsed digit for digit.
+                    fetch = as_text.clone();
+                    let (p, s) = (precision as u8, scale as i8);
                     (
-                        ValueKind::Decimal {
-                            scale: Some(scale as i8),
+                        ValueKind::Decimal { scale: Some(s) },
+                        if p > 38 {
+                            DataType::Decimal256(p, s)
+                        } else {
+                            DataType::Decimal128(p, s)
                         },
-                        DataType::Decimal128(precision as u8, scale as i8),
+                        DataType::Utf8,
                     )
                 }
-                ColumnType::MYSQL_TYPE_DATE => (ValueKind::Date, DataType::Date32),
+                ColumnType::MYSQL_TYPE_DATE => {
+                    // As text, which a zero date ('0000-00-00') fails to parse
+                    // from (the driver's own reading turns it into NULL).
+                    fetch = as_text.clone();
+                    (ValueKind::Date, DataType::Date32, DataType::Utf8)
+                }
                 ColumnType::MYSQL_TYPE_DATETIME | ColumnType::MYSQL_TYPE_TIMESTAMP => {
-                    fetch = d.epoch_micros(&quoted);
+                    // As text in the UTC session, for the same reason.
+                    fetch = as_text.clone();
                     let zone =
                         (c.column_type() == ColumnType::MYSQL_TYPE_TIMESTAMP).then(|| "UTC".into());
                     (
                         ValueKind::Timestamp,
                         DataType::Timestamp(TimeUnit::Microsecond, zone),
+                        DataType::Utf8,
                     )
                 }
                 ColumnType::MYSQL_TYPE_VARCHAR
@@ -204,16 +223,16 @@ pub(super) async fn describe(
                 | ColumnType::MYSQL_TYPE_ENUM
                 | ColumnType::MYSQL_TYPE_SET => {
                     if binary {
-                        (ValueKind::Binary, DataType::Binary)
+                        (ValueKind::Binary, DataType::Binary, DataType::Binary)
                     } else {
                         // ENUM and SET values are read as their text.
                         if flags.intersects(ColumnFlags::ENUM_FLAG | ColumnFlags::SET_FLAG) {
-                            fetch = format!("CAST({quoted} AS CHAR)");
+                            fetch = as_text.clone();
                         }
                         if non_utf8.as_ref().is_none_or(|n| n.contains(&name)) {
                             value = format!("CONVERT({quoted} USING utf8mb4)");
                         }
-                        (ValueKind::Text, DataType::Utf8)
+                        (ValueKind::Text, DataType::Utf8, DataType::Utf8)
                     }
                 }
                 _ => return Err(unsupported(&name, &db_type)),
@@ -224,10 +243,15 @@ pub(super) async fn describe(
                 kind,
                 data_type,
                 fetch,
+                driver_type,
                 value,
             })
         })
-        .collect()
+        .collect::<Res<Vec<_>>>()?;
+    Ok(Described {
+        columns,
+        utf8: true,
+    })
 }
 
 fn value_text(value: Value) -> Option<String> {
@@ -255,8 +279,12 @@ pub(super) async fn text_rows(conn: &mut Conn, sql: &str) -> Res<TextRows> {
         .collect())
 }
 
-pub(super) async fn arrow(conn: &mut Conn, sql: &str, schema: &SchemaRef) -> Res<Vec<RecordBatch>> {
-    let driver_schema = driver_schema(schema);
+pub(super) async fn arrow(
+    conn: &mut Conn,
+    sql: &str,
+    driver_schema: &SchemaRef,
+    schema: &SchemaRef,
+) -> Res<Vec<RecordBatch>> {
     let convert = |rows: &[Row]| -> Res<RecordBatch> {
         let batch = rows_to_arrow(rows, &Some(driver_schema.clone())).map_err(one_line)?;
         conform(&batch, schema)

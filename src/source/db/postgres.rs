@@ -8,12 +8,10 @@ use datafusion_table_providers::sql::arrow_sql_gen::postgres::rows_to_arrow;
 use futures::{StreamExt, pin_mut};
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{Kind, ToSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::{
-    BATCH_ROWS, DbColumn, Dialect, TextRows, ValueKind, conform, driver_schema, unsupported,
-};
+use super::{BATCH_ROWS, DbColumn, Described, Dialect, TextRows, ValueKind, conform, unsupported};
 use crate::error::one_line;
 use crate::source::url::{DatabaseUrl, Engine};
 
@@ -127,7 +125,7 @@ pub(super) async fn begin(client: &mut Client, snapshot: Option<&str>) -> Res<()
     if let Some(id) = snapshot {
         sql.push_str(&format!(
             "; SET TRANSACTION SNAPSHOT {}",
-            Dialect(Engine::Postgres).string(id)
+            Dialect::new(Engine::Postgres).string(id)
         ));
     }
     client.batch_execute(&sql).await.map_err(message)
@@ -140,79 +138,160 @@ pub(super) async fn export_snapshot(client: &mut Client) -> Option<String> {
     rows.into_iter().next()?.into_iter().next()?
 }
 
-pub(super) async fn describe(client: &mut Client, relation: &str) -> Res<Vec<DbColumn>> {
+/// The widest decimal recon holds (Decimal256).
+const MAX_PRECISION: i32 = 76;
+
+pub(super) async fn describe(client: &mut Client, relation: &str) -> Res<Described> {
+    let encoding = text_rows(client, "SHOW server_encoding").await?;
+    let utf8 = matches!(
+        encoding
+            .first()
+            .and_then(|r| r.first())
+            .cloned()
+            .flatten()
+            .as_deref(),
+        Some("UTF8")
+    );
     let statement = client
         .prepare(&format!("SELECT * FROM {relation} LIMIT 0"))
         .await
         .map_err(message)?;
-    let d = Dialect(Engine::Postgres);
-    statement
-        .columns()
-        .iter()
-        .map(|c| {
-            let name = c.name().to_string();
-            let quoted = d.quote(&name);
-            let ty = c.type_();
-            let db_type = ty.name().to_string();
-            let mut fetch = quoted.clone();
-            let mut value = quoted.clone();
-            let (kind, data_type) = match *ty {
-                Type::INT2 => (ValueKind::Int, DataType::Int16),
-                Type::INT4 => (ValueKind::Int, DataType::Int32),
-                Type::INT8 => (ValueKind::Int, DataType::Int64),
-                Type::FLOAT4 => (ValueKind::Float32, DataType::Float32),
-                Type::FLOAT8 => (ValueKind::Float64, DataType::Float64),
-                Type::NUMERIC => {
-                    // typmod = ((precision << 16) | scale) + 4; -1 when unconstrained.
-                    let typmod = c.type_modifier();
-                    let (precision, scale, fixed) = if typmod >= 4 {
-                        (((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff, true)
+    let d = Dialect::new(Engine::Postgres);
+    let mut columns = Vec::new();
+    for c in statement.columns() {
+        let name = c.name().to_string();
+        let quoted = d.quote(&name);
+        // A domain is read as the type it is based on.
+        let mut ty = c.type_();
+        while let Kind::Domain(base) = ty.kind() {
+            ty = base;
+        }
+        let db_type = c.type_().name().to_string();
+        let as_text = format!("{quoted}::text");
+        let mut column = DbColumn {
+            name: name.clone(),
+            db_type: db_type.clone(),
+            kind: ValueKind::Text,
+            data_type: DataType::Utf8,
+            fetch: quoted.clone(),
+            driver_type: DataType::Utf8,
+            value: quoted.clone(),
+        };
+        let typed = |kind, data_type: DataType| (kind, data_type.clone(), data_type);
+        let (kind, data_type, driver_type) = match *ty {
+            Type::INT2 => typed(ValueKind::Int, DataType::Int16),
+            Type::INT4 => typed(ValueKind::Int, DataType::Int32),
+            Type::INT8 => typed(ValueKind::Int, DataType::Int64),
+            Type::FLOAT4 => typed(ValueKind::Float32, DataType::Float32),
+            Type::FLOAT8 => typed(ValueKind::Float64, DataType::Float64),
+            Type::NUMERIC => {
+                // typmod = ((precision << 16) | scale) + 4; -1 when unconstrained.
+                let typmod = c.type_modifier();
+                let (precision, scale, fixed) = if typmod >= 4 {
+                    (((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff, true)
+                } else {
+                    let (p, s) = numeric_extent(client, relation, &quoted).await?;
+                    (p, s, false)
+                };
+                if precision > MAX_PRECISION || scale > precision {
+                    let shape = if fixed {
+                        format!("numeric({precision},{scale})")
                     } else {
-                        (38, 20, false)
+                        format!(
+                            "numeric holding values of {precision} digits, {scale} after the point"
+                        )
                     };
-                    if precision > 38 {
-                        return Err(unsupported(&name, &format!("numeric({precision},{scale})")));
-                    }
-                    (
-                        ValueKind::Decimal {
-                            scale: fixed.then_some(scale as i8),
-                        },
-                        DataType::Decimal128(precision as u8, scale as i8),
-                    )
+                    columns.push(Err(unsupported(&name, &shape)));
+                    continue;
                 }
-                Type::BOOL => (ValueKind::Bool, DataType::Boolean),
-                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
-                    (ValueKind::Text, DataType::Utf8)
-                }
-                Type::UUID | Type::JSON | Type::JSONB | Type::XML => {
-                    fetch = format!("{quoted}::text");
-                    value = fetch.clone();
-                    (ValueKind::Text, DataType::Utf8)
-                }
-                Type::BYTEA => (ValueKind::Binary, DataType::Binary),
-                Type::DATE => (ValueKind::Date, DataType::Date32),
-                Type::TIMESTAMP | Type::TIMESTAMPTZ => {
-                    // The driver's conversion cannot hold every year in
-                    // nanoseconds; epoch microseconds are exact for all of them.
-                    fetch = d.epoch_micros(&quoted);
-                    let zone = (*ty == Type::TIMESTAMPTZ).then(|| "UTC".into());
-                    (
-                        ValueKind::Timestamp,
-                        DataType::Timestamp(TimeUnit::Microsecond, zone),
-                    )
-                }
-                _ => return Err(unsupported(&name, &db_type)),
-            };
-            Ok(DbColumn {
-                name,
-                db_type,
-                kind,
-                data_type,
-                fetch,
-                value,
-            })
-        })
-        .collect()
+                let (p, s) = (precision as u8, scale as i8);
+                // The exact text: the driver's decimal type holds 28 digits.
+                column.fetch = as_text.clone();
+                (
+                    ValueKind::Decimal {
+                        scale: fixed.then_some(s),
+                    },
+                    if p > 38 {
+                        DataType::Decimal256(p, s)
+                    } else {
+                        DataType::Decimal128(p, s)
+                    },
+                    DataType::Utf8,
+                )
+            }
+            Type::BOOL => typed(ValueKind::Bool, DataType::Boolean),
+            Type::TEXT | Type::VARCHAR | Type::NAME => typed(ValueKind::Text, DataType::Utf8),
+            Type::BPCHAR => {
+                // char(n) is compared without its padding, as PostgreSQL's
+                // own cast to text does (MySQL strips it when read, too).
+                column.fetch = as_text.clone();
+                column.value = as_text.clone();
+                typed(ValueKind::Text, DataType::Utf8)
+            }
+            Type::UUID | Type::JSON | Type::JSONB | Type::XML => {
+                column.fetch = as_text.clone();
+                column.value = as_text.clone();
+                typed(ValueKind::Text, DataType::Utf8)
+            }
+            _ if matches!(ty.kind(), Kind::Enum(_)) => {
+                column.fetch = as_text.clone();
+                column.value = as_text.clone();
+                typed(ValueKind::Text, DataType::Utf8)
+            }
+            Type::BYTEA => typed(ValueKind::Binary, DataType::Binary),
+            Type::DATE => {
+                // Days since the epoch: exact for BC dates and the years
+                // beyond chrono's range, with infinities kept apart.
+                column.fetch = d.epoch_days(&quoted);
+                (ValueKind::Date, DataType::Date32, DataType::Int32)
+            }
+            Type::TIMESTAMP | Type::TIMESTAMPTZ => {
+                // The driver's conversion cannot hold every year in
+                // nanoseconds; epoch microseconds are exact for all of them.
+                column.fetch = d.epoch_micros(&quoted);
+                let zone = (*ty == Type::TIMESTAMPTZ).then(|| "UTC".into());
+                (
+                    ValueKind::Timestamp,
+                    DataType::Timestamp(TimeUnit::Microsecond, zone),
+                    DataType::Int64,
+                )
+            }
+            _ => {
+                columns.push(Err(unsupported(&name, &db_type)));
+                continue;
+            }
+        };
+        column.kind = kind;
+        column.data_type = data_type;
+        column.driver_type = driver_type;
+        columns.push(Ok(column));
+    }
+    Ok(Described {
+        columns: columns.into_iter().collect::<Res<Vec<_>>>()?,
+        utf8,
+    })
+}
+
+/// The precision and scale that hold every value of an unconstrained
+/// NUMERIC column, from the data: the most digits before the point and the
+/// most after it (at least `numeric(1,0)`). `NaN` and infinities are left to
+/// the read, which refuses them by name.
+async fn numeric_extent(client: &mut Client, relation: &str, column: &str) -> Res<(i32, i32)> {
+    let finite = format!("{column}::text NOT IN ('NaN', 'Infinity', '-Infinity')");
+    let sql = format!(
+        "SELECT COALESCE(MAX(length(trunc(abs({column}))::text)) FILTER (WHERE {finite}), 1), \
+                COALESCE(MAX(scale({column})) FILTER (WHERE {finite}), 0) \
+         FROM {relation}"
+    );
+    let rows = text_rows(client, &sql).await?;
+    let row = rows.into_iter().next().unwrap_or_default();
+    let number = |i: usize| -> Res<i32> {
+        let text = row.get(i).cloned().flatten().unwrap_or_else(|| "0".into());
+        text.parse()
+            .map_err(|_| format!("the extent of {column} came back as {text:?}"))
+    };
+    let (integer, scale) = (number(0)?, number(1)?);
+    Ok(((integer + scale).max(1), scale))
 }
 
 pub(super) async fn text_rows(client: &mut Client, sql: &str) -> Res<TextRows> {
@@ -233,11 +312,9 @@ pub(super) async fn text_rows(client: &mut Client, sql: &str) -> Res<TextRows> {
 pub(super) async fn arrow(
     client: &mut Client,
     sql: &str,
+    driver_schema: &SchemaRef,
     schema: &SchemaRef,
 ) -> Res<Vec<RecordBatch>> {
-    // The driver's schema for Decimal columns comes from this one; timestamps
-    // arrive as epoch microseconds (Int64) and are cast afterwards.
-    let driver_schema = driver_schema(schema);
     let params: [&(dyn ToSql + Sync); 0] = [];
     let stream = client.query_raw(sql, params).await.map_err(message)?;
     pin_mut!(stream);

@@ -17,15 +17,20 @@ pub enum CanonicalForm {
     /// Integers, decimals and booleans as their exact decimal value with no
     /// trailing fractional zeros (`1.80` → `1.8`, `true` → `1`).
     Number,
-    /// Single-precision floats, shortest round-trip text, `-0` as `0`.
-    Float32,
-    /// Double-precision floats, shortest round-trip text, `-0` as `0`.
-    Float64,
-    /// UTF-8 text, prefixed with its byte length so no separator is ambiguous.
+    /// Floats widened to double precision (exactly), shortest round-trip
+    /// text, `-0` as `0`. Both engines print a double's shortest digits;
+    /// only their notation for very large or small magnitudes differs, which
+    /// costs a fetch, never a missed difference.
+    Float,
+    /// UTF-8 text, prefixed with its UTF-8 byte length so no separator is
+    /// ambiguous.
     Text,
-    /// `YYYY-MM-DD`.
+    /// Days since 1970-01-01 (`infinity` as the largest 32-bit day, as it is
+    /// read); a date the engine cannot count (MySQL's zero dates) as `!` and
+    /// its own text, never as NULL.
     Date,
-    /// Microseconds since 1970-01-01 UTC (naive timestamps read as UTC).
+    /// Microseconds since 1970-01-01 UTC (naive timestamps read as UTC;
+    /// `infinity` as the largest 64-bit value, as it is read).
     Micros,
     /// Lower-case hex.
     Binary,
@@ -45,8 +50,7 @@ impl CanonicalForm {
         Some(match (left, right) {
             (l, r) if exact(l).is_some() && exact(l) == exact(r) => CanonicalForm::Exact,
             (l, r) if number(l) && number(r) => CanonicalForm::Number,
-            (Float32, Float32) => CanonicalForm::Float32,
-            (Float32 | Float64, Float32 | Float64) => CanonicalForm::Float64,
+            (Float32 | Float64, Float32 | Float64) => CanonicalForm::Float,
             (Text, Text) => CanonicalForm::Text,
             (Date, Date) => CanonicalForm::Date,
             (Timestamp, Timestamp) => CanonicalForm::Micros,
@@ -56,13 +60,28 @@ impl CanonicalForm {
     }
 }
 
-/// The SQL of one engine.
+/// The SQL of one engine, and how its database stores text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dialect(pub Engine);
+pub struct Dialect {
+    pub engine: Engine,
+    /// Text is stored as UTF-8 (PostgreSQL: the server encoding). When not,
+    /// text is converted to UTF-8 before it is measured or hashed, so a
+    /// LATIN1 `Ã©` (bytes C3 A9) is never taken for a UTF-8 `é`.
+    pub utf8: bool,
+}
 
 impl Dialect {
+    /// An engine's SQL for a UTF-8 database.
+    pub const fn new(engine: Engine) -> Dialect {
+        Dialect { engine, utf8: true }
+    }
+
+    fn pg(self) -> bool {
+        self.engine != Engine::MySql
+    }
+
     pub fn quote(self, ident: &str) -> String {
-        match self.0 {
+        match self.engine {
             Engine::MySql => format!("`{}`", ident.replace('`', "``")),
             _ => format!("\"{}\"", ident.replace('"', "\"\"")),
         }
@@ -81,7 +100,7 @@ impl Dialect {
     /// as a hex literal, which no escaping mode reads differently.
     pub fn string(self, text: &str) -> String {
         let plain = !text.chars().any(|c| c == '\\' || c.is_control());
-        match self.0 {
+        match self.engine {
             Engine::MySql if plain => format!("'{}'", text.replace('\'', "''")),
             Engine::MySql => {
                 let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
@@ -93,17 +112,18 @@ impl Dialect {
 
     /// The canonical text of `value` (an expression of kind `kind`), never
     /// NULL: NULL is written `N`, which no non-NULL canonical text equals.
+    /// Every branch keeps NULL as NULL until that last step (a `CASE` with
+    /// an `ELSE` would turn it into a value).
     pub fn canonical(self, value: &str, kind: ValueKind, form: CanonicalForm) -> String {
-        let pg = self.0 == Engine::Postgres;
+        let pg = self.pg();
         let text = match (form, kind) {
             (CanonicalForm::Number, ValueKind::Bool) if pg => {
-                format!("CASE WHEN {value} THEN '1' ELSE '0' END")
+                format!("CASE WHEN {value} THEN '1' WHEN NOT {value} THEN '0' END")
             }
             (CanonicalForm::Number, ValueKind::Bool) => {
-                format!("CASE WHEN {value} <> 0 THEN '1' ELSE '0' END")
+                format!("CASE WHEN {value} <> 0 THEN '1' WHEN {value} = 0 THEN '0' END")
             }
-            (CanonicalForm::Exact, _) if pg => format!("({value})::text"),
-            (CanonicalForm::Exact, _) => format!("CAST({value} AS CHAR)"),
+            (CanonicalForm::Exact, _) => self.as_text(value),
             (CanonicalForm::Number, ValueKind::Decimal { scale }) if scale != Some(0) => {
                 if pg {
                     format!("trim_scale({value})::text")
@@ -111,68 +131,120 @@ impl Dialect {
                     format!("TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({value} AS CHAR)))")
                 }
             }
-            (CanonicalForm::Number, _) if pg => format!("({value})::text"),
-            (CanonicalForm::Number, _) => format!("CAST({value} AS CHAR)"),
-            (CanonicalForm::Float32, _) if pg => {
-                format!("CASE WHEN {value} = 0 THEN '0' ELSE ({value})::float4::text END")
-            }
-            (CanonicalForm::Float64, _) if pg => {
+            (CanonicalForm::Number, _) => self.as_text(value),
+            (CanonicalForm::Float, _) if pg => {
                 format!("CASE WHEN {value} = 0 THEN '0' ELSE ({value})::float8::text END")
             }
-            (CanonicalForm::Float64, ValueKind::Float32) => {
-                format!(
-                    "CASE WHEN {value} = 0 THEN '0' ELSE CAST(CAST({value} AS DOUBLE) AS CHAR) END"
-                )
-            }
-            (CanonicalForm::Float32 | CanonicalForm::Float64, _) => {
-                format!("CASE WHEN {value} = 0 THEN '0' ELSE CAST({value} AS CHAR) END")
+            (CanonicalForm::Float, _) => format!(
+                "CASE WHEN {value} = 0 THEN '0' ELSE CAST(CAST({value} AS DOUBLE) AS CHAR) END"
+            ),
+            (CanonicalForm::Text, _) if pg && self.utf8 => {
+                format!("octet_length({value})::text || ':' || {value}")
             }
             (CanonicalForm::Text, _) if pg => {
-                format!("octet_length({value})::text || ':' || {value}")
+                format!("octet_length(convert_to({value}, 'UTF8'))::text || ':' || {value}")
             }
             // MySQL text values arrive as UTF-8 (the column's `value`
             // converts those stored in another character set).
             (CanonicalForm::Text, _) => format!("CONCAT(OCTET_LENGTH({value}), ':', {value})"),
-            (CanonicalForm::Date, _) if pg => format!("to_char({value}, 'YYYY-MM-DD')"),
-            (CanonicalForm::Date, _) => format!("DATE_FORMAT({value}, '%Y-%m-%d')"),
-            (CanonicalForm::Micros, _) => {
-                let micros = self.epoch_micros(value);
-                if pg {
-                    format!("({micros})::text")
-                } else {
-                    format!("CAST({micros} AS CHAR)")
-                }
-            }
+            (CanonicalForm::Date, _) if pg => format!("({})::text", self.epoch_days(value)),
+            (CanonicalForm::Date, _) => format!(
+                "COALESCE(CAST(DATEDIFF({value}, '1970-01-01') AS CHAR), \
+                 CONCAT('!', CAST({value} AS CHAR)))"
+            ),
+            (CanonicalForm::Micros, _) if pg => format!("({})::text", self.epoch_micros(value)),
+            (CanonicalForm::Micros, _) => format!(
+                "COALESCE(CAST({} AS CHAR), CONCAT('!', CAST({value} AS CHAR)))",
+                self.epoch_micros(value)
+            ),
             (CanonicalForm::Binary, _) if pg => format!("encode({value}, 'hex')"),
             (CanonicalForm::Binary, _) => format!("LOWER(HEX({value}))"),
         };
         format!("COALESCE({text}, 'N')")
     }
 
-    /// Microseconds since the epoch of a timestamp expression, as a 64-bit
-    /// integer (exact; a naive timestamp is read as UTC, the session's zone).
-    pub fn epoch_micros(self, value: &str) -> String {
-        match self.0 {
-            Engine::MySql => format!("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {value})"),
-            _ => format!("(extract(epoch from {value}) * 1000000)::int8"),
+    fn as_text(self, value: &str) -> String {
+        if self.pg() {
+            format!("({value})::text")
+        } else {
+            format!("CAST({value} AS CHAR)")
         }
     }
 
-    /// A 60-bit unsigned integer from the MD5 of `text`: positive in both
-    /// engines, and summable without overflow as NUMERIC / DECIMAL.
-    pub fn hash60(self, text: &str) -> String {
-        match self.0 {
+    /// Days since the epoch of a PostgreSQL date, as a 32-bit integer;
+    /// `infinity` / `-infinity` as the largest / smallest one (no real date
+    /// is that far), so they stay values distinct from each date and NULL.
+    pub fn epoch_days(self, value: &str) -> String {
+        format!(
+            "CASE WHEN isfinite({value}) THEN {value} - DATE '1970-01-01' \
+             WHEN {value} > 'epoch' THEN 2147483647 WHEN {value} < 'epoch' THEN (-2147483647 - 1) END"
+        )
+    }
+
+    /// Microseconds since the epoch of a timestamp expression, as a 64-bit
+    /// integer (exact; a naive timestamp is read as UTC, the session's zone).
+    /// PostgreSQL's `infinity` / `-infinity` become the largest / smallest
+    /// 64-bit values; MySQL gives NULL for a zero date, which callers check.
+    pub fn epoch_micros(self, value: &str) -> String {
+        match self.engine {
+            Engine::MySql => format!("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {value})"),
+            _ => format!(
+                "CASE WHEN isfinite({value}) THEN (extract(epoch from {value}) * 1000000)::int8 \
+                 WHEN {value} > 'epoch' THEN 9223372036854775807 \
+                 WHEN {value} < 'epoch' THEN (-9223372036854775807 - 1) END"
+            ),
+        }
+    }
+
+    /// A 60-bit unsigned integer from the MD5 of the run's `secret` and
+    /// `text`: positive in both engines, and summable without overflow as
+    /// NUMERIC / DECIMAL. The secret is drawn anew for each run, so nobody
+    /// who writes the data can prepare rows whose digests collide.
+    pub fn hash60(self, secret: &str, text: &str) -> String {
+        let keyed = self.keyed(secret, text);
+        match self.engine {
             Engine::MySql => {
-                format!("CAST(CONV(SUBSTRING(MD5({text}), 1, 15), 16, 10) AS UNSIGNED)")
+                format!("CAST(CONV(SUBSTRING(MD5({keyed}), 1, 15), 16, 10) AS UNSIGNED)")
             }
-            _ => format!("('x' || substr(md5({text}), 1, 15))::bit(60)::int8"),
+            _ => format!("('x' || substr(md5({keyed}), 1, 15))::bit(60)::int8"),
+        }
+    }
+
+    /// A 32-bit bucket number from the keyed MD5 of `text`, modulo `buckets`.
+    pub fn bucket(self, secret: &str, text: &str, buckets: u64) -> String {
+        let keyed = self.keyed(secret, text);
+        match self.engine {
+            Engine::MySql => format!(
+                "(CAST(CONV(SUBSTRING(MD5({keyed}), 1, 8), 16, 10) AS UNSIGNED) % {buckets})"
+            ),
+            _ => format!("((('x' || substr(md5({keyed}), 1, 8))::bit(32)::int8) % {buckets})"),
+        }
+    }
+
+    /// The bytes MD5 reads: the secret, then the text in UTF-8.
+    fn keyed(self, secret: &str, text: &str) -> String {
+        let secret = self.string(secret);
+        match self.engine {
+            Engine::MySql => format!("CONCAT({secret}, {text})"),
+            _ if self.utf8 => format!("{secret} || {text}"),
+            _ => format!("convert_to({secret} || {text}, 'UTF8')"),
+        }
+    }
+
+    /// `text` in a form that groups and compares byte by byte, whatever the
+    /// collation of the columns it came from (a case-folding, pad-space or
+    /// nondeterministic collation would merge distinct keys).
+    pub fn bytewise(self, text: &str) -> String {
+        match self.engine {
+            Engine::MySql => format!("CAST({text} AS BINARY)"),
+            _ => format!("convert_to({text}, 'UTF8')"),
         }
     }
 
     /// The canonical text of a row: its parts joined with `|` (each part is
     /// length-prefixed text, `N`, or a form that cannot contain `|`).
     pub fn row_text(self, parts: &[String]) -> String {
-        match self.0 {
+        match self.engine {
             Engine::MySql => format!("CONCAT_WS('|', {})", parts.join(", ")),
             _ => format!("concat_ws('|', {})", parts.join(", ")),
         }
@@ -180,7 +252,7 @@ impl Dialect {
 
     /// Integer division of `a` by `b`.
     pub fn div(self, a: &str, b: &str) -> String {
-        match self.0 {
+        match self.engine {
             Engine::MySql => format!("({a}) DIV {b}"),
             _ => format!("({a}) / {b}"),
         }
@@ -189,7 +261,7 @@ impl Dialect {
     /// `(value - base) / width` in exact decimal arithmetic, for key ranges
     /// wider than 64-bit integers can span.
     pub fn wide_leaf(self, value: &str, base: i128, width: i128) -> String {
-        match self.0 {
+        match self.engine {
             Engine::MySql => format!("(CAST({value} AS DECIMAL(20,0)) - {base}) DIV {width}"),
             _ => format!("div(({value})::numeric - {base}, {width})"),
         }
@@ -198,7 +270,7 @@ impl Dialect {
     /// `value` as a 64-bit signed integer (so arithmetic on narrow columns
     /// cannot overflow).
     pub fn as_bigint(self, value: &str) -> String {
-        match self.0 {
+        match self.engine {
             Engine::MySql => value.to_string(),
             _ => format!("({value})::int8"),
         }
@@ -211,8 +283,8 @@ mod tests {
 
     #[test]
     fn literals_and_identifiers_cannot_break_out() {
-        let pg = Dialect(Engine::Postgres);
-        let my = Dialect(Engine::MySql);
+        let pg = Dialect::new(Engine::Postgres);
+        let my = Dialect::new(Engine::MySql);
         assert_eq!(pg.string("O'Brien"), "'O''Brien'");
         assert_eq!(my.string("a\\'"), "_utf8mb4 X'615C27'");
         assert_eq!(my.string("O'Brien"), "'O''Brien'");
@@ -243,7 +315,7 @@ mod tests {
         );
         assert_eq!(
             CanonicalForm::for_pair(Float32, Float64),
-            Some(CanonicalForm::Float64)
+            Some(CanonicalForm::Float)
         );
         assert_eq!(CanonicalForm::for_pair(Int, Text), None);
         assert_eq!(CanonicalForm::for_pair(Date, Timestamp), None);

@@ -67,7 +67,7 @@ pub(super) fn apply(
 
 /// How a declared type is read.
 fn column_for(name: &str, declared: Option<&str>) -> DbColumn {
-    let d = Dialect(Engine::Sqlite);
+    let d = Dialect::new(Engine::Sqlite);
     let upper = declared.unwrap_or("").to_ascii_uppercase();
     let numbers = |text: &str| -> Option<(u8, i8)> {
         let inside = text.split_once('(')?.1.trim_end_matches(')');
@@ -108,6 +108,7 @@ fn column_for(name: &str, declared: Option<&str>) -> DbColumn {
         name: name.to_string(),
         db_type: declared.unwrap_or("(none)").to_string(),
         kind,
+        driver_type: data_type.clone(),
         data_type,
         fetch: d.quote(name),
         value: d.quote(name),

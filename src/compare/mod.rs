@@ -11,9 +11,10 @@ use crate::error::{Error, Result, Side};
 use crate::merkle::{self, Boundaries, MerkleTree, SideLeaves};
 use crate::ordered;
 use crate::plan::{ComparePlan, Selection, SideTraits};
-use crate::pushdown;
 use crate::report::{Report, ReportInput, Stats};
 use crate::source::Source;
+
+pub mod pushdown;
 
 /// Sampled keys per leaf (both sides together): enough that equal-depth
 /// leaves come out near their target size.

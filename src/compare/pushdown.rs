@@ -3,7 +3,8 @@
 //! known to differ.
 //!
 //! Every row is written as canonical text that both engines agree on
-//! ([`crate::source::db::sql`]); its MD5 gives a 60-bit number, and a leaf's
+//! ([`crate::source::db::sql`]); the MD5 of the run's secret key and that
+//! text gives a 60-bit number ([`crate::canon::keyed`]), and a leaf's
 //! digest is the row count and the exact sum of those numbers (a multiset
 //! digest: row order does not matter, duplicates count). Leaves are
 //! - key ranges of equal width when the key is one integer column: each
@@ -28,7 +29,7 @@ use std::time::Instant;
 use arrow::record_batch::RecordBatch;
 use futures::future::try_join_all;
 
-use crate::compare::{Comparison, Spec};
+use super::{Comparison, Spec};
 use crate::error::{Error, Result};
 use crate::plan::{ComparePlan, SideTraits};
 use crate::report::PushdownStats;
@@ -74,12 +75,15 @@ struct SideWork<'a> {
     /// The columns fetched (every column of the source).
     columns: Vec<&'a DbColumn>,
     queries: AtomicU64,
+    /// The canonical text of the key, compared byte by byte (duplicates).
+    key_bytes: String,
     /// Rows whose key is NULL (integer key: outside every leaf).
     null_rows: u64,
-    /// The key is proved unique by a unique index (no duplicate query needed).
+    /// The key is proved unique by a valid unique index over a table with no
+    /// inheritance children (no duplicate query needed).
     unique: bool,
-    /// The key is a primary key (no NULLs possible).
-    primary: bool,
+    /// Every key column is declared NOT NULL (no NULL query needed).
+    no_nulls: bool,
 }
 
 /// One leaf's digest: row count and sum of row hashes.
@@ -173,7 +177,7 @@ pub fn diff(
         ]
     });
     let (left_mem, right_mem) = (memory(left, left_batches)?, memory(right, right_batches)?);
-    let mut comparison = crate::compare::run(&left_mem, &right_mem, spec)?;
+    let mut comparison = super::run(&left_mem, &right_mem, spec)?;
     if let (Some(ranges), Some([left_rows, right_rows])) = (&ranges, range_rows) {
         comparison.report.ranges =
             key_ranges(ranges, [left_rows?, right_rows?], &comparison.rows, &plan)?;
@@ -318,12 +322,15 @@ fn prepare<'a>(
     };
     let work = |db: &'a DatabaseSource, s: usize| {
         let dialect = db.dialect();
+        let secret = crate::canon::keyed::sql_secret();
+        let key_text = dialect.row_text(&key_parts[s]);
         SideWork {
             db,
             dialect,
             sessions: Vec::new(),
-            row_hash: dialect.hash60(&dialect.row_text(&parts[s])),
-            key_text: dialect.row_text(&key_parts[s]),
+            row_hash: dialect.hash60(secret, &dialect.row_text(&parts[s])),
+            key_bytes: dialect.bytewise(&key_text),
+            key_text,
             keys: keys[s].clone(),
             columns: db
                 .schema()
@@ -334,7 +341,7 @@ fn prepare<'a>(
             queries: AtomicU64::new(0),
             null_rows: 0,
             unique: false,
-            primary: false,
+            no_nulls: false,
         }
     };
     Ok((layout, [work(left, 0), work(right, 1)]))
@@ -355,9 +362,7 @@ impl SideWork<'_> {
     /// Opens the side's sessions, all on one snapshot.
     async fn open(&mut self, threads: usize) -> Result<()> {
         self.sessions = self.db.snapshot_sessions(threads).await?;
-        let facts = self.key_facts().await?;
-        self.unique = facts.0;
-        self.primary = facts.1;
+        (self.unique, self.no_nulls) = self.key_facts().await?;
         Ok(())
     }
 
@@ -409,33 +414,56 @@ impl SideWork<'_> {
     }
 
     /// Whether a unique index covers the key (no duplicates possible), and
-    /// whether it is the primary key (no NULLs either). Unknown for queries.
+    /// whether every key column is declared NOT NULL (no NULL keys). Only
+    /// what the catalog guarantees counts: an index that is not valid (a
+    /// failed `CREATE UNIQUE INDEX CONCURRENTLY`), partial or on expressions
+    /// proves nothing, nor does anything about a PostgreSQL table with
+    /// inheritance children (reading it reads theirs, which its constraints
+    /// do not cover). Unknown for queries.
     async fn key_facts(&mut self) -> Result<(bool, bool)> {
         let Some(table) = self.db.table() else {
             return Ok((false, false));
         };
         let d = self.dialect;
-        let sql = match self.db.engine() {
-            Engine::Postgres => format!(
-                "SELECT string_agg(a.attname, ','), bool_or(i.indisprimary) \
-                 FROM pg_index i JOIN pg_attribute a \
-                   ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-                 WHERE i.indrelid = to_regclass({}) AND i.indisunique \
-                   AND i.indpred IS NULL AND i.indexprs IS NULL \
-                 GROUP BY i.indexrelid",
-                d.string(&d.table(table))
-            ),
+        let (unique_sql, not_null_sql) = match self.db.engine() {
+            Engine::Postgres => {
+                let relation = format!("to_regclass({})", d.string(&d.table(table)));
+                let no_children = format!(
+                    "NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = {relation})"
+                );
+                (
+                    format!(
+                        "SELECT string_agg(a.attname, ',') \
+                         FROM pg_index i JOIN pg_attribute a \
+                           ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                         WHERE i.indrelid = {relation} AND i.indisunique AND i.indisvalid \
+                           AND i.indisready AND i.indislive \
+                           AND i.indpred IS NULL AND i.indexprs IS NULL AND {no_children} \
+                         GROUP BY i.indexrelid"
+                    ),
+                    format!(
+                        "SELECT a.attname FROM pg_attribute a \
+                         WHERE a.attrelid = {relation} AND a.attnum > 0 AND NOT a.attisdropped \
+                           AND a.attnotnull AND {no_children}"
+                    ),
+                )
+            }
             _ => {
                 let (schema, name) = match table.split_once('.') {
                     Some((s, t)) => (d.string(s), d.string(t)),
                     None => ("DATABASE()".to_string(), d.string(table)),
                 };
-                format!(
-                    "SELECT GROUP_CONCAT(COLUMN_NAME SEPARATOR ','), \
-                            MAX(INDEX_NAME = 'PRIMARY') \
-                     FROM information_schema.STATISTICS \
-                     WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name} AND NON_UNIQUE = 0 \
-                     GROUP BY INDEX_NAME"
+                let table = format!("TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}");
+                (
+                    format!(
+                        "SELECT GROUP_CONCAT(COLUMN_NAME SEPARATOR ',') \
+                         FROM information_schema.STATISTICS \
+                         WHERE {table} AND NON_UNIQUE = 0 GROUP BY INDEX_NAME"
+                    ),
+                    format!(
+                        "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
+                         WHERE {table} AND IS_NULLABLE = 'NO'"
+                    ),
                 )
             }
         };
@@ -451,24 +479,16 @@ impl SideWork<'_> {
                     .is_some_and(|c| self.keys.contains(&c.value))
             })
             .collect();
+        let first = |row: &Vec<Option<String>>| row.first().cloned().flatten().unwrap_or_default();
         let mut unique = false;
-        let mut primary = false;
-        for row in self.query(&sql).await? {
-            let columns: BTreeSet<String> = row
-                .first()
-                .cloned()
-                .flatten()
-                .unwrap_or_default()
-                .split(',')
-                .map(str::to_string)
-                .collect();
-            if !columns.is_empty() && columns.is_subset(&key_names) {
-                unique = true;
-                let is_primary = row.get(1).cloned().flatten();
-                primary |= matches!(is_primary.as_deref(), Some("t" | "1" | "true"));
-            }
+        for row in self.query(&unique_sql).await? {
+            let columns: BTreeSet<String> = first(&row).split(',').map(str::to_string).collect();
+            unique |= !columns.is_empty() && columns.is_subset(&key_names);
         }
-        Ok((unique, primary))
+        let not_null: BTreeSet<String> =
+            self.query(&not_null_sql).await?.iter().map(first).collect();
+        let no_nulls = key_names.len() == self.keys.len() && key_names.is_subset(&not_null);
+        Ok((unique, no_nulls))
     }
 
     /// Fetches the rows matching each predicate (none: the whole relation).
@@ -530,7 +550,7 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
     // The key's range and its NULLs, on both sides.
     let bounds = |side: &SideWork<'_>| {
         let k = &side.keys[0];
-        let nulls = if side.primary {
+        let nulls = if side.no_nulls {
             "0".to_string()
         } else {
             format!("SUM(CASE WHEN {k} IS NULL THEN 1 ELSE 0 END)")
@@ -810,16 +830,8 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         |rows: &TextRows| parse_u64(&rows.first().and_then(|r| r.first()).cloned().flatten());
     let rows = first(&lrows)?.max(first(&rrows)?);
     let buckets = (rows / BUCKET_ROWS).max(1).next_power_of_two().min(1 << 22);
-    let bucket = |s: &SideWork<'_>| match s.db.engine() {
-        Engine::MySql => format!(
-            "(CAST(CONV(SUBSTRING(MD5({}), 1, 8), 16, 10) AS UNSIGNED) % {buckets})",
-            s.key_text
-        ),
-        _ => format!(
-            "((('x' || substr(md5({}), 1, 8))::bit(32)::int8) % {buckets})",
-            s.key_text
-        ),
-    };
+    let secret = crate::canon::keyed::sql_secret();
+    let bucket = |s: &SideWork<'_>| s.dialect.bucket(secret, &s.key_text, buckets);
     let digest_sql = |s: &SideWork<'_>| {
         format!(
             "SELECT {}, COUNT(*), SUM({}) FROM {} GROUP BY 1",
@@ -839,7 +851,7 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
     // NULL and duplicated keys: equal digests would hide them.
     for side in [&mut *l, &mut *r] {
         let mut sqls = Vec::new();
-        if !side.primary {
+        if !side.no_nulls {
             let any_null = side
                 .keys
                 .iter()
@@ -853,11 +865,13 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
             ));
         }
         if !side.unique {
+            // Grouped byte by byte: a collation that folds case or pads
+            // would merge distinct keys and hide real duplicates.
             sqls.push(format!(
-                "SELECT {} FROM {} GROUP BY {} HAVING COUNT(*) > 1",
+                "SELECT MIN({}) FROM {} GROUP BY {} HAVING COUNT(*) > 1",
                 bucket(side),
                 side.db.relation(),
-                side.keys.join(", ")
+                side.key_bytes
             ));
         }
         for sql in sqls {
