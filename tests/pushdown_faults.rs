@@ -110,6 +110,13 @@ fn dates_keep_their_era_and_infinities() {
     let (code, report) = both_modes(&pg.url("l"), &pg.url("r"), "id");
     assert_eq!(code, 1);
     assert_eq!(changed(&report), ["1", "2", "5"]);
+    // Infinities are shown as such.
+    let row = |id: u64| {
+        let diffs = report["diffs"].as_array().unwrap();
+        diffs.iter().find(|d| d["key"]["id"] == id).unwrap().clone()
+    };
+    assert_eq!(row(2)["left"]["d"], "infinity");
+    assert_eq!(row(5)["left"]["t"], "infinity");
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! else (timestamps, dates, binary, nested) in Arrow's display form.
 
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Float16Type, Float32Type, Float64Type};
+use arrow::datatypes::{
+    DataType, Date32Type, Float16Type, Float32Type, Float64Type, TimeUnit, TimestampMicrosecondType,
+};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use serde_json::{Map, Number, Value};
 
@@ -59,9 +61,36 @@ impl<'a> ValueRenderer<'a> {
         if self.is_null(row) {
             return "NULL".into();
         }
+        if let Some(infinity) = self.infinity(row) {
+            return infinity.into();
+        }
         match &self.formatter {
             Some(f) => f.value(row).to_string(),
             None => format!("<{}>", self.array.data_type()),
+        }
+    }
+}
+
+impl ValueRenderer<'_> {
+    /// `infinity` / `-infinity` for the extreme dates and instants that
+    /// stand for PostgreSQL's infinities (no calendar can print them).
+    fn infinity(&self, row: usize) -> Option<&'static str> {
+        let a = self.array;
+        let (is_max, is_min) = match a.data_type() {
+            DataType::Date32 => {
+                let v = a.as_primitive::<Date32Type>().value(row);
+                (v == i32::MAX, v == i32::MIN)
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                let v = a.as_primitive::<TimestampMicrosecondType>().value(row);
+                (v == i64::MAX, v == i64::MIN)
+            }
+            _ => return None,
+        };
+        match (is_max, is_min) {
+            (true, _) => Some("infinity"),
+            (_, true) => Some("-infinity"),
+            _ => None,
         }
     }
 }
