@@ -267,4 +267,42 @@ mod tests {
         assert_eq!(literal(&b, 0, pg, "b").unwrap(), "'\\x00ff'::bytea");
         assert_eq!(literal(&b, 0, my, "b").unwrap(), "X'00ff'");
     }
+
+    #[test]
+    fn wide_decimals_eras_and_infinities_are_written_as_each_engine_reads_them() {
+        use arrow::array::{Date32Array, Decimal256Array, TimestampMicrosecondArray};
+        use arrow::datatypes::i256;
+        let pg = Dialect::new(Engine::Postgres);
+        let my = Dialect::new(Engine::MySql);
+        let wide = i256::from_string(&format!("-{}", "9".repeat(60))).unwrap();
+        let d: ArrayRef = Arc::new(
+            Decimal256Array::from(vec![wide])
+                .with_precision_and_scale(60, 20)
+                .unwrap(),
+        );
+        assert_eq!(
+            literal(&d, 0, my, "d").unwrap(),
+            format!("-{}.{}", "9".repeat(40), "9".repeat(20))
+        );
+        // 44 BC is the astronomical year -43; day -735160 is 0044-03-15 BC.
+        let dates: ArrayRef = Arc::new(Date32Array::from(vec![-735_160, i32::MAX, i32::MIN]));
+        assert_eq!(literal(&dates, 0, pg, "d").unwrap(), "DATE '0044-03-15 BC'");
+        assert!(
+            literal(&dates, 0, my, "d")
+                .unwrap_err()
+                .contains("column d")
+        );
+        assert_eq!(literal(&dates, 1, pg, "d").unwrap(), "DATE 'infinity'");
+        assert_eq!(literal(&dates, 2, pg, "d").unwrap(), "DATE '-infinity'");
+        assert!(literal(&dates, 1, my, "d").is_err());
+        let at: ArrayRef = Arc::new(
+            TimestampMicrosecondArray::from(vec![i64::MAX, -62_167_219_200_000_000])
+                .with_timezone("UTC"),
+        );
+        assert_eq!(literal(&at, 0, pg, "t").unwrap(), "TIMESTAMPTZ 'infinity'");
+        assert_eq!(
+            literal(&at, 1, pg, "t").unwrap(),
+            "TIMESTAMPTZ '0001-01-01 00:00:00.000000 BC+00'"
+        );
+    }
 }
