@@ -53,7 +53,11 @@ fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        eprintln!("recon: internal error: {}", recon::error::one_line(message));
+        // A panic's message may quote a source string: redacted like any error.
+        eprintln!(
+            "recon: internal error: {}",
+            recon::source::url::redact(&recon::error::one_line(message))
+        );
         std::process::exit(i32::from(cli::EXIT_ERROR));
     }));
 }

@@ -720,12 +720,17 @@ fn tolerance_and_text_flags_decide_what_is_equal() {
 #[test]
 fn passwords_in_urls_are_never_printed() {
     let dir = tempfile::tempdir().unwrap();
-    let secret = "hunter2-secret";
-    for source in [
-        format!("postgres://app:{secret}@127.0.0.1:1/db?table=t"),
-        format!("mysql://root:{secret}@127.0.0.1:1/db?table=t"),
-        format!("s3://key:{secret}@bucket/data.parquet"),
-    ] {
+    // Plain, and with the characters that end a URL's parts when unencoded.
+    let secrets = ["hunter2-secret", "se/cr#et-x9", "p?w@d:q-x9", "sp ace/x9"];
+    let sources = secrets.iter().flat_map(|secret| {
+        [
+            format!("postgres://app:{secret}@127.0.0.1:1/db?table=t"),
+            format!("mysql://root:{secret}@127.0.0.1:1/db?table=t"),
+            format!("s3://key:{secret}@bucket/data.parquet"),
+        ]
+        .map(|source| (*secret, source))
+    });
+    for (secret, source) in sources {
         let out = recon()
             .args([
                 "diff",

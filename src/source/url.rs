@@ -166,26 +166,36 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// `text` with the password of any `scheme://user:password@` in it replaced
-/// by `***`: for messages that quote a URL recon could not parse.
+/// `text` with the password of every URL in it replaced by `***`, whether
+/// or not the URL parses. The user-info of a URL runs from its `://` to
+/// the last `@` before the next URL or line end, so a password holding an
+/// unencoded `/`, `#`, `?`, `@`, `:` or space is hidden whole; the user
+/// name (up to the first `:`) is kept.
 pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
-        // The authority ends at the first '/', '?' or '#'.
-        let end = tail.find(['/', '?', '#']).unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match (authority.rfind('@'), authority.find(':')) {
-            (Some(at_sign), Some(colon)) if colon < at_sign => {
-                out.push_str(&authority[..colon]);
-                out.push_str(":***");
-                out.push_str(&authority[at_sign..]);
+        // This URL's reach: up to the next URL or the end of the line.
+        let reach = tail.find("://").map_or(tail.len(), |next| {
+            tail[..next].rfind([' ', '\t']).unwrap_or(next)
+        });
+        let reach = tail[..reach].find(['\n', '\r']).unwrap_or(reach);
+        match tail[..reach].rfind('@') {
+            Some(at_sign) => {
+                let user_info = &tail[..at_sign];
+                match user_info.find(':') {
+                    Some(colon) => {
+                        out.push_str(&user_info[..colon]);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str(user_info),
+                }
+                rest = &tail[at_sign..];
             }
-            _ => out.push_str(authority),
+            None => rest = tail,
         }
-        rest = &tail[end..];
     }
     out.push_str(rest);
     out
@@ -260,5 +270,29 @@ mod tests {
         );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("no url here: a:b@c"), "no url here: a:b@c");
+    }
+
+    #[test]
+    fn passwords_with_unencoded_special_characters_are_hidden_whole() {
+        for password in ["se/cr#et", "p?w", "a@b", "x:y", "sp ace", "q/#?@:z", "pw\\"] {
+            for text in [
+                format!("not a valid URL: postgres://u:{password}@127.0.0.1/db?table=t"),
+                format!("left postgres://u:{password}@h/db vs right mysql://r:{password}@h/d"),
+                format!("mysql://u:{password}@h/d\nnext line mentions user@example"),
+            ] {
+                let shown = redact(&text);
+                assert!(!shown.contains(password), "{password:?} shown in {shown:?}");
+                assert!(shown.contains("u:***@"), "{shown}");
+            }
+        }
+        // The rest of the message stays readable.
+        assert_eq!(
+            redact("bad postgres://u:se/cr#et@127.0.0.1/db?table=t (left)"),
+            "bad postgres://u:***@127.0.0.1/db?table=t (left)"
+        );
+        assert_eq!(
+            redact("a postgres://u:p@h/x vs b mysql://v:q@k/y"),
+            "a postgres://u:***@h/x vs b mysql://v:***@k/y"
+        );
     }
 }
