@@ -923,3 +923,91 @@ fn repair_follows_the_rules_exclusions_maps_and_tolerances() {
     assert_eq!(diffs[0]["columns"], serde_json::json!(["alpha"]));
     assert_eq!(diffs[0]["right"]["alpha"], "y");
 }
+
+/// Writes one Parquet file of an `id` (Int64) and a `v` column.
+fn parquet_with(path: &std::path::Path, ids: Vec<i64>, v: arrow::array::ArrayRef) {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("v", v.data_type().clone(), true),
+    ]));
+    let ids: arrow::array::ArrayRef = std::sync::Arc::new(arrow::array::Int64Array::from(ids));
+    let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![ids, v]).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn repair_never_writes_a_value_the_target_column_cannot_hold() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let truth = dir.path().join("truth.parquet");
+    let target = dir.path().join("target.parquet");
+    // Row 2 changed to a value past Int32, row 3 missing, row 4 only in the target.
+    parquet_with(
+        &truth,
+        vec![1, 2, 3],
+        Arc::new(arrow::array::Int64Array::from(vec![10, 5_000_000_000, 7])),
+    );
+    parquet_with(
+        &target,
+        vec![1, 2, 4],
+        Arc::new(arrow::array::Int32Array::from(vec![10, 20, 9])),
+    );
+    for policy in [&[][..], &["--no-delete"][..], &["--no-insert"][..]] {
+        let fixed = dir.path().join("fixed.parquet");
+        let out = recon()
+            .arg("repair")
+            .arg(&truth)
+            .arg(&target)
+            .args(["--key", "id", "--write"])
+            .arg(&fixed)
+            .args(policy)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{policy:?}: {stderr}");
+        assert!(
+            stderr.contains("column v") && stderr.contains("5000000000"),
+            "{stderr}"
+        );
+        assert!(!fixed.exists(), "{policy:?}: a copy was written");
+    }
+    // A value that fits is written, and a partial policy leaves exactly its rows.
+    parquet_with(
+        &truth,
+        vec![1, 2, 3],
+        Arc::new(arrow::array::Int64Array::from(vec![10, 50, 7])),
+    );
+    let fixed = dir.path().join("fixed.parquet");
+    let out = recon()
+        .arg("repair")
+        .arg(&truth)
+        .arg(&target)
+        .args(["--key", "id", "--no-delete", "--write"])
+        .arg(&fixed)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = recon()
+        .arg("diff")
+        .arg(&truth)
+        .arg(&fixed)
+        .args(["--key", "id", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["changed"], 0);
+    assert_eq!(report["summary"]["only_left"], 0);
+    assert_eq!(
+        report["summary"]["only_right"], 1,
+        "row 4 kept under --no-delete"
+    );
+}

@@ -236,19 +236,27 @@ fn repair_file(
         };
         recon::diff(l, r, &compared.spec)
     });
-    let differences = match check {
-        Ok(c) => c.report.summary.differences(),
+    let after = match check {
+        Ok(c) => c.report.summary,
         Err(e) => {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
     };
-    let full = policy.insert && policy.update && policy.delete;
-    if full && differences > 0 {
+    // Whatever the policy, the copy differs from the truth in exactly the
+    // rows the policy left alone: every touched row now agrees.
+    let expected = policy.remaining(&compared.outcome.report.summary);
+    let found = match truth {
+        Side::Left => (after.only_left, after.only_right, after.changed),
+        Side::Right => (after.only_right, after.only_left, after.changed),
+    };
+    if found != expected {
         let _ = std::fs::remove_file(&path);
         return Err(Error::Unstable(format!(
-            "the repaired copy still differs from the source of truth in {differences} rows; \
-             nothing was written"
+            "the repaired copy differs from the source of truth in {} rows where {} were \
+             expected (rows left alone by the policy); nothing was written",
+            after.differences(),
+            expected.0 + expected.1 + expected.2
         )));
     }
     if let Some(original) = final_path {

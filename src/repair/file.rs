@@ -4,7 +4,9 @@
 //! out) are copied as they are.
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array, new_null_array};
-use arrow::compute::{cast, concat_batches, filter_record_batch, take, take_record_batch};
+use arrow::compute::{
+    CastOptions, cast_with_options, concat_batches, filter_record_batch, take, take_record_batch,
+};
 use arrow::row::{RowConverter, SortField};
 use std::collections::HashMap;
 
@@ -134,9 +136,10 @@ pub fn repaired_rows(
             let at = schema
                 .index_of(column.name(other))
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            let fresh = cast(
+            let fresh = exact_cast(
                 &take(truth_batch.column(keys + v), &truth_rows, None)?,
                 schema.field(at).data_type(),
+                schema.field(at).name(),
             )?;
             arrays[at] = arrow::compute::kernels::zip::zip(&mask, &fresh, &arrays[at])?;
         }
@@ -152,7 +155,7 @@ pub fn repaired_rows(
             .iter()
             .map(
                 |field| match columns.iter().position(|c| c.name(other) == field.name()) {
-                    Some(c) => Ok(cast(picked.column(c), field.data_type())?),
+                    Some(c) => exact_cast(picked.column(c), field.data_type(), field.name()),
                     None => Ok(new_null_array(field.data_type(), picked.num_rows())),
                 },
             )
@@ -173,4 +176,39 @@ pub fn repaired_rows(
         updates,
         deletes,
     })
+}
+
+/// `values` as the target column's type, or an error naming the column: a
+/// value that does not fit (an Int64 of 5e9 into an Int32 column, a double
+/// into a float that would round it, a decimal losing digits) must never be
+/// written as NULL or as another value. Exact means the cast back gives the
+/// same values.
+fn exact_cast(
+    values: &ArrayRef,
+    to: &arrow::datatypes::DataType,
+    column: &str,
+) -> Result<ArrayRef> {
+    if values.data_type() == to {
+        return Ok(values.clone());
+    }
+    let strict = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let refuse = |why: String| {
+        Error::Usage(format!(
+            "repair cannot write column {column} as {to}: {why}; nothing was written"
+        ))
+    };
+    let cast =
+        cast_with_options(values, to, &strict).map_err(|e| refuse(crate::error::one_line(e)))?;
+    let back = cast_with_options(&cast, values.data_type(), &strict)
+        .map_err(|e| refuse(crate::error::one_line(e)))?;
+    let same = arrow::compute::kernels::cmp::not_distinct(&back, values)
+        .map_err(|e| refuse(crate::error::one_line(e)))?;
+    if let Some(row) = (0..same.len()).find(|&i| !same.value(i)) {
+        let shown = arrow::util::display::array_value_to_string(values, row).unwrap_or_default();
+        return Err(refuse(format!("the value {shown} would change")));
+    }
+    Ok(cast)
 }

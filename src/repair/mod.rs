@@ -38,6 +38,24 @@ pub struct Policy {
     pub force: bool,
 }
 
+impl Policy {
+    /// The differences a copy repaired under this policy still has from the
+    /// truth, as `(only in truth, only in target, changed)`: exactly those
+    /// of `before` that the policy left alone, and nothing else.
+    pub fn remaining(&self, before: &crate::report::Summary) -> (u64, u64, u64) {
+        let (only_truth, only_target) = match self.truth {
+            Side::Left => (before.only_left, before.only_right),
+            Side::Right => (before.only_right, before.only_left),
+        };
+        let left_alone = |allowed: bool, n: u64| if allowed { 0 } else { n };
+        (
+            left_alone(self.insert, only_truth),
+            left_alone(self.delete, only_target),
+            left_alone(self.update, before.changed),
+        )
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
