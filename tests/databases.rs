@@ -1162,3 +1162,30 @@ fn repair_round_trips_extreme_values() {
     pg.run("CREATE TABLE g (id bigint PRIMARY KEY, qty int); INSERT INTO g VALUES (2, 20), (3, 3), (4, 400)");
     refused_and_unchanged(&pg.url("g"), &my.url("g"), "rolled back");
 }
+
+#[test]
+fn a_side_on_fewer_sessions_than_asked_says_why() {
+    let Some((pg, my)) = both("fallback_note") else {
+        return;
+    };
+    let ddl = "CREATE TABLE t (id int PRIMARY KEY, v int)";
+    let rows = "INSERT INTO t VALUES (1, 1), (2, 2)";
+    pg.run(&format!("{ddl};\n{rows};"));
+    my.run(&format!("{ddl};\n{rows}"));
+    // A MySQL query cannot be locked for a shared start: one session.
+    let mut url = url::Url::parse(&my.url("t")).unwrap();
+    url.set_query(None);
+    let (code, report) = diff(
+        url.as_str(),
+        &pg.url("t"),
+        "id",
+        &["--left-query", "SELECT * FROM t", "--db-threads", "3"],
+    );
+    assert_eq!(code, 0, "{report}");
+    let notes = report["schema"]["notes"].to_string();
+    assert!(notes.contains("left: one session instead of 3"), "{notes}");
+    // A table shares its start under LOCK TABLES: no note.
+    let (_, report) = diff(&my.url("t"), &pg.url("t"), "id", &["--db-threads", "3"]);
+    let notes = report["schema"]["notes"].to_string();
+    assert!(!notes.contains("one session"), "{notes}");
+}

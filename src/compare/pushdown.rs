@@ -84,6 +84,8 @@ struct SideWork<'a> {
     unique: bool,
     /// Every key column is declared NOT NULL (no NULL query needed).
     no_nulls: bool,
+    /// Why the side runs on fewer sessions than asked, for the report.
+    note: Option<String>,
 }
 
 /// One leaf's digest: row count and sum of row hashes.
@@ -141,6 +143,7 @@ pub fn diff(
         seconds_in_databases: (checksummed - started).as_secs_f64(),
         ..PushdownStats::default()
     };
+    let notes: Vec<String> = sides.iter_mut().filter_map(|s| s.note.take()).collect();
     drop(sides);
     let [left_batches, right_batches] = batches;
     let fetched_rows = |b: &[RecordBatch]| b.iter().map(|b| b.num_rows() as u64).sum::<u64>();
@@ -183,6 +186,7 @@ pub fn diff(
             key_ranges(ranges, [left_rows?, right_rows?], &comparison.rows, &plan)?;
     }
     let report = &mut comparison.report;
+    report.schema.notes.extend(notes);
     report.summary.left_rows = left_total;
     report.summary.right_rows = right_total;
     report.summary.unchanged += unfetched;
@@ -342,6 +346,7 @@ fn prepare<'a>(
             null_rows: 0,
             unique: false,
             no_nulls: false,
+            note: None,
         }
     };
     Ok((layout, [work(left, 0), work(right, 1)]))
@@ -361,7 +366,7 @@ struct Fetched {
 impl SideWork<'_> {
     /// Opens the side's sessions, all on one snapshot.
     async fn open(&mut self, threads: usize) -> Result<()> {
-        self.sessions = self.db.snapshot_sessions(threads).await?;
+        (self.sessions, self.note) = self.db.snapshot_sessions(threads).await?;
         (self.unique, self.no_nulls) = self.key_facts().await?;
         Ok(())
     }

@@ -257,15 +257,18 @@ impl DatabaseSource {
     /// its sessions all start while a `LOCK TABLES ... READ` keeps writers
     /// off the table: no commit to it can fall between their starts. Where
     /// neither works (a query source on MySQL, no LOCK TABLES privilege, a
-    /// server that cannot export snapshots), one session does all the work.
-    pub async fn snapshot_sessions(&self, n: usize) -> Result<Vec<Session>> {
+    /// server that cannot export snapshots), one session does all the work,
+    /// and the second value says why, for the report's notes.
+    pub async fn snapshot_sessions(&self, n: usize) -> Result<(Vec<Session>, Option<String>)> {
         if n <= 1 {
-            return Ok(vec![self.session().await?]);
+            return Ok((vec![self.session().await?], None));
         }
+        let alone = |why: String| Some(format!("{}: one session instead of {n}: {why}", self.side));
         match self.url.engine {
             Engine::MySql => {
                 let Some(table) = &self.table else {
-                    return Ok(vec![self.session().await?]);
+                    let why = "a query's tables cannot be locked for a shared start".to_string();
+                    return Ok((vec![self.session().await?], alone(why)));
                 };
                 let mut lock = Session::connect(&self.url)
                     .await
@@ -275,29 +278,35 @@ impl DatabaseSource {
                         "SET SESSION lock_wait_timeout = 10; LOCK TABLES {} READ",
                         self.dialect().table(table)
                     ))
-                    .await
-                    .is_ok();
+                    .await;
                 let mut sessions = Vec::new();
-                for _ in 0..if locked { n } else { 1 } {
+                for _ in 0..if locked.is_ok() { n } else { 1 } {
                     sessions.push(self.session().await?);
                 }
-                if locked {
+                if locked.is_ok() {
                     lock.text_rows("UNLOCK TABLES")
                         .await
                         .map_err(|m| self.error(m))?;
                 }
-                Ok(sessions)
+                let note = locked
+                    .err()
+                    .and_then(|e| alone(format!("LOCK TABLES failed ({})", scrub(&e, &self.url))));
+                Ok((sessions, note))
             }
             _ => {
                 let mut first = self.session().await?;
                 let snapshot = first.export_snapshot().await;
                 let mut sessions = vec![first];
-                if let Some(id) = snapshot {
-                    for _ in 1..n {
-                        sessions.push(Session::join_snapshot(self, &id).await?);
+                let note = match snapshot {
+                    Some(id) => {
+                        for _ in 1..n {
+                            sessions.push(Session::join_snapshot(self, &id).await?);
+                        }
+                        None
                     }
-                }
-                Ok(sessions)
+                    None => alone("the server could not export its snapshot".into()),
+                };
+                Ok((sessions, note))
             }
         }
     }
