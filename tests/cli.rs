@@ -1011,3 +1011,32 @@ fn repair_never_writes_a_value_the_target_column_cannot_hold() {
         "row 4 kept under --no-delete"
     );
 }
+
+#[test]
+fn an_entry_a_directory_or_glob_cannot_read_is_an_error_not_a_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/orders/left.parquet"),
+        data.join("part-0.parquet"),
+    )
+    .unwrap();
+    // A part whose file is gone: its rows must not vanish in silence.
+    std::os::unix::fs::symlink(
+        dir.path().join("missing.parquet"),
+        data.join("part-1.parquet"),
+    )
+    .unwrap();
+    let glob = format!("{}/*.parquet", data.display());
+    for source in [data.to_string_lossy().into_owned(), glob] {
+        let out = recon()
+            .args(["diff", &source, &source, "--key", "id"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{source}: {stderr}");
+        assert!(stderr.contains("part-1.parquet"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+}

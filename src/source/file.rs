@@ -80,12 +80,31 @@ impl FileSpec {
             (vec![path.clone()], false)
         } else if path.is_dir() {
             let mut files = Vec::new();
-            walk(&path, &mut files);
+            walk(&path, &mut files).map_err(fail)?;
             (files, true)
         } else if path_text.contains(['*', '?', '[']) {
             let matches = glob::glob(&path.to_string_lossy())
                 .map_err(|e| fail(format!("bad glob pattern: {e}")))?;
-            (matches.flatten().filter(|p| p.is_file()).collect(), false)
+            // An entry the glob cannot read would drop its rows in silence.
+            let mut files = Vec::new();
+            for entry in matches {
+                let path = entry.map_err(|e| {
+                    fail(format!(
+                        "cannot read {}: {}",
+                        e.path().display(),
+                        one_line(e.error())
+                    ))
+                })?;
+                if path.is_file() {
+                    files.push(path);
+                } else if !path.is_dir() {
+                    return Err(fail(format!(
+                        "cannot read {}: not a file (a broken link?)",
+                        path.display()
+                    )));
+                }
+            }
+            (files, false)
         } else {
             return Err(fail("no such file or directory".into()));
         };
@@ -153,12 +172,16 @@ impl FileSpec {
     }
 }
 
-/// Files below `dir`, skipping hidden and `_`-prefixed names.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
+/// Files below `dir`, skipping hidden and `_`-prefixed names. A directory
+/// or entry that cannot be read is an error naming it: skipping it would
+/// drop its rows in silence (and both sides losing the same file would look
+/// equal).
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::result::Result<(), String> {
+    let unreadable =
+        |path: &Path, e: std::io::Error| format!("cannot read {}: {}", path.display(), one_line(e));
+    let entries = std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| unreadable(dir, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with('.') || name.starts_with('_') {
@@ -166,11 +189,17 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         }
         let path = entry.path();
         if path.is_dir() {
-            walk(&path, out);
+            walk(&path, out)?;
         } else if path.is_file() {
             out.push(path);
+        } else {
+            return Err(format!(
+                "cannot read {}: not a file or directory (a broken link?)",
+                path.display()
+            ));
         }
     }
+    Ok(())
 }
 
 /// A Parquet file ends with its metadata length and `PAR1`; a file whose
