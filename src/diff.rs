@@ -83,6 +83,9 @@ pub struct RowDiff {
     pub unchanged: u64,
     /// Per value column: rows where that column differs.
     pub column_mismatches: Vec<u64>,
+    /// Leaves holding an unchanged pair whose values differ within a
+    /// tolerance: their digests may differ without a difference to show.
+    pub tolerated_leaves: Vec<usize>,
 }
 
 /// What to re-read.
@@ -510,14 +513,23 @@ impl Matched {
 /// One value column of the kept rows, ready to compare.
 enum ColumnValues {
     Encoded(Rows, Rows),
-    Tolerant(Vec<ArrayRef>, Vec<ArrayRef>, canon::Tolerance),
+    /// Canonical arrays compared with the tolerance, and their exact encoding.
+    Tolerant(Vec<ArrayRef>, Vec<ArrayRef>, canon::Tolerance, Rows, Rows),
 }
 
 impl ColumnValues {
     fn differ(&self, l: usize, r: usize) -> bool {
         match self {
             ColumnValues::Encoded(lv, rv) => lv.row(l) != rv.row(r),
-            ColumnValues::Tolerant(lv, rv, t) => !canon::within(lv, l, rv, r, *t),
+            ColumnValues::Tolerant(lv, rv, t, ..) => !canon::within(lv, l, rv, r, *t),
+        }
+    }
+
+    /// Equal within a tolerance but not exactly (so hashed apart, maybe).
+    fn tolerated(&self, l: usize, r: usize) -> bool {
+        match self {
+            ColumnValues::Encoded(..) => false,
+            ColumnValues::Tolerant(.., le, re) => le.row(l) != re.row(r),
         }
     }
 }
@@ -547,15 +559,14 @@ pub(crate) fn classify(
                 canonical(&left, Side::Left)?,
                 canonical(&right, Side::Right)?,
             );
+            let converter = canon::row_converter(&[column])?;
+            let (le, re) = (
+                canon::encode(&converter, &l)?,
+                canon::encode(&converter, &r)?,
+            );
             Ok(match column.rule.tolerance {
-                Some(tolerance) => ColumnValues::Tolerant(l, r, tolerance),
-                None => {
-                    let converter = canon::row_converter(&[column])?;
-                    ColumnValues::Encoded(
-                        canon::encode(&converter, &l)?,
-                        canon::encode(&converter, &r)?,
-                    )
-                }
+                Some(tolerance) => ColumnValues::Tolerant(l, r, tolerance, le, re),
+                None => ColumnValues::Encoded(le, re),
             })
         })
         .collect::<Result<_>>()?;
@@ -563,6 +574,7 @@ pub(crate) fn classify(
     let mut diffs = Vec::new();
     let mut unchanged = 0u64;
     let mut column_mismatches = vec![0u64; plan.values.len()];
+    let mut tolerated_leaves = Vec::new();
     for m in matched {
         let (status, columns) = match (m.left, m.right) {
             (Some(li), Some(ri)) => {
@@ -573,6 +585,9 @@ pub(crate) fn classify(
                     .map(|(c, _)| c)
                     .collect();
                 if columns.is_empty() {
+                    if value_rows.iter().any(|values| values.tolerated(li, ri)) {
+                        tolerated_leaves.push(m.leaf);
+                    }
                     unchanged += 1;
                     continue;
                 }
@@ -600,6 +615,7 @@ pub(crate) fn classify(
         duplicates,
         unchanged,
         column_mismatches,
+        tolerated_leaves,
     })
 }
 

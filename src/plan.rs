@@ -294,11 +294,6 @@ impl ComparePlan {
         self.keys.iter().chain(&self.values).collect()
     }
 
-    /// Some column compares within a tolerance.
-    pub fn has_tolerance(&self) -> bool {
-        self.values.iter().any(|c| c.rule.tolerance.is_some())
-    }
-
     pub fn key_columns(&self) -> Vec<&ColumnPlan> {
         self.keys.iter().collect()
     }

@@ -1040,3 +1040,28 @@ fn an_entry_a_directory_or_glob_cannot_read_is_an_error_not_a_skip() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
 }
+
+#[test]
+fn a_source_that_reads_differently_twice_is_an_error_with_a_tolerance_too() {
+    // ORDER BY random() LIMIT: each read returns another 150 of the 200 rows.
+    let query = "SELECT * FROM t ORDER BY random() LIMIT 150";
+    for extra in [&[][..], &["--abs-tol", "price=0.01"][..]] {
+        let out = recon()
+            .args([
+                "diff",
+                "testdata/orders/left.parquet",
+                "testdata/orders/left.parquet",
+                "--key",
+                "id",
+                "--left-query",
+                query,
+            ])
+            .args(extra)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains("read a second time"), "{stderr}");
+    }
+}

@@ -203,11 +203,7 @@ pub(crate) fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<
             spec.group_rows,
         )?,
     };
-    // Under a tolerance a leaf may diverge by values within it: no difference
-    // to explain it.
-    if !plan.has_tolerance() {
-        check_repeatable(&comparison.divergent_leaves, &rows, &boundaries)?;
-    }
+    check_repeatable(&comparison.divergent_leaves, &rows, &boundaries)?;
     let finished = Instant::now();
 
     let stats = Stats {
@@ -314,6 +310,10 @@ fn check_repeatable(divergent: &[usize], rows: &RowDiff, boundaries: &Boundaries
     }
     for d in &rows.duplicates {
         explained[d.leaf] = true;
+    }
+    // Under a tolerance, values within it may hash apart.
+    for &leaf in &rows.tolerated_leaves {
+        explained[leaf] = true;
     }
     match divergent.iter().find(|&&leaf| !explained[leaf]) {
         None => Ok(()),
