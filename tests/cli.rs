@@ -1065,3 +1065,50 @@ fn a_source_that_reads_differently_twice_is_an_error_with_a_tolerance_too() {
         assert!(stderr.contains("read a second time"), "{stderr}");
     }
 }
+
+#[test]
+fn a_source_name_cannot_inject_sql_into_a_patch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("target.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    // A table name holding a newline and a statement (it lands in the
+    // patch's header comment).
+    conn.execute_batch(
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, v INTEGER); INSERT INTO orders VALUES (1, 1);
+         CREATE TABLE \"o\nDROP TABLE orders; --\" (id INTEGER PRIMARY KEY, v INTEGER);
+         INSERT INTO \"o\nDROP TABLE orders; --\" VALUES (1, 1);",
+    )
+    .unwrap();
+    drop(conn);
+    let truth = dir.path().join("truth.csv");
+    std::fs::write(&truth, "id,v\n1,2\n").unwrap();
+    let target = format!(
+        "sqlite://{}?table=o%0ADROP%20TABLE%20orders%3B%20--",
+        db.display()
+    );
+    let out = recon()
+        .arg("repair")
+        .arg(&truth)
+        .arg(&target)
+        .args(["--key", "id", "--sql", "-"])
+        .output()
+        .unwrap();
+    let patch = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(patch.contains("UPDATE"), "{patch}");
+    // The header stays comments, and running the patch drops nothing.
+    for line in patch.lines().take_while(|l| *l != "BEGIN;") {
+        assert!(line.starts_with("-- "), "{patch}");
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(&patch).unwrap();
+    let v: i64 = conn
+        .query_row("SELECT v FROM orders WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 1, "orders is untouched");
+}

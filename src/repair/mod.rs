@@ -257,8 +257,8 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
         "-- recon {} repair patch, generated {now}\n-- target: {}\n-- source of truth: {}\n\
          -- rows inserted: {}, updated: {}, deleted: {}; one transaction",
         env!("CARGO_PKG_VERSION"),
-        target.describe,
-        target.truth_describe,
+        comment_text(target.describe),
+        comment_text(target.truth_describe),
         inserts.len(),
         updates.len(),
         deletes.len()
@@ -289,4 +289,33 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
         updates: updates.len() as u64,
         deletes: deletes.len() as u64,
     })
+}
+/// `text` made safe inside a `--` comment line: a newline (or any control
+/// character) in a source's name would end the comment and let the rest of
+/// the name run as SQL, so each is written as an escape instead.
+fn comment_text(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| -> Vec<char> {
+            match c {
+                '\n' => vec!['\\', 'n'],
+                '\r' => vec!['\\', 'r'],
+                c if c.is_control() => format!("\\u{{{:x}}}", u32::from(c)).chars().collect(),
+                c => vec![c],
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::comment_text;
+
+    #[test]
+    fn names_cannot_leave_their_comment_line() {
+        let hostile = "/tmp/x\nDROP TABLE orders; --\r\u{b}.parquet";
+        let safe = comment_text(hostile);
+        assert!(!safe.chars().any(char::is_control), "{safe:?}");
+        assert_eq!(safe, "/tmp/x\\nDROP TABLE orders; --\\r\\u{b}.parquet");
+        assert_eq!(comment_text("plain é name"), "plain é name");
+    }
 }
