@@ -54,13 +54,14 @@ fn check(rules: &RuleFile) -> std::result::Result<(), (String, String)> {
         if side.source.trim().is_empty() {
             return Err(("source".into(), "`source` is empty".into()));
         }
+        // One byte: a CSV reader splits on bytes, so `§` would become 0xC2.
         if let Some(d) = &side.delimiter
             && d != "\\t"
-            && d.chars().count() != 1
+            && !(d.len() == 1 && d.is_ascii())
         {
             return Err((
                 "delimiter".into(),
-                format!("delimiter {d:?} must be one character (or \"\\t\")"),
+                format!("delimiter {d:?} must be one ASCII character (or \"\\t\")"),
             ));
         }
     }
@@ -202,12 +203,18 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// The first line that mentions `needle` outside a comment.
+/// The first line that mentions `needle` as a whole word outside a comment
+/// (`key` is not found in `monkey`, nor `compare.a` in `compare.ab`).
 fn find_line(text: &str, needle: &str) -> Option<usize> {
+    let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
     text.lines()
         .position(|line| {
             let code = line.split('#').next().unwrap_or("");
-            code.contains(needle)
+            code.match_indices(needle).any(|(at, _)| {
+                let before = code[..at].chars().next_back();
+                let after = code[at + needle.len()..].chars().next();
+                !before.is_some_and(word) && !after.is_some_and(word)
+            })
         })
         .map(|i| i + 1)
 }
@@ -337,6 +344,22 @@ mod tests {
             ),
             // TOML syntax
             (format!("{MINIMAL}[gate\n"), 6, ""),
+            // a word inside another is not the key it names
+            (
+                "# the monkey keys\nname = \"monkey\"\nkey = [\" \"]\n[left]\nsource = \"a\"\n\
+                 [right]\nsource = \"b\"\n"
+                    .to_string(),
+                3,
+                "empty column name",
+            ),
+            // a delimiter a CSV reader cannot split on
+            (
+                "key = [\"id\"]\n[left]\nsource = \"a.csv\"\ndelimiter = \"§\"\n[right]\n\
+                 source = \"b\"\n"
+                    .to_string(),
+                4,
+                "one ASCII character",
+            ),
         ];
         for (text, line, word) in cases {
             let message = error_of(&text);
