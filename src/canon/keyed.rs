@@ -47,16 +47,37 @@ fn fallback_fill(bytes: &mut [u8]) {
     }
 }
 
+/// The run's key, looked up once by loops that hash many values.
+#[derive(Clone, Copy)]
+pub struct Key(&'static [u8; SECRET_LEN]);
+
+impl Key {
+    /// The keyed 64-bit hash of one value's bytes.
+    #[inline]
+    pub fn hash64(self, bytes: &[u8]) -> u64 {
+        xxhash_rust::xxh3::xxh3_64_with_secret(bytes, self.0)
+    }
+
+    /// The keyed 128-bit hash of a row's words.
+    #[inline]
+    pub fn hash128(self, bytes: &[u8]) -> u128 {
+        xxhash_rust::xxh3::xxh3_128_with_secret(bytes, self.0)
+    }
+}
+
+/// The run's key.
+pub fn key() -> Key {
+    Key(&secret().bytes)
+}
+
 /// The keyed 64-bit hash of one value's bytes.
-#[inline]
 pub fn hash64(bytes: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64_with_secret(bytes, &secret().bytes)
+    key().hash64(bytes)
 }
 
 /// The keyed 128-bit hash of a row's words.
-#[inline]
 pub fn hash128(bytes: &[u8]) -> u128 {
-    xxhash_rust::xxh3::xxh3_128_with_secret(bytes, &secret().bytes)
+    key().hash128(bytes)
 }
 
 /// The run's key for digests computed in SQL: 32 hex digits that every

@@ -788,6 +788,7 @@ fn block_hashes(canonical: &[ArrayRef]) -> Result<Vec<u128>> {
     let columns = canonical.len();
     let null_start = 8 * columns;
     let stride = 8 * (columns + columns.div_ceil(64));
+    let key = keyed::key();
     WORDS.with_borrow_mut(|words| {
         if words.len() < rows * stride {
             words.resize(rows * stride, 0);
@@ -811,7 +812,7 @@ fn block_hashes(canonical: &[ArrayRef]) -> Result<Vec<u128>> {
         }
         Ok(words
             .chunks_exact(stride.max(1))
-            .map(keyed::hash128)
+            .map(|row| key.hash128(row))
             .collect())
     })
 }
@@ -819,7 +820,8 @@ fn block_hashes(canonical: &[ArrayRef]) -> Result<Vec<u128>> {
 /// Calls `put(row, word)` for every value of one canonical array (NULL slots
 /// included; the caller flags them).
 fn value_words(array: &ArrayRef, put: &mut impl FnMut(usize, u64)) -> Result<()> {
-    use keyed::hash64 as xxh3_64;
+    let key = keyed::key();
+    let xxh3_64 = |bytes: &[u8]| key.hash64(bytes);
     let len = array.len();
     // Generic, so that each column's loop is compiled for its own type.
     fn each_value<P: FnMut(usize, u64), V: Fn(usize) -> u64>(len: usize, put: &mut P, value: V) {

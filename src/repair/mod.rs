@@ -294,16 +294,16 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
 /// character) in a source's name would end the comment and let the rest of
 /// the name run as SQL, so each is written as an escape instead.
 fn comment_text(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| -> Vec<char> {
-            match c {
-                '\n' => vec!['\\', 'n'],
-                '\r' => vec!['\\', 'r'],
-                c if c.is_control() => format!("\\u{{{:x}}}", u32::from(c)).chars().collect(),
-                c => vec![c],
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
