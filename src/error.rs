@@ -54,6 +54,16 @@ pub enum Error {
     #[error("{0}")]
     Unstable(String),
 
+    /// Data that could not be decoded or converted: malformed CSV, JSON,
+    /// Parquet or Arrow IPC, a value that does not parse or fit its type,
+    /// an arithmetic overflow on a value. The input's fault, not recon's.
+    #[error("bad input data: {}", one_line(.0))]
+    Data(#[source] arrow::error::ArrowError),
+
+    /// Arrow failed where recon passed it something it should not have.
+    #[error("internal error: {}", one_line(.0))]
+    Arrow(#[source] arrow::error::ArrowError),
+
     /// An internal invariant failed; reported, never panicked on.
     #[error("internal error: {0}")]
     Internal(String),
@@ -107,7 +117,44 @@ pub fn one_line(message: impl fmt::Display) -> String {
 }
 
 impl From<arrow::error::ArrowError> for Error {
+    /// Classified by cause: errors about the data itself are bad input
+    /// (`Error::Data`); the rest are recon's own (`Error::Arrow`).
     fn from(e: arrow::error::ArrowError) -> Self {
-        Error::Internal(one_line(e))
+        use arrow::error::ArrowError as A;
+        match e {
+            A::CastError(_)
+            | A::ParseError(_)
+            | A::CsvError(_)
+            | A::JsonError(_)
+            | A::AvroError(_)
+            | A::IpcError(_)
+            | A::ParquetError(_)
+            | A::IoError(..)
+            | A::ArithmeticOverflow(_)
+            | A::DivideByZero
+            | A::NotYetImplemented(_)
+            | A::ExternalError(_) => Error::Data(e),
+            _ => Error::Arrow(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::error::ArrowError;
+
+    #[test]
+    fn arrow_errors_are_classified_and_keep_their_cause() {
+        let bad = Error::from(ArrowError::CsvError("line 3: 2 fields, expected 3".into()));
+        assert!(matches!(bad, Error::Data(_)), "{bad:?}");
+        assert_eq!(
+            bad.to_string(),
+            "bad input data: Csv error: line 3: 2 fields, expected 3"
+        );
+        assert!(std::error::Error::source(&bad).is_some());
+        let ours = Error::from(ArrowError::InvalidArgumentError("columns differ".into()));
+        assert!(ours.to_string().starts_with("internal error: "), "{ours}");
+        assert!(matches!(ours, Error::Arrow(_)));
     }
 }

@@ -95,6 +95,10 @@ pub struct Args {
     /// Target rows per Merkle leaf: smaller leaves re-read fewer rows around each difference.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub leaf_rows: usize,
+    /// Hide the values of these columns (left or right names) in every
+    /// output: report, differences file, repair backup. Adds to a rule file's mask.
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub mask: Vec<String>,
     /// Never draw a progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -250,10 +254,13 @@ pub fn compare(args: &Args) -> Result<Compared> {
         ..Spec::default()
     };
     column_rules(args, &mut spec.selection)?;
-    let mut outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
-    if let Some(file) = &file {
-        outcome.report.mask(&file.rules.report.mask);
-    }
+    spec.mask = file
+        .as_ref()
+        .map(|f| f.rules.report.mask.clone())
+        .unwrap_or_default();
+    spec.mask
+        .extend(args.mask.iter().map(|c| c.trim().to_string()));
+    let outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
     if let Some(file) = diffs_file {
         outcome.write_diffs_to(file)?;
     }

@@ -148,8 +148,18 @@ pub fn run(args: Args) -> Result<u8> {
             };
             let rows = arrow::array::UInt32Array::from(patch.target_rows.clone());
             let backup = arrow::compute::take_record_batch(batch, &rows)?;
+            let mask = &compared.outcome.mask;
+            let backup = mask.apply_to_batch(&backup, str::to_string)?;
             write_parquet(path, &backup)?;
-            eprintln!("backed up {} target rows to {path}", backup.num_rows());
+            eprintln!(
+                "backed up {} target rows to {path}{}",
+                backup.num_rows(),
+                if mask.is_empty() {
+                    ""
+                } else {
+                    " (masked columns hold *** there, not their values)"
+                }
+            );
         }
         repair::apply(&compared.outcome, db, truth, &patch, &compared.spec)?;
         eprintln!(

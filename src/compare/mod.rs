@@ -11,7 +11,7 @@ use crate::error::{Error, Result, Side};
 use crate::merkle::{self, Boundaries, MerkleTree, SideLeaves};
 use crate::ordered;
 use crate::plan::{ComparePlan, Selection, SideTraits};
-use crate::report::{Report, ReportInput, Stats};
+use crate::report::{Mask, Report, ReportInput, Stats};
 use crate::source::Source;
 
 pub mod pushdown;
@@ -46,6 +46,8 @@ pub struct Spec {
     /// Sessions per database for checksum queries (PostgreSQL; MySQL cannot
     /// share a snapshot between sessions and uses one).
     pub db_threads: usize,
+    /// Columns (left or right names) whose values no output shows.
+    pub mask: Vec<String>,
 }
 
 impl Default for Spec {
@@ -61,31 +63,51 @@ impl Default for Spec {
             progress: false,
             pushdown: true,
             db_threads: 4,
+            mask: Vec::new(),
         }
     }
 }
 
 /// A finished comparison: the report, and the rows behind its differences.
 pub struct Comparison {
+    /// The report, masked columns already hidden.
     pub report: Report,
     pub plan: ComparePlan,
+    /// The rows behind the differences, as read (unmasked: repair needs them).
     pub rows: RowDiff,
+    /// The columns every output of this comparison hides.
+    pub mask: Mask,
 }
 
 impl Comparison {
     /// Writes every differing row to a Parquet or CSV file.
     pub fn write_diffs(&self, path: &str) -> Result<u64> {
-        crate::report::write_diffs(path, &self.plan, &self.rows)
+        crate::report::write_diffs(path, &self.plan, &self.rows, &self.mask)
     }
 
     /// Writes every differing row to a file opened earlier.
     pub fn write_diffs_to(&self, file: crate::report::DiffsFile) -> Result<u64> {
-        file.write(&self.plan, &self.rows)
+        file.write(&self.plan, &self.rows, &self.mask)
     }
 }
 
-/// Compares two sources.
+/// Compares two sources; the report comes back with the spec's masks applied.
 pub fn diff(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
+    let names = |s: &dyn Source| -> Vec<String> {
+        s.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    };
+    let mask = Mask::resolve(&spec.mask, &spec.selection.map, &names(left), &names(right))?;
+    let mut comparison = compare_unmasked(left, right, spec)?;
+    mask.apply_to_report(&mut comparison.report);
+    comparison.mask = mask;
+    Ok(comparison)
+}
+
+fn compare_unmasked(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(spec.threads.max(1))
         .build()
@@ -236,7 +258,12 @@ pub(crate) fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<
         max_diffs: spec.max_diffs,
         stats,
     })?;
-    Ok(Comparison { report, plan, rows })
+    Ok(Comparison {
+        report,
+        plan,
+        rows,
+        mask: Mask::default(),
+    })
 }
 
 /// The general row phase: reads back the rows of divergent leaves (and of

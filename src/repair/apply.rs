@@ -13,7 +13,8 @@ use arrow::record_batch::RecordBatch;
 use super::Patch;
 use crate::compare::{Comparison, Spec};
 use crate::error::{Error, Result, Side};
-use crate::source::db::{DatabaseSource, DbColumn, Session};
+use crate::plan::Selection;
+use crate::source::db::{DatabaseSource, DbColumn, WriteTransaction};
 use crate::source::url::Engine;
 use crate::source::{MemorySource, Source};
 
@@ -21,6 +22,8 @@ use crate::source::{MemorySource, Source};
 const KEYS_PER_READ: usize = 500;
 
 /// Applies `patch` to `target`; `truth` is the side the patch was built from.
+/// Before writing, the touched rows are read and locked: if any is no longer
+/// as the comparison saw it (a write landed in between), nothing is written.
 pub fn apply(
     comparison: &Comparison,
     target: &DatabaseSource,
@@ -39,19 +42,42 @@ pub fn apply(
             })
         })
         .collect::<Result<_>>()?;
-    let reads: Vec<String> = patch
-        .touched
-        .chunks(KEYS_PER_READ)
-        .map(|chunk| {
-            let predicate: Vec<String> = chunk.iter().map(|k| format!("({k})")).collect();
-            format!(
-                "SELECT {} FROM {} WHERE {}",
-                target.select_list(&columns),
-                target.relation(),
-                predicate.join(" OR ")
-            )
-        })
-        .collect();
+    // SQLite locks the whole file for the write transaction instead.
+    let lock = match target.engine() {
+        Engine::Sqlite => "",
+        _ => " FOR UPDATE",
+    };
+    let reads = |suffix: &str| -> Vec<String> {
+        patch
+            .touched
+            .chunks(KEYS_PER_READ)
+            .map(|chunk| {
+                let predicate: Vec<String> = chunk.iter().map(|k| format!("({k})")).collect();
+                format!(
+                    "SELECT {} FROM {} WHERE {}{suffix}",
+                    target.select_list(&columns),
+                    target.relation(),
+                    predicate.join(" OR ")
+                )
+            })
+            .collect()
+    };
+    let (lock_reads, after_reads) = (reads(lock), reads(""));
+    let write = WriteTransaction {
+        lock_reads: &lock_reads,
+        statements: &patch.statements,
+        affects: &patch.affects,
+        reads: &after_reads,
+    };
+    let check = |now: Vec<RecordBatch>| -> Result<()> {
+        match changed_since_compared(comparison, target, truth, patch, spec, &columns, now)? {
+            None => Ok(()),
+            Some(key) => Err(Error::Unstable(format!(
+                "the target row with key {key} changed after the comparison (a concurrent \
+                 write?); nothing was written, the target is unchanged: compare again"
+            ))),
+        }
+    };
     let verify = |readback: Vec<RecordBatch>| -> Result<()> {
         let differences = differences(comparison, target, truth, patch, spec, &columns, readback)?;
         if differences > 0 {
@@ -62,24 +88,86 @@ pub fn apply(
         }
         Ok(())
     };
-    if target.engine() == Engine::Sqlite {
-        return target.apply_in_process(&patch.statements, &reads, &columns, verify);
-    }
-    let runtime = target.runtime().clone();
-    let (mut session, readback) =
-        runtime.block_on(run_and_read(target, patch, &reads, &columns))?;
-    let verdict = verify(readback);
-    runtime.block_on(async {
-        if let Err(e) = verdict {
-            let _ = session.text_rows("ROLLBACK").await;
-            return Err(e);
-        }
-        session
-            .text_rows("COMMIT")
-            .await
-            .map(|_| ())
-            .map_err(|m| target.error(format!("COMMIT failed: {m}")))
-    })
+    target.write_transaction(&write, &columns, check, verify)
+}
+
+/// The key of a touched row that is no longer what the comparison read
+/// (changed, deleted, or inserted where the patch inserts), if any.
+fn changed_since_compared(
+    comparison: &Comparison,
+    target: &DatabaseSource,
+    truth: Side,
+    patch: &Patch,
+    spec: &Spec,
+    columns: &[&DbColumn],
+    now: Vec<RecordBatch>,
+) -> Result<Option<String>> {
+    let other = truth.other();
+    let seen = kept_rows(
+        comparison,
+        other,
+        &patch.target_rows,
+        "the target as compared",
+    )?;
+    let now = read_rows(target, columns, now)?;
+    // Both hold the target's columns under the target's names; any change
+    // counts, whatever the comparison's rules would forgive.
+    let check = Spec {
+        selection: Selection {
+            key: comparison
+                .plan
+                .keys
+                .iter()
+                .map(|k| k.name(other).to_string())
+                .collect(),
+            ..Selection::default()
+        },
+        threads: spec.threads,
+        mask: columns
+            .iter()
+            .filter(|c| comparison.mask.hides(&c.name))
+            .map(|c| c.name.clone())
+            .collect(),
+        ..Spec::default()
+    };
+    let report = crate::compare::diff(&seen, &now, &check)?.report;
+    Ok(report.diffs.first().map(|d| {
+        d.key
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }))
+}
+
+/// Rows `rows` of one side's kept batch, as a source.
+fn kept_rows(
+    comparison: &Comparison,
+    side: Side,
+    rows: &[u32],
+    name: &str,
+) -> Result<MemorySource> {
+    let batch = match side {
+        Side::Left => &comparison.rows.left.batch,
+        Side::Right => &comparison.rows.right.batch,
+    };
+    let picked = take_record_batch(batch, &UInt32Array::from(rows.to_vec()))?;
+    MemorySource::new(name, batch.schema(), vec![vec![picked]])
+}
+
+/// Rows read from the target as `columns`, as a source.
+fn read_rows(
+    target: &DatabaseSource,
+    columns: &[&DbColumn],
+    batches: Vec<RecordBatch>,
+) -> Result<MemorySource> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    MemorySource::new(target.describe(), schema, vec![batches])
 }
 
 /// How many of the touched rows, as read back, still differ from the truth.
@@ -92,23 +180,13 @@ fn differences(
     columns: &[&DbColumn],
     readback: Vec<RecordBatch>,
 ) -> Result<u64> {
-    let truth_batch = match truth {
-        Side::Left => &comparison.rows.left.batch,
-        Side::Right => &comparison.rows.right.batch,
-    };
-    let written = take_record_batch(truth_batch, &UInt32Array::from(patch.truth_rows.clone()))?;
-    let truth_rows = MemorySource::new(
+    let truth_rows = kept_rows(
+        comparison,
+        truth,
+        &patch.truth_rows,
         "the rows the patch wrote",
-        truth_batch.schema(),
-        vec![vec![written]],
     )?;
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|c| Field::new(&c.name, c.data_type.clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let target_rows = MemorySource::new(target.describe(), schema, vec![readback])?;
+    let target_rows = read_rows(target, columns, readback)?;
     let (left, right): (&dyn Source, &dyn Source) = match truth {
         Side::Left => (&truth_rows, &target_rows),
         Side::Right => (&target_rows, &truth_rows),
@@ -121,34 +199,4 @@ fn differences(
         .report
         .summary
         .differences())
-}
-
-/// Runs the statements and reads the touched keys back, in one transaction
-/// (rolled back on any failure).
-async fn run_and_read(
-    target: &DatabaseSource,
-    patch: &Patch,
-    reads: &[String],
-    columns: &[&DbColumn],
-) -> Result<(Session, Vec<RecordBatch>)> {
-    let mut session = target.write_session().await?;
-    for statement in &patch.statements {
-        if let Err(m) = session.text_rows(statement).await {
-            let _ = session.text_rows("ROLLBACK").await;
-            return Err(target.error(format!(
-                "the patch failed and was rolled back, the target is unchanged: {m}"
-            )));
-        }
-    }
-    let mut batches = Vec::new();
-    for sql in reads {
-        match target.fetch(&mut session, sql, columns).await {
-            Ok(b) => batches.extend(b),
-            Err(e) => {
-                let _ = session.text_rows("ROLLBACK").await;
-                return Err(e);
-            }
-        }
-    }
-    Ok((session, batches))
 }

@@ -10,6 +10,7 @@ mod literal;
 
 use std::fmt::Write;
 
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 
 use crate::compare::Comparison;
@@ -88,6 +89,9 @@ pub struct Patch {
     pub sql: String,
     /// The statements between the transaction's start and its COMMIT.
     pub statements: Vec<String>,
+    /// The rows each statement must affect; any other count means the
+    /// target changed since the comparison, and the transaction is rolled back.
+    pub affects: Vec<u64>,
     /// A predicate per touched key (inserted, updated or deleted), in the
     /// target's names: what `--apply` reads back to check.
     pub touched: Vec<String>,
@@ -159,14 +163,23 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
         )
         .map_err(Error::Usage)
     };
+    // A text key is matched byte for byte as well: under the target's
+    // collation `=` may also match keys recon told apart ('e' and 'é', 'P'
+    // and 'P ').
     let key_predicate = |batch: &RecordBatch, row: usize| -> Result<String> {
         let parts = (0..keys)
             .map(|k| {
-                Ok(format!(
-                    "{} = {}",
-                    d.quote(columns[k].name(other)),
-                    lit(batch, k, row)?
-                ))
+                let column = d.quote(columns[k].name(other));
+                let value = lit(batch, k, row)?;
+                let text = matches!(
+                    columns[k].source_type(other),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                );
+                Ok(if text {
+                    format!("{column} = {value} AND {}", d.same_text(&column, &value))
+                } else {
+                    format!("{column} = {value}")
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(parts.join(" AND "))
@@ -269,12 +282,17 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
         Engine::Sqlite => "BEGIN;",
     };
     let _ = writeln!(sql, "{settings}");
-    let statements: Vec<String> = deletes
+    let (statements, affects): (Vec<String>, Vec<u64>) = deletes
         .chunks(BATCH)
-        .map(|chunk| format!("DELETE FROM {table} WHERE {};", chunk.join(" OR ")))
-        .chain(updates.iter().cloned())
-        .chain(inserts.iter().cloned())
-        .collect();
+        .map(|chunk| {
+            (
+                format!("DELETE FROM {table} WHERE {};", chunk.join(" OR ")),
+                chunk.len() as u64,
+            )
+        })
+        .chain(updates.iter().map(|u| (u.clone(), 1)))
+        .chain(inserts.iter().map(|i| (i.clone(), 1)))
+        .unzip();
     for statement in &statements {
         let _ = writeln!(sql, "{statement}");
     }
@@ -282,6 +300,7 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
     Ok(Patch {
         sql,
         statements,
+        affects,
         touched,
         truth_rows,
         target_rows,

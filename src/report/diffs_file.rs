@@ -11,14 +11,15 @@ use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 
+use super::Mask;
 use crate::canon;
 use crate::diff::RowDiff;
 use crate::error::{Error, Result, Side};
 use crate::plan::ComparePlan;
 
 /// Writes the rows of every difference and duplicate key; the format follows the extension.
-pub fn write_diffs(path: &str, plan: &ComparePlan, rows: &RowDiff) -> Result<u64> {
-    DiffsFile::create(path)?.write(plan, rows)
+pub fn write_diffs(path: &str, plan: &ComparePlan, rows: &RowDiff, mask: &Mask) -> Result<u64> {
+    DiffsFile::create(path)?.write(plan, rows, mask)
 }
 
 /// An output file opened before the comparison starts, so that a bad path
@@ -48,13 +49,14 @@ impl DiffsFile {
         })
     }
 
-    /// Writes the rows of every difference and duplicate key; returns the line count.
-    pub fn write(self, plan: &ComparePlan, rows: &RowDiff) -> Result<u64> {
-        write_rows(self, plan, rows)
+    /// Writes the rows of every difference and duplicate key, masked
+    /// columns hidden; returns the line count.
+    pub fn write(self, plan: &ComparePlan, rows: &RowDiff, mask: &Mask) -> Result<u64> {
+        write_rows(self, plan, rows, mask)
     }
 }
 
-fn write_rows(out: DiffsFile, plan: &ComparePlan, rows: &RowDiff) -> Result<u64> {
+fn write_rows(out: DiffsFile, plan: &ComparePlan, rows: &RowDiff, mask: &Mask) -> Result<u64> {
     let path = out.path.as_str();
     let fail = |message: String| Error::Output {
         path: path.to_string(),
@@ -146,6 +148,16 @@ fn write_rows(out: DiffsFile, plan: &ComparePlan, rows: &RowDiff) -> Result<u64>
         }
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    // Fields are `status`, the key columns by left name, then
+    // `left_<left name>` / `right_<right name>`.
+    let batch = mask.apply_to_batch(&batch, |field| {
+        field
+            .strip_prefix("left_")
+            .filter(|name| mask.hides(name))
+            .or_else(|| field.strip_prefix("right_").filter(|name| mask.hides(name)))
+            .unwrap_or(field)
+            .to_string()
+    })?;
     let file = out.file;
     if parquet {
         let mut writer =

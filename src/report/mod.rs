@@ -7,6 +7,7 @@ pub mod checks;
 mod diffs_file;
 mod json;
 mod markdown;
+mod mask;
 pub mod table;
 pub mod values;
 
@@ -24,6 +25,7 @@ use values::{ValueRenderer, row_object};
 pub use diffs_file::{DiffsFile, write_diffs};
 pub use json::{write_json, write_ndjson};
 pub use markdown::write_markdown;
+pub use mask::{MASKED, Mask};
 pub use table::{TABLE_SAMPLE, write_table};
 
 /// Equal within the rules, or not.
@@ -196,36 +198,6 @@ pub struct ReportInput<'a> {
 }
 
 impl Report {
-    /// Shows the values of these columns as `***` everywhere in the report
-    /// (keys, differing rows, NULL-key samples).
-    pub fn mask(&mut self, columns: &[String]) {
-        if columns.is_empty() {
-            return;
-        }
-        let hide = |row: &mut Map<String, Value>| {
-            for (name, value) in row.iter_mut() {
-                if columns.iter().any(|c| c == name) {
-                    *value = Value::String("***".into());
-                }
-            }
-        };
-        for d in &mut self.diffs {
-            hide(&mut d.key);
-            d.left.iter_mut().for_each(hide);
-            d.right.iter_mut().for_each(hide);
-        }
-        for d in &mut self.duplicates {
-            hide(&mut d.key);
-        }
-        for n in &mut self.null_key_samples {
-            hide(&mut n.row);
-        }
-        for r in &mut self.ranges {
-            r.from.iter_mut().for_each(hide);
-            r.to.iter_mut().for_each(hide);
-        }
-    }
-
     pub fn build(input: ReportInput<'_>) -> Result<Report> {
         let ReportInput {
             plan,

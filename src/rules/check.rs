@@ -7,7 +7,7 @@ use super::{GateRule, Level, LoadedRules, Threshold, expand_env};
 use crate::aggregate::{AggregateFinding, AggregateSpec};
 use crate::compare::Spec;
 use crate::error::{Error, Result, Side, one_line};
-use crate::report::Report;
+use crate::report::{MASKED, Mask, Report};
 use crate::source::{self, OpenOptions};
 
 /// The outcome of one check, worst last.
@@ -161,7 +161,11 @@ fn compare(
                 .num_threads(threads.max(1))
                 .build()
                 .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-            pool.install(|| crate::aggregate::compare(left.as_ref(), right.as_ref(), &spec))?
+            let mut findings =
+                pool.install(|| crate::aggregate::compare(left.as_ref(), right.as_ref(), &spec))?;
+            let mask = Mask::by_names(&rules.report.mask, &rules.columns.map);
+            mask_aggregates(&mut findings, &mask, a.group_by.as_deref());
+            findings
         }
     };
     if rules.key.is_empty() {
@@ -171,6 +175,7 @@ fn compare(
         selection: rules.selection(),
         max_diffs: rules.report.sample,
         threads,
+        mask: rules.report.mask.clone(),
         ..Spec::default()
     };
     let spec = Spec {
@@ -178,10 +183,26 @@ fn compare(
         pushdown: rules.database.pushdown.unwrap_or(spec.pushdown),
         ..spec
     };
-    let mut report = crate::diff(left.as_ref(), right.as_ref(), &spec)?.report;
-    report.mask(&rules.report.mask);
+    let report = crate::diff(left.as_ref(), right.as_ref(), &spec)?.report;
     write_files(&rules.report, &report)?;
     Ok((aggregates, Some(report)))
+}
+
+/// Hides the values of masked columns in aggregate findings: a masked
+/// column's sums, minima and maxima, and a group named by a masked value.
+fn mask_aggregates(findings: &mut [AggregateFinding], mask: &Mask, group_by: Option<&str>) {
+    let group_hidden = group_by.is_some_and(|g| mask.hides(g));
+    for f in findings {
+        // A mapped column is named `left→right`.
+        let hidden = |c: &str| c.split('→').any(|name| mask.hides(name));
+        if f.column.as_deref().is_some_and(hidden) {
+            f.left = MASKED.into();
+            f.right = MASKED.into();
+        }
+        if f.group.is_some() && group_hidden {
+            f.group = Some(MASKED.into());
+        }
+    }
 }
 
 /// The report files a rule file asks for (parent directories created).

@@ -3,6 +3,7 @@
 //! the columns asked for. The rest of the pipeline never learns where the
 //! data came from.
 
+mod credentials;
 pub mod db;
 mod file;
 mod memory;

@@ -1,13 +1,16 @@
 //! Database sources named by URL: `postgres://user@host:5432/db?table=orders`,
-//! `mysql://...`, `sqlite:///path/file.db?table=t`. The password may come from
-//! the URL, from `PGPASSWORD` / `MYSQL_PWD`, or from `${ENV}` in a rule file;
-//! wherever a URL is shown (describe, errors, reports) it is shown redacted.
+//! `mysql://...`, `sqlite:///path/file.db?table=t`. What the URL leaves out
+//! (host, port, user, database, password) is found as the engine's own
+//! clients find it (`credentials`: environment, service and password files,
+//! `~/.my.cnf`); wherever a URL is shown (describe, errors, reports) it is
+//! shown redacted.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
 
+use super::credentials;
 use crate::error::{Error, Result, Side};
 
 /// A database engine recon can read from.
@@ -35,15 +38,6 @@ impl Engine {
             Engine::Sqlite => 0,
         }
     }
-
-    /// The environment variable the engine's own clients read a password from.
-    fn password_variable(self) -> Option<&'static str> {
-        match self {
-            Engine::Postgres => Some("PGPASSWORD"),
-            Engine::MySql => Some("MYSQL_PWD"),
-            Engine::Sqlite => None,
-        }
-    }
 }
 
 /// A parsed database URL. `Debug` and `Display` never show the password.
@@ -60,6 +54,8 @@ pub struct DatabaseUrl {
     pub table: Option<String>,
     /// Other query parameters (`sslmode`, ...), passed on to the driver.
     pub params: BTreeMap<String, String>,
+    /// Why a password file was not used, for a failed connection's message.
+    pub credentials_note: Option<String>,
 }
 
 impl DatabaseUrl {
@@ -85,6 +81,19 @@ impl DatabaseUrl {
             .collect();
         let mut params = params;
         let table = params.remove("table");
+        let given = |s: String| Some(s).filter(|s| !s.is_empty());
+        let env: credentials::Env<'_> = &credentials::process_env;
+        // What the URL leaves out comes from where the engine's own clients look.
+        let found = match engine {
+            Engine::Postgres => {
+                credentials::postgres(params.remove("service").as_deref(), env).map_err(fail)?
+            }
+            Engine::MySql => credentials::mysql(env),
+            Engine::Sqlite => credentials::Settings::default(),
+        };
+        let user = given(decode(url.username()))
+            .or(found.user)
+            .or_else(|| (engine != Engine::Sqlite).then(|| env("USER")).flatten());
         let (host, port, database) = if engine == Engine::Sqlite {
             // sqlite:///abs/path.db or sqlite://relative/path.db
             let path = format!("{}{}", url.host_str().unwrap_or(""), decode(url.path()));
@@ -95,25 +104,40 @@ impl DatabaseUrl {
             }
             (String::new(), 0, path)
         } else {
+            let (host_variable, config) = match engine {
+                Engine::Postgres => ("PGHOST", "a service"),
+                _ => ("MYSQL_HOST", "~/.my.cnf"),
+            };
             let host = url
                 .host_str()
-                .filter(|h| !h.is_empty())
-                .ok_or_else(|| fail("no host (expected scheme://user@host:port/database)".into()))?
-                .to_string();
-            let database = decode(url.path().trim_start_matches('/'));
-            if database.is_empty() {
-                return Err(fail(
-                    "no database name (expected scheme://user@host:port/database)".into(),
-                ));
-            }
-            (host, url.port().unwrap_or(engine.default_port()), database)
+                .map(str::to_string)
+                .and_then(given)
+                .or(found.host)
+                .ok_or_else(|| {
+                    fail(format!(
+                        "no host (expected scheme://user@host:port/database, or {host_variable} \
+                         or {config} to name it)"
+                    ))
+                })?;
+            let database = given(decode(url.path().trim_start_matches('/')))
+                .or(found.database)
+                // libpq's default database is the user's name.
+                .or_else(|| user.clone().filter(|_| engine == Engine::Postgres))
+                .ok_or_else(|| {
+                    fail("no database name (expected scheme://user@host:port/database)".into())
+                })?;
+            let port = url.port().or(found.port).unwrap_or(engine.default_port());
+            (host, port, database)
         };
-        let user = Some(decode(url.username())).filter(|u| !u.is_empty());
-        let password = url.password().map(decode).or_else(|| {
-            engine
-                .password_variable()
-                .and_then(|v| std::env::var(v).ok())
-        });
+        let mut password = url.password().map(decode).or(found.password);
+        let mut credentials_note = None;
+        if let (None, Engine::Postgres, Some(user)) = (&password, engine, &user) {
+            match credentials::pgpass_password(&host, port, &database, user, env) {
+                credentials::Pgpass::Password(p) => password = Some(p),
+                credentials::Pgpass::Ignored(note) => credentials_note = Some(note),
+                credentials::Pgpass::Nothing => {}
+            }
+        }
         Ok(Some(DatabaseUrl {
             engine,
             user,
@@ -123,6 +147,7 @@ impl DatabaseUrl {
             database,
             table,
             params,
+            credentials_note,
         }))
     }
 
@@ -256,7 +281,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("hunter2"), "{e}");
-        let e = DatabaseUrl::parse("postgres://u:hunter2@host", Side::Left)
+        let e = DatabaseUrl::parse("mysql://u:hunter2@host", Side::Left)
             .unwrap_err()
             .to_string();
         assert!(!e.contains("hunter2") && e.contains("database"), "{e}");

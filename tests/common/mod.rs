@@ -1,6 +1,7 @@
 //! Helpers shared by the tests against real database servers: PostgreSQL
 //! from `RECON_TEST_PG`, MariaDB/MySQL from `RECON_TEST_MYSQL` (admin URLs).
-//! Without them a test prints a notice and passes.
+//! Without them a test prints a notice and passes, unless
+//! `RECON_TEST_REQUIRE_DB` is set (CI sets it): then a missing server fails.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,11 +26,20 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 pub fn server(variable: &str) -> Option<url::Url> {
     match std::env::var(variable) {
         Ok(v) if !v.is_empty() => Some(url::Url::parse(&v).expect("a URL in {variable}")),
+        _ if required() => {
+            panic!("{variable} is not set, and RECON_TEST_REQUIRE_DB says database tests must run")
+        }
         _ => {
             eprintln!("skipped: {variable} is not set (no database server to test against)");
             None
         }
     }
+}
+
+/// Whether database tests must run (CI): a test that cannot reach its
+/// server then fails instead of skipping.
+pub fn required() -> bool {
+    std::env::var_os("RECON_TEST_REQUIRE_DB").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// A unique database name for one test.
@@ -176,6 +186,39 @@ impl My {
                 .block_on(conn.query_drop(statement))
                 .unwrap_or_else(|e| panic!("{e:?}: {statement}"));
         }
+    }
+}
+
+impl My {
+    /// The first column of every row of a query, as text.
+    pub fn column(&self, sql: &str) -> Vec<Option<String>> {
+        let mut conn = self.conn.lock().unwrap();
+        let rows: Vec<mysql_async::Row> = runtime()
+            .block_on(conn.query(sql))
+            .unwrap_or_else(|e| panic!("{e:?}: {sql}"));
+        rows.into_iter()
+            .map(|row| match row.as_ref(0) {
+                Some(mysql_async::Value::NULL) | None => None,
+                Some(mysql_async::Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                Some(v) => Some(v.as_sql(true).trim_matches('\'').to_string()),
+            })
+            .collect()
+    }
+
+    /// Another connection to this test's database.
+    pub fn connect(&self) -> mysql_async::Conn {
+        let mut url = self.admin.clone();
+        url.set_path(&self.name);
+        my_connect(&url)
+    }
+}
+
+impl Pg {
+    /// Another connection to this test's database.
+    pub fn connect(&self) -> tokio_postgres::Client {
+        let mut url = self.admin.clone();
+        url.set_path(&self.name);
+        pg_connect(&url)
     }
 }
 

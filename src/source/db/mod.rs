@@ -218,25 +218,75 @@ impl DatabaseSource {
         Ok(session)
     }
 
-    /// Applies statements to a SQLite file in one write transaction, reads
-    /// `reads` back inside it (as `columns`), and commits only if `verify`
-    /// accepts them.
-    pub fn apply_in_process(
+    /// Runs one repair transaction on the target: reads and locks the rows
+    /// about to change (`check` must accept them as the comparison saw them),
+    /// runs the statements (each must affect exactly its expected row count),
+    /// reads the touched rows back (`verify` must accept them), and commits.
+    /// Anything else rolls the whole transaction back.
+    pub fn write_transaction(
         &self,
-        statements: &[String],
-        reads: &[String],
+        write: &WriteTransaction<'_>,
         columns: &[&DbColumn],
+        check: impl FnOnce(Vec<RecordBatch>) -> Result<()>,
         verify: impl FnOnce(Vec<RecordBatch>) -> Result<()>,
     ) -> Result<()> {
-        let owned: Vec<DbColumn> = columns.iter().map(|c| (*c).clone()).collect();
-        let schema = Arc::new(Schema::new(
-            owned
-                .iter()
-                .map(|c| Field::new(&c.name, c.data_type.clone(), true))
-                .collect::<Vec<_>>(),
-        ));
-        let fail = |m: String| self.error(m);
-        sqlite::apply(&self.url, statements, reads, &schema, &owned, &fail, verify)
+        if self.url.engine == Engine::Sqlite {
+            let owned: Vec<DbColumn> = columns.iter().map(|c| (*c).clone()).collect();
+            let schema = Arc::new(Schema::new(
+                owned
+                    .iter()
+                    .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+                    .collect::<Vec<_>>(),
+            ));
+            let fail = |m: String| self.error(m);
+            return sqlite::apply(&self.url, write, &schema, &owned, &fail, check, verify);
+        }
+        let runtime = self.runtime().clone();
+        runtime.block_on(async {
+            let mut session = self.write_session().await?;
+            let outcome = self
+                .write_in(&mut session, write, columns, check, verify)
+                .await;
+            match outcome {
+                Ok(()) => session
+                    .text_rows("COMMIT")
+                    .await
+                    .map(|_| ())
+                    .map_err(|m| self.error(format!("COMMIT failed: {m}"))),
+                Err(e) => {
+                    let _ = session.text_rows("ROLLBACK").await;
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    async fn write_in(
+        &self,
+        session: &mut Session,
+        write: &WriteTransaction<'_>,
+        columns: &[&DbColumn],
+        check: impl FnOnce(Vec<RecordBatch>) -> Result<()>,
+        verify: impl FnOnce(Vec<RecordBatch>) -> Result<()>,
+    ) -> Result<()> {
+        let mut before = Vec::new();
+        for sql in write.lock_reads {
+            before.extend(self.fetch(session, sql, columns).await?);
+        }
+        check(before)?;
+        for (n, (statement, &expected)) in write.statements.iter().zip(write.affects).enumerate() {
+            let affected = session.execute(statement).await.map_err(|m| {
+                self.error(format!(
+                    "the patch failed and was rolled back, the target is unchanged: {m}"
+                ))
+            })?;
+            write.check_affected(n, affected, expected)?;
+        }
+        let mut after = Vec::new();
+        for sql in write.reads {
+            after.extend(self.fetch(session, sql, columns).await?);
+        }
+        verify(after)
     }
 
     /// A session in a read-write transaction, for applying a repair.
@@ -244,9 +294,12 @@ impl DatabaseSource {
         let mut session = Session::connect(&self.url)
             .await
             .map_err(|m| self.error(m))?;
+        // Read committed on PostgreSQL: a row locked by `FOR UPDATE` is read
+        // as it now is (after a concurrent commit), so repair can see that
+        // it changed and stop, instead of failing to serialize.
         let begin = match self.url.engine {
             Engine::MySql => "START TRANSACTION",
-            _ => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            _ => "BEGIN ISOLATION LEVEL READ COMMITTED",
         };
         session.text_rows(begin).await.map_err(|m| self.error(m))?;
         Ok(session)
@@ -270,18 +323,31 @@ impl DatabaseSource {
                     let why = "a query's tables cannot be locked for a shared start".to_string();
                     return Ok((vec![self.session().await?], alone(why)));
                 };
+                // Connections are made before the lock, so the lock is held
+                // only while the transactions start; its wait is bounded to
+                // about a second, as writers queue behind a waiting lock.
+                let mut sessions = Vec::with_capacity(n);
+                for _ in 0..n {
+                    sessions.push(
+                        Session::connect(&self.url)
+                            .await
+                            .map_err(|m| self.error(m))?,
+                    );
+                }
                 let mut lock = Session::connect(&self.url)
                     .await
                     .map_err(|m| self.error(m))?;
                 let locked = lock
                     .text_rows(&format!(
-                        "SET SESSION lock_wait_timeout = 10; LOCK TABLES {} READ",
+                        "SET SESSION lock_wait_timeout = 1; LOCK TABLES {} READ",
                         self.dialect().table(table)
                     ))
                     .await;
-                let mut sessions = Vec::new();
-                for _ in 0..if locked.is_ok() { n } else { 1 } {
-                    sessions.push(self.session().await?);
+                if locked.is_err() {
+                    sessions.truncate(1);
+                }
+                for session in &mut sessions {
+                    session.begin_snapshot().await.map_err(|m| self.error(m))?;
                 }
                 if locked.is_ok() {
                     lock.text_rows("UNLOCK TABLES")
@@ -425,6 +491,30 @@ impl Source for DatabaseSource {
     }
 }
 
+/// The parts of one repair transaction, in the order they run.
+pub struct WriteTransaction<'a> {
+    /// SELECTs that read and lock the rows the statements will change.
+    pub lock_reads: &'a [String],
+    pub statements: &'a [String],
+    /// The rows each statement must affect.
+    pub affects: &'a [u64],
+    /// SELECTs that read the touched rows back after the statements.
+    pub reads: &'a [String],
+}
+
+impl WriteTransaction<'_> {
+    fn check_affected(&self, statement: usize, affected: u64, expected: u64) -> Result<()> {
+        if affected == expected {
+            return Ok(());
+        }
+        Err(Error::Unstable(format!(
+            "statement {} of the patch changed {affected} row(s) where {expected} were expected: \
+             the target changed since it was compared; rolled back, the target is unchanged",
+            statement + 1
+        )))
+    }
+}
+
 /// One connection, PostgreSQL or MySQL.
 pub enum Session {
     Postgres(tokio_postgres::Client),
@@ -490,6 +580,15 @@ impl Session {
         match self {
             Session::Postgres(c) => postgres::text_rows(c, sql).await,
             Session::MySql(c) => mysql::text_rows(c, sql).await,
+        }
+    }
+
+    /// Runs one statement; returns the rows it affected (for an UPDATE on
+    /// MySQL, the rows it matched: sessions ask for found rows).
+    pub async fn execute(&mut self, sql: &str) -> std::result::Result<u64, String> {
+        match self {
+            Session::Postgres(c) => postgres::execute(c, sql).await,
+            Session::MySql(c) => mysql::execute(c, sql).await,
         }
     }
 

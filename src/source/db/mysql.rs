@@ -65,6 +65,9 @@ pub(super) async fn connect(url: &DatabaseUrl) -> Res<Conn> {
         .pass(url.password().map(str::to_string))
         .db_name(Some(url.database.clone()).filter(|d| !d.is_empty()))
         .prefer_socket(false)
+        // An UPDATE reports the rows it matched, not only those it changed,
+        // so repair can check each statement touched the rows it meant to.
+        .client_found_rows(true)
         .setup(vec![
             "SET NAMES utf8mb4",
             "SET time_zone = '+00:00'",
@@ -277,6 +280,11 @@ pub(super) async fn text_rows(conn: &mut Conn, sql: &str) -> Res<TextRows> {
                 .collect()
         })
         .collect())
+}
+
+pub(super) async fn execute(conn: &mut Conn, sql: &str) -> Res<u64> {
+    conn.query_drop(sql).await.map_err(message)?;
+    Ok(conn.affected_rows())
 }
 
 pub(super) async fn arrow(

@@ -82,8 +82,12 @@ pub(super) async fn connect(url: &DatabaseUrl) -> Res<Client> {
         config.password(password);
     }
     let failed = |e| {
+        let note = url
+            .credentials_note
+            .as_ref()
+            .map_or(String::new(), |n| format!(" ({n})"));
         format!(
-            "cannot connect to {}:{}: {}",
+            "cannot connect to {}:{}: {}{note}",
             url.host,
             url.port,
             message(e)
@@ -307,6 +311,17 @@ pub(super) async fn text_rows(client: &mut Client, sql: &str) -> Res<TextRows> {
             _ => None,
         })
         .collect())
+}
+
+pub(super) async fn execute(client: &mut Client, sql: &str) -> Res<u64> {
+    let messages = client.simple_query(sql).await.map_err(message)?;
+    Ok(messages
+        .iter()
+        .map(|m| match m {
+            SimpleQueryMessage::CommandComplete(n) => *n,
+            _ => 0,
+        })
+        .sum())
 }
 
 pub(super) async fn arrow(

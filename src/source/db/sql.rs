@@ -110,6 +110,22 @@ impl Dialect {
         }
     }
 
+    /// `column` holds exactly the text of literal `text`, byte for byte:
+    /// `=` under a case-, accent- or pad-insensitive collation also matches
+    /// other keys, so repair adds this to the `=` it addresses a row by.
+    pub fn same_text(self, column: &str, text: &str) -> String {
+        match self.engine {
+            Engine::Postgres => {
+                format!("convert_to({column}::text, 'UTF8') = convert_to({text}, 'UTF8')")
+            }
+            Engine::MySql => format!(
+                "CAST(CONVERT({column} USING utf8mb4) AS BINARY) = \
+                 CAST(CONVERT({text} USING utf8mb4) AS BINARY)"
+            ),
+            Engine::Sqlite => format!("CAST({column} AS BLOB) = CAST({text} AS BLOB)"),
+        }
+    }
+
     /// The canonical text of `value` (an expression of kind `kind`), never
     /// NULL: NULL is written `N`, which no non-NULL canonical text equals.
     /// Every branch keeps NULL as NULL until that last step (a `CASE` with

@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use super::{BATCH_ROWS, DbColumn, Dialect, ValueKind};
+use super::{BATCH_ROWS, DbColumn, Dialect, ValueKind, WriteTransaction};
 use crate::error::one_line;
 use crate::source::url::{DatabaseUrl, Engine};
 
@@ -32,35 +32,41 @@ fn open_with(url: &DatabaseUrl, mode: OpenFlags) -> Res<Connection> {
         .map_err(|e| format!("{path}: {}", one_line(e)))
 }
 
-/// Runs `statements` in one write transaction, reads `reads` back inside it,
-/// and commits only if `verify` accepts what was read; any failure rolls back.
+/// Runs a repair transaction (see `DatabaseSource::write_transaction`) on
+/// a SQLite file; the write lock is taken first, so nothing changes between
+/// the check of the rows and the statements.
 pub(super) fn apply(
     url: &DatabaseUrl,
-    statements: &[String],
-    reads: &[String],
+    write: &WriteTransaction<'_>,
     schema: &SchemaRef,
     columns: &[DbColumn],
     fail: &dyn Fn(String) -> crate::error::Error,
+    check: impl FnOnce(Vec<RecordBatch>) -> Result<(), crate::error::Error>,
     verify: impl FnOnce(Vec<RecordBatch>) -> Result<(), crate::error::Error>,
 ) -> Result<(), crate::error::Error> {
     let mut conn = open_with(url, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(fail)?;
+    // Dropping the transaction on an error rolls it back.
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(|e| fail(one_line(e)))?;
-    for statement in statements {
-        // Dropping the transaction on an error rolls it back.
-        tx.execute_batch(statement).map_err(|e| {
+    let read_all = |sqls: &[String]| -> Result<Vec<RecordBatch>, crate::error::Error> {
+        let mut batches = Vec::new();
+        for sql in sqls {
+            batches.extend(read_with(&tx, sql, schema, columns).map_err(fail)?);
+        }
+        Ok(batches)
+    };
+    check(read_all(write.lock_reads)?)?;
+    for (n, (statement, &expected)) in write.statements.iter().zip(write.affects).enumerate() {
+        let affected = tx.execute(statement, []).map_err(|e| {
             fail(format!(
                 "the patch failed and was rolled back, the target is unchanged: {}",
                 one_line(e)
             ))
         })?;
+        write.check_affected(n, affected as u64, expected)?;
     }
-    let mut batches = Vec::new();
-    for sql in reads {
-        batches.extend(read_with(&tx, sql, schema, columns).map_err(fail)?);
-    }
-    verify(batches)?;
+    verify(read_all(write.reads)?)?;
     tx.commit()
         .map_err(|e| fail(format!("COMMIT failed: {}", one_line(e))))
 }
