@@ -85,13 +85,34 @@ fn assert_hidden(what: &str, text: &str) {
 fn masked_values_appear_in_no_diff_output() {
     let dir = tempfile::tempdir().unwrap();
     write_sides(dir.path());
-    for format in ["table", "json", "ndjson", "markdown"] {
+    // The mask by flag, or by a rule file's `[report] mask`.
+    std::fs::write(
+        dir.path().join("mask.toml"),
+        "key = [\"acct\"]\n[left]\nsource = \"left.csv\"\n[right]\nsource = \"right.csv\"\n\
+         [columns]\nmap = { ssn = \"social\" }\n[report]\nmask = [\"acct\", \"ssn\"]\n",
+    )
+    .unwrap();
+    let masks: [&[&str]; 2] = [
+        &["--rules", "mask.toml"],
+        &[
+            "--key",
+            "acct",
+            "--map",
+            "ssn=social",
+            "--mask",
+            "acct,social",
+        ],
+    ];
+    for (format, mask) in ["table", "json", "ndjson", "markdown"]
+        .into_iter()
+        .flat_map(|f| masks.map(|m| (f, m)))
+    {
         for diffs in ["diffs.csv", "diffs.parquet"] {
             let path = dir.path().join(diffs);
             let _ = std::fs::remove_file(&path);
             let out = recon(dir.path())
-                .args(["diff", "left.csv", "right.csv", "--key", "acct"])
-                .args(["--map", "ssn=social", "--mask", "acct,social"])
+                .args(["diff", "left.csv", "right.csv"])
+                .args(mask)
                 .args(["--format", format, "--output-diffs", diffs])
                 .output()
                 .unwrap();
@@ -100,7 +121,10 @@ fn masked_values_appear_in_no_diff_output() {
             // The run did report the differences, only not their values.
             assert!(text.contains("amount"), "{format}: {text}");
             assert!(text.contains("***"), "{format}: {text}");
-            assert_hidden(&format!("diff --format {format} with {diffs}"), &text);
+            assert_hidden(
+                &format!("diff {mask:?} --format {format} with {diffs}"),
+                &text,
+            );
         }
     }
     // Without the mask the same run shows them: the search above can fail.
