@@ -1112,3 +1112,88 @@ fn a_source_name_cannot_inject_sql_into_a_patch() {
         .unwrap();
     assert_eq!(v, 1, "orders is untouched");
 }
+
+/// Flags and rule files go through one settings builder: the same values
+/// are accepted and refused with the same words either way.
+#[test]
+fn flags_and_rule_files_accept_and_refuse_the_same_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (left, right) = (dir.path().join("l.tsv"), dir.path().join("r.tsv"));
+    std::fs::write(&left, "id\tprice\n1\t10.0\n2\t20.0\n").unwrap();
+    std::fs::write(&right, "id\tprice\n1\t10.5\n2\t20.0\n").unwrap();
+    let rules = dir.path().join("r.toml");
+    let write_rules = |extra: &str, delimiter: &str| {
+        std::fs::write(
+            &rules,
+            format!(
+                "key = [\"id\"]\n[left]\nsource = \"csv:{}\"\ndelimiter = \"{delimiter}\"\n\
+                 [right]\nsource = \"csv:{}\"\ndelimiter = \"{delimiter}\"\n{extra}",
+                left.display(),
+                right.display()
+            ),
+        )
+        .unwrap();
+    };
+    let run = |args: &[&str]| {
+        let out = recon().args(args).output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (l, r) = (
+        format!("csv:{}", left.display()),
+        format!("csv:{}", right.display()),
+    );
+    // `tab` is a tab in both.
+    let (code, _, stderr) = run(&["diff", &l, &r, "--key", "id", "--delimiter", "tab"]);
+    assert_eq!(code, 1, "{stderr}");
+    write_rules("", "tab");
+    let (code, _, stderr) = run(&["check", rules.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    // A two-byte delimiter is refused by both, in the same words.
+    let (code, _, flag) = run(&["diff", &l, &r, "--key", "id", "--delimiter", "§"]);
+    assert_eq!(code, 2);
+    write_rules("", "§");
+    let (code, _, file) = run(&["validate", rules.to_str().unwrap()]);
+    assert_eq!(code, 2, "{file}");
+    let words = "\"§\" must be one ASCII character";
+    assert!(
+        flag.contains(words) && file.contains(words),
+        "{flag}\n{file}"
+    );
+    // A negative tolerance likewise.
+    let (code, _, flag) = run(&[
+        "diff",
+        &l,
+        &r,
+        "--key",
+        "id",
+        "--delimiter",
+        "tab",
+        "--abs-tol",
+        "price=-1",
+    ]);
+    assert_eq!(code, 2);
+    write_rules("[compare.price]\nabs = -1\n", "tab");
+    let (code, _, file) = run(&["validate", rules.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let words = "column price: abs = -1: expected a number, 0 or more";
+    assert!(
+        flag.contains(words) && file.contains(words),
+        "{flag}\n{file}"
+    );
+    // The rule file's tolerance applies through `diff --rules` as through `check`.
+    write_rules("[compare.price]\nabs = 1\n", "tab");
+    let (code, _, stderr) = run(&[
+        "diff",
+        &l,
+        &r,
+        "--rules",
+        rules.to_str().unwrap(),
+        "--delimiter",
+        "tab",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+}

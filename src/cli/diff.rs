@@ -73,9 +73,10 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Sessions per database for checksum queries (PostgreSQL shares one
-    /// snapshot between them; MySQL/MariaDB always uses one).
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub db_threads: usize,
+    /// snapshot between them; MySQL/MariaDB starts them under a brief
+    /// LOCK TABLES) [default: the rule file's, else 4].
+    #[arg(long, value_name = "N")]
+    pub db_threads: Option<usize>,
     /// Read both database sides whole instead of computing checksums inside them.
     #[arg(long)]
     pub no_pushdown: bool,
@@ -86,7 +87,7 @@ pub struct Args {
     /// SQL over the right source (a file is table `t`).
     #[arg(long, value_name = "SQL")]
     pub right_query: Option<String>,
-    /// CSV field delimiter (one character; `\t` for tab).
+    /// CSV field delimiter (one ASCII character; `\t` or `tab` for tab).
     #[arg(long, default_value = ",")]
     pub delimiter: String,
     /// CSV files have no header line (columns are named column_1, column_2, ...).
@@ -141,15 +142,13 @@ fn column_rules(args: &Args, selection: &mut Selection) -> Result<()> {
             })
             .collect()
     };
+    // The value's range is checked with the rest of the settings.
     let number = |flag: &str, column: &str, v: &str| -> Result<f64> {
-        v.parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite() && *x >= 0.0)
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "--{flag} {column}={v}: expected a number, 0 or more"
-                ))
-            })
+        v.parse::<f64>().map_err(|_| {
+            Error::Usage(format!(
+                "--{flag} {column}={v}: expected a number, 0 or more"
+            ))
+        })
     };
     for (column, v) in pairs("abs-tol", &args.abs_tol)? {
         let value = number("abs-tol", &column, &v)?;
@@ -228,9 +227,15 @@ pub fn compare(args: &Args) -> Result<Compared> {
         runtime.handle(),
     )?;
     let file = args.rules.as_deref().map(recon::rules::load).transpose()?;
-    let mut selection = file
-        .as_ref()
-        .map_or_else(Selection::default, |f| f.rules.selection());
+    // The rule file's settings, then the flags over them, checked as one.
+    let mut spec = file.as_ref().map_or_else(
+        || Spec {
+            threads,
+            ..Spec::default()
+        },
+        |f| f.rules.spec(threads),
+    );
+    let selection = &mut spec.selection;
     if !args.key.is_empty() {
         selection.key = args.key.clone();
     }
@@ -242,22 +247,15 @@ pub fn compare(args: &Args) -> Result<Compared> {
     selection.columns.extend(args.columns.iter().cloned());
     selection.exclude.extend(args.exclude.iter().cloned());
     selection.map.extend(parse_map(&args.map)?);
-    let sample = file.as_ref().and_then(|f| f.rules.report.sample);
-    let mut spec = Spec {
-        selection,
-        max_diffs: args.max_diffs.or(sample),
-        leaf_rows: args.leaf_rows,
-        threads,
-        pushdown: !args.no_pushdown,
-        db_threads: args.db_threads.max(1),
-        progress: !args.quiet && std::io::stderr().is_terminal(),
-        ..Spec::default()
-    };
-    column_rules(args, &mut spec.selection)?;
-    spec.mask = file
-        .as_ref()
-        .map(|f| f.rules.report.mask.clone())
-        .unwrap_or_default();
+    column_rules(args, selection)?;
+    recon::rules::settings::check_selection(selection).map_err(|p| Error::Usage(p.message))?;
+    spec.max_diffs = args.max_diffs.or(spec.max_diffs);
+    spec.leaf_rows = args.leaf_rows;
+    spec.pushdown &= !args.no_pushdown;
+    if let Some(n) = args.db_threads {
+        spec.db_threads = n.max(1);
+    }
+    spec.progress = !args.quiet && std::io::stderr().is_terminal();
     spec.mask
         .extend(args.mask.iter().map(|c| c.trim().to_string()));
     let outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;

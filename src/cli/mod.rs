@@ -58,15 +58,9 @@ pub fn run(cli: Cli) -> recon::Result<u8> {
     }
 }
 
-/// The CSV delimiter option: one character, or `\t` / `tab`.
+/// `--delimiter`, checked as a rule file's `delimiter` is.
 fn parse_delimiter(text: &str) -> recon::Result<u8> {
-    match text {
-        "\\t" | "\t" | "tab" => Ok(b'\t'),
-        d if d.len() == 1 => Ok(d.as_bytes()[0]),
-        d => Err(recon::Error::Usage(format!(
-            "--delimiter must be one character, not {d:?}"
-        ))),
-    }
+    recon::rules::settings::delimiter(text).map_err(|m| recon::Error::Usage(format!("--{m}")))
 }
 
 /// The async runtime DataFusion reads files on.

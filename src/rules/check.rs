@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use super::{GateRule, Level, LoadedRules, Threshold, expand_env};
 use crate::aggregate::{AggregateFinding, AggregateSpec};
-use crate::compare::Spec;
 use crate::error::{Error, Result, Side, one_line};
 use crate::report::{MASKED, Mask, Report};
 use crate::source::{self, OpenOptions};
@@ -132,8 +131,7 @@ fn compare(
             .map_err(|why| at(format!("[{side}] query: {why}")))?;
         let delimiter = match rule.delimiter.as_deref() {
             None => b',',
-            Some("\\t") => b'\t',
-            Some(d) => *d.as_bytes().first().unwrap_or(&b','),
+            Some(d) => super::settings::delimiter(d).map_err(|m| at(format!("[{side}] {m}")))?,
         };
         let options = OpenOptions {
             threads,
@@ -171,18 +169,7 @@ fn compare(
     if rules.key.is_empty() {
         return Ok((aggregates, None));
     }
-    let spec = Spec {
-        selection: rules.selection(),
-        max_diffs: rules.report.sample,
-        threads,
-        mask: rules.report.mask.clone(),
-        ..Spec::default()
-    };
-    let spec = Spec {
-        db_threads: rules.database.threads.map_or(spec.db_threads, |n| n.get()),
-        pushdown: rules.database.pushdown.unwrap_or(spec.pushdown),
-        ..spec
-    };
+    let spec = rules.spec(threads);
     let report = crate::diff(left.as_ref(), right.as_ref(), &spec)?.report;
     write_files(&rules.report, &report)?;
     Ok((aggregates, Some(report)))

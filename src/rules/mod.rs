@@ -9,6 +9,7 @@
 
 pub mod check;
 mod parse;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::{ColumnRule, RuleFile};
+use super::RuleFile;
+use super::settings::{self, Problem, Step};
 #[cfg(test)]
 use crate::canon::Duration;
 use crate::error::{Error, Result};
@@ -22,88 +23,47 @@ pub fn parse(path: &Path, text: &str) -> Result<RuleFile> {
         let line = e.span().map(|s| line_of_offset(text, s.start));
         at(line, plain_words(&crate::error::one_line(e.message())))
     })?;
-    check(&rules).map_err(|(needle, message)| at(find_line(text, &needle), message))?;
+    check(&rules).map_err(|p| at(line_at(text, &p.place), p.message))?;
     Ok(rules)
 }
 
-/// Checks across fields; on failure, a text to find the line by and the message.
-fn check(rules: &RuleFile) -> std::result::Result<(), (String, String)> {
-    if rules.key.iter().any(|k| k.trim().is_empty()) {
-        return Err(("key".into(), "`key` holds an empty column name".into()));
-    }
+/// Checks across fields: the settings every front end shares, then what
+/// only a rule file has (sources, aggregates, the gate).
+fn check(rules: &RuleFile) -> std::result::Result<(), Problem> {
+    let at = |place: &[&str], message: String| Problem {
+        place: place.iter().map(|k| Step::Key(k.to_string())).collect(),
+        message,
+    };
     if rules.key.is_empty() && rules.aggregates.is_none() {
-        return Err((
-            "[left]".into(),
+        return Err(at(
+            &["left"],
             "a rule file needs `key = [\"col\", ...]` (before the first [table]) or an [aggregates] table".into(),
         ));
     }
+    settings::check_selection(&rules.selection())?;
     if let Some(a) = &rules.aggregates {
         for (name, v) in [("abs", a.abs), ("rel", a.rel)] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err((
-                    "[aggregates]".into(),
+                return Err(at(
+                    &["aggregates", name],
                     format!("[aggregates] {name} = {v}: expected a number, 0 or more"),
                 ));
             }
         }
         if a.metrics.as_ref().is_some_and(|m| m.is_empty()) {
-            return Err(("metrics".into(), "[aggregates] metrics is empty".into()));
+            return Err(at(
+                &["aggregates", "metrics"],
+                "[aggregates] metrics is empty".into(),
+            ));
         }
     }
-    for side in [&rules.left, &rules.right] {
+    for (name, side) in [("left", &rules.left), ("right", &rules.right)] {
         if side.source.trim().is_empty() {
-            return Err(("source".into(), "`source` is empty".into()));
+            return Err(at(&[name, "source"], "`source` is empty".into()));
         }
-        // One byte: a CSV reader splits on bytes, so `§` would become 0xC2.
-        if let Some(d) = &side.delimiter
-            && d != "\\t"
-            && !(d.len() == 1 && d.is_ascii())
-        {
-            return Err((
-                "delimiter".into(),
-                format!("delimiter {d:?} must be one ASCII character (or \"\\t\")"),
-            ));
+        if let Some(d) = &side.delimiter {
+            settings::delimiter(d).map_err(|m| at(&[name, "delimiter"], m))?;
         }
-    }
-    let columns = &rules.columns;
-    for key in &rules.key {
-        if columns.exclude.contains(key) {
-            return Err((
-                format!("\"{key}\""),
-                format!("key column {key:?} cannot be excluded"),
-            ));
-        }
-        if rules.compare.contains_key(key) {
-            return Err((
-                format!("compare.{key}"),
-                format!("key column {key:?} cannot have comparison rules (keys match exactly)"),
-            ));
-        }
-    }
-    if let Some(both) = columns.include.iter().find(|c| columns.exclude.contains(c)) {
-        return Err((
-            format!("\"{both}\""),
-            format!("column {both:?} is both included and excluded"),
-        ));
-    }
-    let mut targets: Vec<&String> = columns.map.values().collect();
-    targets.sort();
-    if let Some(twice) = targets.windows(2).find(|w| w[0] == w[1]) {
-        return Err((
-            format!("\"{}\"", twice[0]),
-            format!("two columns are mapped to {:?}", twice[0]),
-        ));
-    }
-    let named = rules
-        .compare
-        .iter()
-        .map(|(name, rule)| (format!("compare.{name}"), rule));
-    let typed = rules
-        .defaults
-        .iter()
-        .map(|(class, rule)| (format!("defaults.{}", class_name(*class)), rule));
-    for (place, rule) in named.chain(typed) {
-        check_column_rule(rule).map_err(|m| (place.clone(), format!("[{place}]: {m}")))?;
     }
     let gate = &rules.gate;
     for (name, threshold) in [
@@ -117,8 +77,8 @@ fn check(rules: &RuleFile) -> std::result::Result<(), (String, String)> {
         for value in [t.warn, t.fail].into_iter().flatten() {
             let fits = value >= 0.0 && (!ratio || value <= 1.0) && (ratio || value.fract() == 0.0);
             if !fits {
-                return Err((
-                    name.into(),
+                return Err(at(
+                    &["gate", name],
                     format!(
                         "{name} = {value}: expected {}",
                         if ratio {
@@ -133,8 +93,8 @@ fn check(rules: &RuleFile) -> std::result::Result<(), (String, String)> {
         if let (Some(w), Some(f)) = (t.warn, t.fail)
             && w > f
         {
-            return Err((
-                name.into(),
+            return Err(at(
+                &["gate", name],
                 format!("{name}: warn ({w}) is above fail ({f})"),
             ));
         }
@@ -142,43 +102,36 @@ fn check(rules: &RuleFile) -> std::result::Result<(), (String, String)> {
     Ok(())
 }
 
-fn class_name(class: super::TypeClass) -> &'static str {
-    use super::TypeClass::*;
-    match class {
-        Int => "int",
-        Float => "float",
-        Decimal => "decimal",
-        Text => "text",
-        Timestamp => "timestamp",
-        Date => "date",
-    }
-}
-
-/// Values that make sense alone; whether they fit the column's type is
-/// checked when the data's schema is known.
-fn check_column_rule(rule: &ColumnRule) -> std::result::Result<(), String> {
-    for (name, value) in [("abs", rule.abs), ("rel", rule.rel)] {
-        if let Some(v) = value
-            && !(v.is_finite() && v >= 0.0)
-        {
-            return Err(format!("{name} = {v}: expected a number, 0 or more"));
+/// The line of the setting at `place`, from the TOML parser's spans: the
+/// deepest step found (a table key's own line when its value is a table).
+fn line_at(text: &str, place: &[Step]) -> Option<usize> {
+    let document = toml::de::DeTable::parse(text).ok()?;
+    let mut span = None;
+    let mut table = Some(document.get_ref());
+    let mut array = None;
+    for step in place {
+        match step {
+            Step::Key(name) => {
+                let (key, value) = table?.iter().find(|(k, _)| k.get_ref() == name)?;
+                span = Some(match value.get_ref() {
+                    toml::de::DeValue::Table(_) => key.span(),
+                    _ => value.span(),
+                });
+                (table, array) = match value.get_ref() {
+                    toml::de::DeValue::Table(t) => (Some(t), None),
+                    toml::de::DeValue::Array(a) => (None, Some(a)),
+                    _ => (None, None),
+                };
+            }
+            Step::Item(text) => {
+                let item = array?
+                    .iter()
+                    .find(|v| matches!(v.get_ref(), toml::de::DeValue::String(s) if s == text))?;
+                span = Some(item.span());
+            }
         }
     }
-    if let Some(d) = rule.digits
-        && !(1..=17).contains(&d)
-    {
-        return Err(format!("digits = {d}: expected 1 to 17 significant digits"));
-    }
-    let numeric = rule.abs.is_some() || rule.rel.is_some() || rule.digits.is_some();
-    let textual =
-        rule.trim.is_some() || rule.case_insensitive.is_some() || rule.null_equals_empty.is_some();
-    if numeric && rule.time.is_some() {
-        return Err("a numeric tolerance and a time tolerance cannot both apply".into());
-    }
-    if textual && (numeric || rule.time.is_some()) {
-        return Err("text rules (trim, case_insensitive, null_equals_empty) and numeric or time tolerances cannot both apply".into());
-    }
-    Ok(())
+    span.map(|s| line_of_offset(text, s.start))
 }
 
 /// serde names Rust types in its messages; a rule file's author thinks in
@@ -201,22 +154,6 @@ fn plain_words(message: &str) -> String {
 /// The 1-based line holding byte `offset`.
 fn line_of_offset(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// The first line that mentions `needle` as a whole word outside a comment
-/// (`key` is not found in `monkey`, nor `compare.a` in `compare.ab`).
-fn find_line(text: &str, needle: &str) -> Option<usize> {
-    let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
-    text.lines()
-        .position(|line| {
-            let code = line.split('#').next().unwrap_or("");
-            code.match_indices(needle).any(|(at, _)| {
-                let before = code[..at].chars().next_back();
-                let after = code[at + needle.len()..].chars().next();
-                !before.is_some_and(word) && !after.is_some_and(word)
-            })
-        })
-        .map(|i| i + 1)
 }
 
 /// A gate threshold: a bare number is the fail level; a table gives either level.
@@ -360,6 +297,27 @@ mod tests {
                 4,
                 "one ASCII character",
             ),
+            // the same name elsewhere first: the line is the setting's own
+            (
+                "description = \"id is the key; exclude = nothing\"\nkey = [\"id\"]\n\
+                 [left]\nsource = \"a\"\n[right]\nsource = \"b\"\n[columns]\n\
+                 exclude = [\n  \"note\",\n  \"id\",\n]\n"
+                    .to_string(),
+                10,
+                "cannot be excluded",
+            ),
+            (
+                "key = [\"id\"]\n[left]\nsource = \"a\"\ndelimiter = \";\"\n[right]\n\
+                 source = \"b\"\ndelimiter = \"ab\"\n"
+                    .to_string(),
+                7,
+                "one ASCII character",
+            ),
+            (
+                format!("{MINIMAL}[columns.map]\na = \"x\"\nb = \"x\"\n"),
+                8,
+                "mapped to",
+            ),
         ];
         for (text, line, word) in cases {
             let message = error_of(&text);
@@ -369,6 +327,19 @@ mod tests {
             );
             assert!(message.contains(word), "{message:?} lacks {word:?}");
             assert!(!message.contains('\n'), "{message:?}");
+        }
+    }
+
+    #[test]
+    fn tab_is_spelled_as_on_the_command_line() {
+        for tab in ["tab", "\\\\t", "\\t"] {
+            let text = format!(
+                "key = [\"id\"]\n[left]\nsource = \"a.csv\"\ndelimiter = \"{tab}\"\n\
+                 [right]\nsource = \"b\"\n"
+            );
+            let rules = parse(Path::new("r.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+            let d = rules.left.delimiter.unwrap();
+            assert_eq!(super::settings::delimiter(&d), Ok(b'\t'), "{tab}");
         }
     }
 
