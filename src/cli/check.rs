@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use recon::report::checks;
+use recon::report::{OutputFile, checks};
 use recon::rules::{self, check::Status};
 use recon::{Error, Result};
 
@@ -49,14 +49,9 @@ pub fn run(args: Args) -> Result<u8> {
     let runtime = super::runtime(threads)?;
     let files = rules::discover(&args.rules, &args.dir)?;
     // Output files are created first: a bad path fails before the work.
-    let create = |path: &PathBuf| {
-        std::fs::File::create(path).map_err(|e| Error::Output {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
-    };
-    let mut junit = args.junit.as_ref().map(create).transpose()?;
-    let mut markdown = args.markdown.as_ref().map(create).transpose()?;
+    let create = |path: &PathBuf| OutputFile::create(&path.display().to_string());
+    let junit = args.junit.as_ref().map(create).transpose()?;
+    let markdown = args.markdown.as_ref().map(create).transpose()?;
 
     let results: Vec<rules::check::CheckResult> = files
         .iter()
@@ -92,11 +87,15 @@ pub fn run(args: Args) -> Result<u8> {
         path: "standard output".into(),
         message: e.to_string(),
     })?;
-    if let (Some(file), Some(path)) = (junit.as_mut(), &args.junit) {
-        checks::write_checks_junit(&results, file, &path.display().to_string())?;
+    if let Some(mut file) = junit {
+        let path = file.path().to_string();
+        checks::write_checks_junit(&results, &mut file, &path)?;
+        file.commit()?;
     }
-    if let (Some(file), Some(path)) = (markdown.as_mut(), &args.markdown) {
-        checks::write_checks_markdown(&results, file, &path.display().to_string())?;
+    if let Some(mut file) = markdown {
+        let path = file.path().to_string();
+        checks::write_checks_markdown(&results, &mut file, &path)?;
+        file.commit()?;
     }
     // Errors also go to stderr, one line each, as for every command.
     for r in results.iter().filter(|r| r.status == Status::Error) {

@@ -8,6 +8,7 @@
 use std::io::Write;
 
 use recon::repair::{self, Policy, Target};
+use recon::report::OutputFile;
 use recon::{Error, Result, Side};
 
 use super::diff;
@@ -122,7 +123,7 @@ pub fn run(args: Args) -> Result<u8> {
                 .write_all(patch.sql.as_bytes())
                 .map_err(io)?;
         } else {
-            std::fs::write(path, &patch.sql).map_err(io)?;
+            OutputFile::write_all_and_commit(path, patch.sql.as_bytes())?;
             eprintln!(
                 "wrote {path}: {} inserts, {} updates, {} deletes{}",
                 patch.inserts,
@@ -173,15 +174,22 @@ pub fn run(args: Args) -> Result<u8> {
 
 /// Writes one batch to a Parquet file (the rows a repair is about to change).
 fn write_parquet(path: &str, batch: &arrow::record_batch::RecordBatch) -> Result<()> {
-    let fail = |e: String| Error::Output {
-        path: path.to_string(),
-        message: e,
+    let mut out = OutputFile::create(path)?;
+    write_batch(&mut out, batch)?;
+    out.commit()
+}
+
+/// Writes one batch as Parquet into an output not yet committed.
+fn write_batch(out: &mut OutputFile, batch: &arrow::record_batch::RecordBatch) -> Result<()> {
+    let path = out.path().to_string();
+    let fail = |e: parquet::errors::ParquetError| Error::Output {
+        path: path.clone(),
+        message: e.to_string(),
     };
-    let file = std::fs::File::create(path).map_err(|e| fail(e.to_string()))?;
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)
-        .map_err(|e| fail(e.to_string()))?;
-    writer.write(batch).map_err(|e| fail(e.to_string()))?;
-    writer.close().map_err(|e| fail(e.to_string()))?;
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None).map_err(fail)?;
+    writer.write(batch).map_err(fail)?;
+    writer.close().map_err(fail)?;
     Ok(())
 }
 
@@ -204,7 +212,7 @@ fn repair_file(
             "the target is a database: use --sql or --apply".into(),
         ));
     }
-    let (path, final_path) = if args.in_place {
+    let path = if args.in_place {
         let original = std::path::Path::new(target_spec);
         let is_parquet = original.extension().is_some_and(|e| e == "parquet");
         if !original.is_file() || !is_parquet {
@@ -212,47 +220,33 @@ fn repair_file(
                 "--in-place needs the target to be one .parquet file, not {target_spec}"
             )));
         }
-        let name = original
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = original.with_file_name(format!(".{name}.recon-repair.parquet"));
-        (
-            temp.to_string_lossy().into_owned(),
-            Some(original.to_path_buf()),
-        )
+        target_spec.to_string()
     } else {
-        (args.write.clone().unwrap_or_default(), None)
+        args.write.clone().unwrap_or_default()
     };
     let repaired = repair::repaired_rows(&compared.outcome, target_source.as_ref(), policy)?;
     policy.allows(repaired.inserts + repaired.updates + repaired.deletes)?;
     let Some(batch) = &repaired.batch else {
         return Err(Error::Internal("no repaired rows".into()));
     };
-    write_parquet(&path, batch)?;
-    // The copy must now agree with the source of truth under the same rules.
+    // Written beside its final name, checked, and only then renamed over it:
+    // a failed check or a full disk leaves the target and the name untouched.
+    let mut out = OutputFile::create(&path)?;
+    write_batch(&mut out, batch)?;
+    let written = format!("parquet:{}", out.written_path().display());
     let options = recon::source::OpenOptions::default();
-    let check = recon::source::open(
-        &path,
+    let copy = recon::source::open(
+        &written,
         None,
         truth.other(),
         &options,
         compared.runtime.handle(),
-    )
-    .and_then(|copy| {
-        let (l, r): (&dyn recon::source::Source, &dyn recon::source::Source) = match truth {
-            Side::Left => (truth_source.as_ref(), copy.as_ref()),
-            Side::Right => (copy.as_ref(), truth_source.as_ref()),
-        };
-        recon::diff(l, r, &compared.spec)
-    });
-    let after = match check {
-        Ok(c) => c.report.summary,
-        Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            return Err(e);
-        }
+    )?;
+    let (l, r): (&dyn recon::source::Source, &dyn recon::source::Source) = match truth {
+        Side::Left => (truth_source.as_ref(), copy.as_ref()),
+        Side::Right => (copy.as_ref(), truth_source.as_ref()),
     };
+    let after = recon::diff(l, r, &compared.spec)?.report.summary;
     // Whatever the policy, the copy differs from the truth in exactly the
     // rows the policy left alone: every touched row now agrees.
     let expected = policy.remaining(&compared.outcome.report.summary);
@@ -261,7 +255,6 @@ fn repair_file(
         Side::Right => (after.only_right, after.only_left, after.changed),
     };
     if found != expected {
-        let _ = std::fs::remove_file(&path);
         return Err(Error::Unstable(format!(
             "the repaired copy differs from the source of truth in {} rows where {} were \
              expected (rows left alone by the policy); nothing was written",
@@ -269,23 +262,18 @@ fn repair_file(
             expected.0 + expected.1 + expected.2
         )));
     }
-    if let Some(original) = final_path {
-        std::fs::rename(&path, &original).map_err(|e| Error::Output {
-            path: original.display().to_string(),
-            message: e.to_string(),
-        })?;
-        eprintln!(
-            "repaired {} in place: {} inserts, {} updates, {} deletes",
-            original.display(),
-            repaired.inserts,
-            repaired.updates,
-            repaired.deletes
-        );
-    } else {
-        eprintln!(
-            "wrote {path}: {} inserts, {} updates, {} deletes",
-            repaired.inserts, repaired.updates, repaired.deletes
-        );
-    }
+    drop(copy);
+    out.commit()?;
+    eprintln!(
+        "{} {path}: {} inserts, {} updates, {} deletes",
+        if args.in_place {
+            "repaired in place"
+        } else {
+            "wrote"
+        },
+        repaired.inserts,
+        repaired.updates,
+        repaired.deletes
+    );
     Ok(EXIT_EQUAL)
 }

@@ -2,7 +2,6 @@
 //! read in a terminal: `status`, the key columns, then `left_<col>` and
 //! `right_<col>` for every compared column, in the sources' own types.
 
-use std::fs::File;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, StringArray, UInt32Array};
@@ -11,7 +10,7 @@ use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 
-use super::Mask;
+use super::{Mask, OutputFile};
 use crate::canon;
 use crate::diff::RowDiff;
 use crate::error::{Error, Result, Side};
@@ -25,8 +24,7 @@ pub fn write_diffs(path: &str, plan: &ComparePlan, rows: &RowDiff, mask: &Mask) 
 /// An output file opened before the comparison starts, so that a bad path
 /// fails at once rather than after the work is done.
 pub struct DiffsFile {
-    path: String,
-    file: File,
+    out: OutputFile,
     parquet: bool,
 }
 
@@ -41,10 +39,8 @@ impl DiffsFile {
         if !parquet && !lower.ends_with(".csv") {
             return Err(fail("use a .parquet or .csv file name".into()));
         }
-        let file = File::create(path).map_err(|e| fail(e.to_string()))?;
         Ok(DiffsFile {
-            path: path.to_string(),
-            file,
+            out: OutputFile::create(path)?,
             parquet,
         })
     }
@@ -57,12 +53,15 @@ impl DiffsFile {
 }
 
 fn write_rows(out: DiffsFile, plan: &ComparePlan, rows: &RowDiff, mask: &Mask) -> Result<u64> {
-    let path = out.path.as_str();
+    let DiffsFile {
+        out: mut file,
+        parquet,
+    } = out;
+    let path = file.path().to_string();
     let fail = |message: String| Error::Output {
-        path: path.to_string(),
+        path: path.clone(),
         message,
     };
-    let parquet = out.parquet;
 
     // (status, left row, right row) for every output line.
     let mut lines: Vec<(&str, Option<u32>, Option<u32>)> = rows
@@ -158,15 +157,15 @@ fn write_rows(out: DiffsFile, plan: &ComparePlan, rows: &RowDiff, mask: &Mask) -
             .unwrap_or(field)
             .to_string()
     })?;
-    let file = out.file;
     if parquet {
-        let mut writer =
-            ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| fail(e.to_string()))?;
+        let mut writer = ArrowWriter::try_new(&mut file, batch.schema(), None)
+            .map_err(|e| fail(e.to_string()))?;
         writer.write(&batch).map_err(|e| fail(e.to_string()))?;
         writer.close().map_err(|e| fail(e.to_string()))?;
     } else {
-        let mut writer = arrow::csv::Writer::new(file);
+        let mut writer = arrow::csv::Writer::new(&mut file);
         writer.write(&batch).map_err(|e| fail(e.to_string()))?;
     }
+    file.commit()?;
     Ok(lines.len() as u64)
 }

@@ -8,6 +8,7 @@ mod diffs_file;
 mod json;
 mod markdown;
 mod mask;
+mod output;
 pub mod table;
 pub mod values;
 
@@ -26,6 +27,7 @@ pub use diffs_file::{DiffsFile, write_diffs};
 pub use json::{write_json, write_ndjson};
 pub use markdown::write_markdown;
 pub use mask::{MASKED, Mask};
+pub use output::OutputFile;
 pub use table::{TABLE_SAMPLE, write_table};
 
 /// Equal within the rules, or not.

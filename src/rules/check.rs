@@ -207,15 +207,11 @@ fn write_files(options: &super::ReportRule, report: &Report) -> Result<()> {
             path: path.clone(),
             message: e.to_string(),
         };
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-        }
-        let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(fail)?);
+        let mut file = std::io::BufWriter::new(crate::report::OutputFile::create(path)?);
         render(report, &mut file, sample)?;
-        std::io::Write::flush(&mut file).map_err(fail)?;
+        file.into_inner()
+            .map_err(|e| fail(e.into_error()))?
+            .commit()?;
     }
     Ok(())
 }

@@ -253,6 +253,8 @@ impl FileSource {
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true);
         let ctx = SessionContext::new_with_config(config);
+        let local = ::url::Url::parse("file://").map_err(|e| Error::Internal(e.to_string()))?;
+        ctx.register_object_store(&local, super::local_store::GuardedLocal::new());
         let paths = spec.paths();
         let frame = runtime
             .block_on(async {
@@ -381,6 +383,7 @@ fn clean_datafusion_message(e: datafusion::error::DataFusionError) -> String {
         .trim_start_matches("Parquet error: ")
         .trim_start_matches("Error during planning: ")
         .trim_start_matches("Object Store error: ")
+        .trim_start_matches("Generic local error: ")
         .trim_start_matches("Internal error: ");
     // DataFusion's internal errors ask users to file a bug with DataFusion; here the
     // cause is nearly always the input file, so keep only the cause.

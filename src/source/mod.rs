@@ -6,6 +6,7 @@
 mod credentials;
 pub mod db;
 mod file;
+mod local_store;
 mod memory;
 mod parquet;
 pub mod url;
