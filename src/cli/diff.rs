@@ -80,6 +80,10 @@ pub struct Args {
     /// Read both database sides whole instead of computing checksums inside them.
     #[arg(long)]
     pub no_pushdown: bool,
+    /// Pause checksum queries while a server is busier than N: PostgreSQL
+    /// sessions of others running a query, MySQL/MariaDB `Threads_running`.
+    #[arg(long, value_name = "N")]
+    pub max_load: Option<u64>,
     /// SQL over the left source to filter, project or fold it first: over a
     /// file it sees the file as table `t`; a database runs it as it is.
     #[arg(long, value_name = "SQL")]
@@ -255,6 +259,7 @@ pub fn compare(args: &Args) -> Result<Compared> {
     if let Some(n) = args.db_threads {
         spec.db_threads = n.max(1);
     }
+    spec.max_load = args.max_load.or(spec.max_load);
     spec.progress = !args.quiet && std::io::stderr().is_terminal();
     spec.mask
         .extend(args.mask.iter().map(|c| c.trim().to_string()));

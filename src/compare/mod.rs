@@ -48,6 +48,9 @@ pub struct Spec {
     pub db_threads: usize,
     /// Columns (left or right names) whose values no output shows.
     pub mask: Vec<String>,
+    /// Pause checksum queries while a server runs more than this many
+    /// queries of others (`--max-load`).
+    pub max_load: Option<u64>,
 }
 
 impl Default for Spec {
@@ -64,6 +67,7 @@ impl Default for Spec {
             pushdown: true,
             db_threads: 4,
             mask: Vec::new(),
+            max_load: None,
         }
     }
 }

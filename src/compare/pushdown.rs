@@ -86,6 +86,29 @@ struct SideWork<'a> {
     no_nulls: bool,
     /// Why the side runs on fewer sessions than asked, for the report.
     note: Option<String>,
+    /// Pause while the server runs more queries than this (`--max-load`).
+    max_load: Option<u64>,
+    /// Milliseconds spent paused for load.
+    paused_ms: AtomicU64,
+}
+
+/// Waits, before a checksum query, until the server's load is at most
+/// `max` (re-read every quarter second); the time waited is added to `paused_ms`.
+async fn throttle(
+    session: &mut Session,
+    db: &DatabaseSource,
+    max: Option<u64>,
+    paused_ms: &AtomicU64,
+) -> Result<()> {
+    let Some(max) = max else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    while session.server_load().await.map_err(|m| db.error(m))? > max {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    paused_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    Ok(())
 }
 
 /// One leaf's digest: row count and sum of row hashes.
@@ -112,7 +135,7 @@ pub fn diff(
         &spec.selection,
         [traits, traits],
     )?;
-    let (layout, mut sides) = match prepare(&plan, left, right) {
+    let (layout, mut sides) = match prepare(&plan, left, right, spec.max_load) {
         Ok(prepared) => prepared,
         Err(reason) => return Ok(Err(reason)),
     };
@@ -141,6 +164,8 @@ pub fn diff(
         left_queries: sides[0].queries.load(Ordering::Relaxed),
         right_queries: sides[1].queries.load(Ordering::Relaxed),
         seconds_in_databases: (checksummed - started).as_secs_f64(),
+        left_seconds_paused: sides[0].paused_ms.load(Ordering::Relaxed) as f64 / 1e3,
+        right_seconds_paused: sides[1].paused_ms.load(Ordering::Relaxed) as f64 / 1e3,
         ..PushdownStats::default()
     };
     let notes: Vec<String> = sides.iter_mut().filter_map(|s| s.note.take()).collect();
@@ -283,6 +308,7 @@ fn prepare<'a>(
     plan: &ComparePlan,
     left: &'a DatabaseSource,
     right: &'a DatabaseSource,
+    max_load: Option<u64>,
 ) -> std::result::Result<(Layout, [SideWork<'a>; 2]), String> {
     let mut parts: [Vec<String>; 2] = Default::default();
     let mut key_parts: [Vec<String>; 2] = Default::default();
@@ -347,6 +373,8 @@ fn prepare<'a>(
             unique: false,
             no_nulls: false,
             note: None,
+            max_load,
+            paused_ms: AtomicU64::new(0),
         }
     };
     Ok((layout, [work(left, 0), work(right, 1)]))
@@ -372,8 +400,9 @@ impl SideWork<'_> {
     }
 
     async fn query(&mut self, sql: &str) -> Result<TextRows> {
-        self.queries.fetch_add(1, Ordering::Relaxed);
         let db = self.db;
+        throttle(&mut self.sessions[0], db, self.max_load, &self.paused_ms).await?;
+        self.queries.fetch_add(1, Ordering::Relaxed);
         self.sessions[0]
             .text_rows(sql)
             .await
@@ -386,6 +415,7 @@ impl SideWork<'_> {
         let results: Vec<Mutex<Option<TextRows>>> = sqls.iter().map(|_| Mutex::new(None)).collect();
         let db = self.db;
         let queries = &self.queries;
+        let (max_load, paused_ms) = (self.max_load, &self.paused_ms);
         let workers = self.sessions.iter_mut().map(|session| {
             let (next, results) = (&next, &results);
             async move {
@@ -398,6 +428,7 @@ impl SideWork<'_> {
                     let Some(sql) = sqls.get(i) else {
                         return Ok::<(), Error>(());
                     };
+                    throttle(session, db, max_load, paused_ms).await?;
                     queries.fetch_add(1, Ordering::Relaxed);
                     let rows = session
                         .text_rows(sql)
@@ -755,6 +786,7 @@ async fn first_level(
     let found = Mutex::new(BTreeMap::new());
     let db = side.db;
     let queries = &side.queries;
+    let (max_load, paused_ms) = (side.max_load, &side.paused_ms);
     let (row_hash, keys, dialect) = (&side.row_hash, &side.keys, side.dialect);
     let workers = side.sessions.iter_mut().map(|session| {
         let (schedule, found) = (&schedule, &found);
@@ -776,6 +808,7 @@ async fn first_level(
                     relation: db.relation(),
                 };
                 let sql = view.sql(lo, width, lo + first * width, lo + last * width);
+                throttle(session, db, max_load, paused_ms).await?;
                 let started = Instant::now();
                 queries.fetch_add(1, Ordering::Relaxed);
                 let rows = session

@@ -163,6 +163,9 @@ pub struct PushdownStats {
     pub right_bytes_fetched: u64,
     /// Connecting, checksums, bisection and fetching.
     pub seconds_in_databases: f64,
+    /// Time checksum queries waited for a busy server (`--max-load`), per side.
+    pub left_seconds_paused: f64,
+    pub right_seconds_paused: f64,
     /// The row diff of the fetched rows.
     pub seconds_compare: f64,
 }

@@ -73,6 +73,9 @@ pub struct DatabaseRule {
     pub threads: Option<std::num::NonZeroUsize>,
     /// Compute checksums inside the databases (default true).
     pub pushdown: Option<bool>,
+    /// Pause checksum queries while a server runs more queries than this
+    /// (PostgreSQL: active sessions of others; MySQL: Threads_running).
+    pub max_load: Option<u64>,
 }
 
 /// Aggregates compared between the sides.

@@ -168,6 +168,7 @@ impl RuleFile {
                 .threads
                 .map_or(default.db_threads, |n| n.get()),
             pushdown: self.database.pushdown.unwrap_or(default.pushdown),
+            max_load: self.database.max_load,
             ..default
         }
     }

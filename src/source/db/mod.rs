@@ -583,6 +583,29 @@ impl Session {
         }
     }
 
+    /// How busy the server is: PostgreSQL's active client sessions other
+    /// than recon's, MySQL/MariaDB's `Threads_running` (as
+    /// pt-table-checksum's `--max-load` reads it).
+    pub async fn server_load(&mut self) -> std::result::Result<u64, String> {
+        let sql = match self {
+            // Activity is cached per transaction unless the cache is cleared.
+            Session::Postgres(_) => {
+                "SELECT pg_stat_clear_snapshot(); SELECT count(*) FROM pg_stat_activity \
+                 WHERE state = 'active' AND backend_type = 'client backend' \
+                 AND application_name <> 'recon'"
+            }
+            Session::MySql(_) => {
+                "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+                                  WHERE VARIABLE_NAME = 'THREADS_RUNNING'"
+            }
+        };
+        let rows = self.text_rows(sql).await?;
+        rows.last()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| format!("the server's load could not be read ({sql})"))
+    }
+
     /// Runs one statement; returns the rows it affected (for an UPDATE on
     /// MySQL, the rows it matched: sessions ask for found rows).
     pub async fn execute(&mut self, sql: &str) -> std::result::Result<u64, String> {
