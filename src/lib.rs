@@ -33,7 +33,7 @@ pub mod report;
 pub mod rules;
 pub mod source;
 
-pub use compare::{Comparison, Spec, diff};
+pub use compare::{Comparison, Spec, diff, explain};
 pub use error::{Error, Result, Side};
 pub use plan::Selection;
 pub use report::{Report, Verdict};

@@ -103,3 +103,56 @@ fn checksums_wait_while_mariadb_is_busy() {
     let waited = paused(&report);
     assert!(waited > 1.0, "paused {waited} s while four queries ran 3 s");
 }
+
+#[test]
+fn explain_prints_what_each_server_would_run_and_runs_nothing() {
+    let (Some(pg_admin), Some(my_admin)) = (server("RECON_TEST_PG"), server("RECON_TEST_MYSQL"))
+    else {
+        return;
+    };
+    let (pg, my) = (
+        Pg::create(&pg_admin, "explain"),
+        My::create(&my_admin, "explain"),
+    );
+    pg.run("CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a')");
+    my.run("CREATE TABLE t (id INT PRIMARY KEY, v TEXT);\nINSERT INTO t VALUES (1, 'b')");
+    // A writer holds the MariaDB table: a real run would wait for its lock.
+    let mut writer = my.connect();
+    runtime().block_on(async {
+        writer.query_drop("START TRANSACTION").await.unwrap();
+        writer.query_drop("UPDATE t SET v = 'c'").await.unwrap();
+    });
+    let started = Instant::now();
+    let out = recon()
+        .args([
+            "diff",
+            &pg.url("t"),
+            &my.url("t"),
+            "--key",
+            "id",
+            "--explain",
+        ])
+        .args(["--db-threads", "2", "--max-load", "8"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // It returns without taking the lock the writer blocks.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    for expected in [
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;",
+        "SELECT pg_export_snapshot();",
+        "LOCK TABLES `t` READ;",
+        "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY;",
+        "pg_stat_activity",
+        "THREADS_RUNNING",
+        "GROUP BY 1;",
+        "FROM \"t\" WHERE (\"id\" >= :from AND \"id\" < :to)",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    runtime().block_on(writer.query_drop("ROLLBACK")).unwrap();
+}

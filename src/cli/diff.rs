@@ -104,6 +104,10 @@ pub struct Args {
     /// output: report, differences file, repair backup. Adds to a rule file's mask.
     #[arg(long, value_delimiter = ',', value_name = "COLS")]
     pub mask: Vec<String>,
+    /// Print the SQL each database would be sent (sessions, isolation,
+    /// checksum and fetch queries) and stop, without running any of it.
+    #[arg(long)]
+    pub explain: bool,
     /// Never draw a progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -197,8 +201,17 @@ pub struct Compared {
     pub repair: recon::rules::RepairRule,
 }
 
-/// Opens both sources, applies flags and rule file, and compares.
-pub fn compare(args: &Args) -> Result<Compared> {
+/// Both sources open and the comparison's settings, before it runs.
+pub struct Prepared {
+    pub sources: [std::sync::Arc<dyn source::Source>; 2],
+    pub runtime: tokio::runtime::Runtime,
+    pub spec: Spec,
+    pub repair: recon::rules::RepairRule,
+    diffs_file: Option<report::DiffsFile>,
+}
+
+/// Opens both sources and applies flags and rule file.
+pub fn prepare(args: &Args) -> Result<Prepared> {
     let threads = super::thread_count(args.threads)?;
     if args.leaf_rows == 0 {
         return Err(Error::Usage("--leaf-rows must be at least 1".into()));
@@ -263,20 +276,50 @@ pub fn compare(args: &Args) -> Result<Compared> {
     spec.progress = !args.quiet && std::io::stderr().is_terminal();
     spec.mask
         .extend(args.mask.iter().map(|c| c.trim().to_string()));
+    Ok(Prepared {
+        sources: [left, right],
+        runtime,
+        spec,
+        repair: file.map(|f| f.rules.repair).unwrap_or_default(),
+        diffs_file,
+    })
+}
+
+/// Opens both sources, applies flags and rule file, and compares.
+pub fn compare(args: &Args) -> Result<Compared> {
+    let Prepared {
+        sources,
+        runtime,
+        spec,
+        repair,
+        diffs_file,
+    } = prepare(args)?;
+    let [left, right] = &sources;
     let outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
     if let Some(file) = diffs_file {
         outcome.write_diffs_to(file)?;
     }
     Ok(Compared {
         outcome,
-        sources: [left, right],
+        sources,
         runtime,
         spec,
-        repair: file.map(|f| f.rules.repair).unwrap_or_default(),
+        repair,
     })
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    if args.explain {
+        let prepared = prepare(&args)?;
+        let [left, right] = &prepared.sources;
+        let text = recon::explain(left.as_ref(), right.as_ref(), &prepared.spec)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}").map_err(|e| Error::Output {
+            path: "standard output".into(),
+            message: e.to_string(),
+        })?;
+        return Ok(EXIT_EQUAL);
+    }
     let Compared {
         outcome,
         sources,

@@ -65,6 +65,13 @@ pub enum TruthSide {
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    if args.diff.explain {
+        return Err(Error::Usage(
+            "--explain shows what a diff sends the databases; for a repair, --sql FILE writes \
+             the patch without applying it"
+                .into(),
+        ));
+    }
     let compared = diff::compare(&args.diff)?;
     let rule = &compared.repair;
     let truth = match args.truth {

@@ -150,6 +150,52 @@ fn compare_unmasked(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Resul
     })
 }
 
+/// What a comparison would send each database, without running it
+/// (`--explain`): the checksum queries when both sides are databases, the
+/// one read of each database side otherwise.
+pub fn explain(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<String> {
+    let (left_db, right_db) = (left.as_database(), right.as_database());
+    let mut fallback = None;
+    if let (Some(l), Some(r), true) = (left_db, right_db, spec.pushdown) {
+        match pushdown::explain(l, r, spec)? {
+            Ok(text) => return Ok(text),
+            Err(reason) => fallback = Some(reason),
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(reason) = fallback {
+        out.push(format!(
+            "-- checksums cannot run in the databases ({reason}): each side is read whole"
+        ));
+    }
+    for (name, source, keys) in [
+        ("left", left, spec.selection.key.clone()),
+        (
+            "right",
+            right,
+            spec.selection
+                .key
+                .iter()
+                .map(|k| spec.selection.right_name(k).to_string())
+                .collect(),
+        ),
+    ] {
+        match source.as_database() {
+            Some(db) => {
+                out.push(format!("-- {name}: {}", db.describe()));
+                out.extend(db.session_sql(1));
+                out.push(format!("{};", db.read_all_sql(&keys)));
+            }
+            None => out.push(format!(
+                "-- {name}: {}: read by recon, no database",
+                source.describe()
+            )),
+        }
+        out.push(String::new());
+    }
+    Ok(out.join("\n"))
+}
+
 /// Compares two sources read by recon itself (files, or database sides
 /// read whole or fetched by range).
 pub(crate) fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {

@@ -380,6 +380,123 @@ fn prepare<'a>(
     Ok((layout, [work(left, 0), work(right, 1)]))
 }
 
+/// The SQL a checksum comparison sends each server, in order, for a DBA to
+/// review before it runs on a primary. Nothing here runs (opening the
+/// sources read their catalogs already); values only a run finds (the key's
+/// range, which leaves differ) are written `:name`. `None` with the reason
+/// when the comparison cannot run in the databases.
+pub fn explain(
+    left: &DatabaseSource,
+    right: &DatabaseSource,
+    spec: &Spec,
+) -> Result<std::result::Result<String, String>> {
+    if left.engine() == Engine::Sqlite || right.engine() == Engine::Sqlite {
+        return Ok(Err("SQLite is read in-process".into()));
+    }
+    let traits = SideTraits {
+        distinguishes_empty_from_null: true,
+        declares_nullability: false,
+    };
+    let plan = ComparePlan::with_traits(
+        &left.schema(),
+        &right.schema(),
+        &spec.selection,
+        [traits, traits],
+    )?;
+    let (layout, sides) = match prepare(&plan, left, right, spec.max_load) {
+        Ok(prepared) => prepared,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let threads = spec.db_threads.max(1);
+    let mut out = Vec::new();
+    for (name, side) in ["left", "right"].into_iter().zip(&sides) {
+        out.push(format!("-- {name}: {}", side.db.describe()));
+        out.extend(side.db.session_sql(threads));
+        if let Some((unique, not_null)) = side.key_facts_sql() {
+            out.push("-- what the catalog proves about the key (unique, NOT NULL):".into());
+            out.push(format!("{unique};"));
+            out.push(format!("{not_null};"));
+        }
+        if let Some(max) = spec.max_load {
+            out.push(format!(
+                "-- before each query below, until it reads at most {max} (every 0.25 s):"
+            ));
+            out.push(format!(
+                "{};",
+                crate::source::db::load_sql(side.db.engine())
+            ));
+        }
+        let relation = side.db.relation();
+        match layout {
+            Layout::IntegerKey => {
+                let k = &side.keys[0];
+                let view = RangeSql {
+                    dialect: side.dialect,
+                    key: k,
+                    row_hash: &side.row_hash,
+                    relation,
+                };
+                out.push("-- the key's range and NULL keys:".into());
+                out.push(format!(
+                    "SELECT MIN({k}), MAX({k}), SUM(CASE WHEN {k} IS NULL THEN 1 ELSE 0 END) \
+                     FROM {relation};"
+                ));
+                out.push(format!(
+                    "-- digests of leaves of :width (about {LEAF_KEYS}) keys from :lo, in \
+                     chunks sized to {CHUNK_SECONDS} s, spread over the sessions; a divergent \
+                     leaf again in {SPLIT} parts, until it holds at most {FETCH_ROWS} rows:"
+                ));
+                out.push(format!(
+                    "{};",
+                    view.text(&view.leaf(":lo", ":width"), ":from", ":to")
+                ));
+                out.push("-- keys that occur twice (unless a unique index rules them out):".into());
+                out.push(format!(
+                    "SELECT {k} FROM {relation} WHERE {k} IS NOT NULL GROUP BY {k} \
+                     HAVING COUNT(*) > 1;"
+                ));
+                out.push(format!(
+                    "-- the rows of divergent leaves, {RANGES_PER_FETCH} ranges per query:"
+                ));
+                out.push(format!(
+                    "SELECT {} FROM {relation} WHERE ({k} >= :from AND {k} < :to) OR ...;",
+                    side.db.select_list(&side.columns)
+                ));
+            }
+            Layout::HashedKey => {
+                let secret = crate::canon::keyed::sql_secret();
+                let bucket = side.dialect.bucket(secret, &side.key_text, 1024);
+                out.push("-- the row count (sets the number of buckets):".into());
+                out.push(format!("SELECT COUNT(*) FROM {relation};"));
+                out.push(format!(
+                    "-- digests per bucket of a keyed hash of the key (a power of two, about \
+                     one per {BUCKET_ROWS} rows; 1024 shown, with this run's key):"
+                ));
+                out.push(format!(
+                    "SELECT {bucket}, COUNT(*), SUM({}) FROM {relation} GROUP BY 1;",
+                    side.row_hash
+                ));
+                out.push(
+                    "-- buckets holding NULL keys, and duplicated keys (byte by byte), unless \
+                     the catalog rules them out:"
+                        .into(),
+                );
+                out.push(format!(
+                    "SELECT MIN({bucket}) FROM {relation} GROUP BY {} HAVING COUNT(*) > 1;",
+                    side.key_bytes
+                ));
+                out.push("-- the rows of divergent buckets:".into());
+                out.push(format!(
+                    "SELECT {} FROM {relation} WHERE {bucket} IN (:buckets);",
+                    side.db.select_list(&side.columns)
+                ));
+            }
+        }
+        out.push(String::new());
+    }
+    Ok(Ok(out.join("\n")))
+}
+
 /// What the checksum phase found and fetched.
 struct Fetched {
     batches: [Vec<RecordBatch>; 2],
@@ -456,12 +573,12 @@ impl SideWork<'_> {
     /// proves nothing, nor does anything about a PostgreSQL table with
     /// inheritance children (reading it reads theirs, which its constraints
     /// do not cover). Unknown for queries.
-    async fn key_facts(&mut self) -> Result<(bool, bool)> {
-        let Some(table) = self.db.table() else {
-            return Ok((false, false));
-        };
+    /// The catalog queries behind [`Self::key_facts`]: unique indexes, then
+    /// NOT NULL columns (none for a query source).
+    fn key_facts_sql(&self) -> Option<(String, String)> {
+        let table = self.db.table()?;
         let d = self.dialect;
-        let (unique_sql, not_null_sql) = match self.db.engine() {
+        Some(match self.db.engine() {
             Engine::Postgres => {
                 let relation = format!("to_regclass({})", d.string(&d.table(table)));
                 let no_children = format!(
@@ -502,6 +619,12 @@ impl SideWork<'_> {
                     ),
                 )
             }
+        })
+    }
+
+    async fn key_facts(&mut self) -> Result<(bool, bool)> {
+        let Some((unique_sql, not_null_sql)) = self.key_facts_sql() else {
+            return Ok((false, false));
         };
         let key_names: BTreeSet<String> = self
             .db
@@ -842,13 +965,22 @@ struct RangeSql<'s> {
 impl RangeSql<'_> {
     fn sql(&self, base: i128, width: i128, from: i128, to: i128) -> String {
         let d = self.dialect;
-        let k = self.key;
         // Past 2^63 - 1 the subtraction would overflow 64-bit arithmetic.
         let leaf = if to - 1 - base > i128::from(i64::MAX) {
-            d.wide_leaf(k, base, width)
+            d.wide_leaf(self.key, base, width)
         } else {
-            d.div(&format!("{} - {base}", d.as_bigint(k)), &width.to_string())
+            self.leaf(&base.to_string(), &width.to_string())
         };
+        self.text(&leaf, &from.to_string(), &to.to_string())
+    }
+
+    fn leaf(&self, base: &str, width: &str) -> String {
+        let d = self.dialect;
+        d.div(&format!("{} - {base}", d.as_bigint(self.key)), width)
+    }
+
+    fn text(&self, leaf: &str, from: &str, to: &str) -> String {
+        let k = self.key;
         format!(
             "SELECT {leaf}, COUNT(*), SUM({hash}) FROM {rel} WHERE {k} >= {from} AND {k} < {to} \
              GROUP BY 1",

@@ -337,12 +337,7 @@ impl DatabaseSource {
                 let mut lock = Session::connect(&self.url)
                     .await
                     .map_err(|m| self.error(m))?;
-                let locked = lock
-                    .text_rows(&format!(
-                        "SET SESSION lock_wait_timeout = 1; LOCK TABLES {} READ",
-                        self.dialect().table(table)
-                    ))
-                    .await;
+                let locked = lock.text_rows(&self.lock_sql(table)).await;
                 if locked.is_err() {
                     sessions.truncate(1);
                 }
@@ -375,6 +370,74 @@ impl DatabaseSource {
                 Ok((sessions, note))
             }
         }
+    }
+
+    /// The lock under which MySQL sessions start their snapshots.
+    fn lock_sql(&self, table: &str) -> String {
+        format!(
+            "SET SESSION lock_wait_timeout = 1; LOCK TABLES {} READ",
+            self.dialect().table(table)
+        )
+    }
+
+    /// The statements `snapshot_sessions(n)` sends, for `--explain`.
+    pub fn session_sql(&self, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        match self.url.engine {
+            Engine::Postgres => {
+                out.push(format!("-- each of {n} session(s), on connect:"));
+                out.push(format!("{};", postgres::SESSION_SETUP));
+                out.push(format!("{};", postgres::BEGIN));
+                if n > 1 {
+                    out.push("-- session 1 shares its snapshot with the others:".into());
+                    out.push("SELECT pg_export_snapshot();".into());
+                    out.push(format!(
+                        "-- sessions 2 to {n}: {}; SET TRANSACTION SNAPSHOT ':snapshot';",
+                        postgres::BEGIN
+                    ));
+                }
+            }
+            Engine::MySql => {
+                out.push(format!("-- each of {n} session(s), on connect:"));
+                out.extend(mysql::SESSION_SETUP.iter().map(|s| format!("{s};")));
+                match (&self.table, n > 1) {
+                    (Some(table), true) => {
+                        out.push(
+                            "-- one more session holds writers off while the others start \
+                             (at most 1 s of waiting; one session otherwise):"
+                                .into(),
+                        );
+                        out.push(format!("{};", self.lock_sql(table)));
+                        out.push(format!("-- each session: {};", mysql::BEGIN));
+                        out.push("UNLOCK TABLES;".into());
+                    }
+                    _ => out.push(format!("{};", mysql::BEGIN)),
+                }
+            }
+            Engine::Sqlite => out.push("-- SQLite: read in-process, one read transaction".into()),
+        }
+        out
+    }
+
+    /// The query that reads the whole source once, ordered by `order_by`.
+    pub fn read_all_sql(&self, order_by: &[String]) -> String {
+        let columns: Vec<&DbColumn> = self.columns.iter().collect();
+        let d = self.dialect();
+        let order: Vec<String> = order_by
+            .iter()
+            .filter(|k| self.column(k).is_some())
+            .map(|k| d.quote(k))
+            .collect();
+        format!(
+            "SELECT {} FROM {}{}",
+            self.select_list(&columns),
+            self.relation,
+            if order.is_empty() {
+                String::new()
+            } else {
+                format!(" ORDER BY {}", order.join(", "))
+            }
+        )
     }
 
     /// The SELECT list that fetches `columns` under their own names.
@@ -438,22 +501,7 @@ impl DatabaseSource {
 
     fn read_all(&self, order_by: &[String]) -> Result<Vec<RecordBatch>> {
         let columns: Vec<&DbColumn> = self.columns.iter().collect();
-        let d = self.dialect();
-        let order: Vec<String> = order_by
-            .iter()
-            .filter(|k| self.column(k).is_some())
-            .map(|k| d.quote(k))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {}{}",
-            self.select_list(&columns),
-            self.relation,
-            if order.is_empty() {
-                String::new()
-            } else {
-                format!(" ORDER BY {}", order.join(", "))
-            }
-        );
+        let sql = self.read_all_sql(order_by);
         if self.url.engine == Engine::Sqlite {
             return sqlite::read(&self.url, &sql, &self.schema, &self.columns)
                 .map_err(|m| self.error(m));
@@ -488,6 +536,22 @@ impl Source for DatabaseSource {
 
     fn as_database(&self) -> Option<&DatabaseSource> {
         Some(self)
+    }
+}
+
+/// The query `--max-load` reads a server's load with.
+pub fn load_sql(engine: Engine) -> &'static str {
+    match engine {
+        // Activity is cached per transaction unless the cache is cleared.
+        Engine::Postgres => {
+            "SELECT pg_stat_clear_snapshot(); SELECT count(*) FROM pg_stat_activity \
+             WHERE state = 'active' AND backend_type = 'client backend' \
+             AND application_name <> 'recon'"
+        }
+        _ => {
+            "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+             WHERE VARIABLE_NAME = 'THREADS_RUNNING'"
+        }
     }
 }
 
@@ -587,18 +651,10 @@ impl Session {
     /// than recon's, MySQL/MariaDB's `Threads_running` (as
     /// pt-table-checksum's `--max-load` reads it).
     pub async fn server_load(&mut self) -> std::result::Result<u64, String> {
-        let sql = match self {
-            // Activity is cached per transaction unless the cache is cleared.
-            Session::Postgres(_) => {
-                "SELECT pg_stat_clear_snapshot(); SELECT count(*) FROM pg_stat_activity \
-                 WHERE state = 'active' AND backend_type = 'client backend' \
-                 AND application_name <> 'recon'"
-            }
-            Session::MySql(_) => {
-                "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
-                                  WHERE VARIABLE_NAME = 'THREADS_RUNNING'"
-            }
-        };
+        let sql = load_sql(match self {
+            Session::Postgres(_) => Engine::Postgres,
+            Session::MySql(_) => Engine::MySql,
+        });
         let rows = self.text_rows(sql).await?;
         rows.last()
             .and_then(|r| r.first().cloned().flatten())

@@ -56,6 +56,17 @@ fn tls(url: &DatabaseUrl) -> Res<Option<mysql_async::SslOpts>> {
     Ok(Some(opts))
 }
 
+/// What every session runs on connect.
+pub(super) const SESSION_SETUP: [&str; 4] = [
+    "SET NAMES utf8mb4",
+    "SET time_zone = '+00:00'",
+    // CHAR(n) values are read without their padding, as by default.
+    "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')",
+    "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+];
+
+pub(super) const BEGIN: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
+
 pub(super) async fn connect(url: &DatabaseUrl) -> Res<Conn> {
     let opts = OptsBuilder::default()
         .ssl_opts(tls(url)?)
@@ -68,13 +79,7 @@ pub(super) async fn connect(url: &DatabaseUrl) -> Res<Conn> {
         // An UPDATE reports the rows it matched, not only those it changed,
         // so repair can check each statement touched the rows it meant to.
         .client_found_rows(true)
-        .setup(vec![
-            "SET NAMES utf8mb4",
-            "SET time_zone = '+00:00'",
-            // CHAR(n) values are read without their padding, as by default.
-            "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')",
-            "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-        ]);
+        .setup(SESSION_SETUP.to_vec());
     let connecting = Conn::new(opts);
     match tokio::time::timeout(Duration::from_secs(10), connecting).await {
         Ok(Ok(conn)) => Ok(conn),
@@ -92,9 +97,7 @@ pub(super) async fn connect(url: &DatabaseUrl) -> Res<Conn> {
 }
 
 pub(super) async fn begin(conn: &mut Conn) -> Res<()> {
-    conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-        .await
-        .map_err(message)
+    conn.query_drop(BEGIN).await.map_err(message)
 }
 
 /// Columns of `table` whose text is stored in a character set other than

@@ -108,24 +108,24 @@ pub(super) async fn connect(url: &DatabaseUrl) -> Res<Client> {
             client
         }
     };
-    // UTC and fixed formats, so values read alike in every session. recon
-    // runs its own parallel sessions, so the server's per-query workers would
-    // only compete with them; JIT costs more than it saves on chunk queries;
-    // the checksum GROUP BY should not spill to disk.
-    client
-        .batch_execute(
-            "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; \
-             SET standard_conforming_strings = on; SET IntervalStyle = 'iso_8601'; \
-             SET max_parallel_workers_per_gather = 0; SET jit = off; SET work_mem = '64MB'",
-        )
-        .await
-        .map_err(message)?;
+    client.batch_execute(SESSION_SETUP).await.map_err(message)?;
     Ok(client)
 }
 
+/// What every session runs on connect: UTC and fixed formats, so values
+/// read alike in every session; no per-query workers or JIT (recon runs its
+/// own parallel sessions, and JIT costs more than it saves on chunk
+/// queries); a GROUP BY that does not spill to disk.
+pub(super) const SESSION_SETUP: &str = "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; \
+     SET extra_float_digits = 1; SET standard_conforming_strings = on; \
+     SET IntervalStyle = 'iso_8601'; SET max_parallel_workers_per_gather = 0; SET jit = off; \
+     SET work_mem = '64MB'";
+
+pub(super) const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
 /// Starts a `REPEATABLE READ READ ONLY` transaction, on `snapshot` if given.
 pub(super) async fn begin(client: &mut Client, snapshot: Option<&str>) -> Res<()> {
-    let mut sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string();
+    let mut sql = BEGIN.to_string();
     if let Some(id) = snapshot {
         sql.push_str(&format!(
             "; SET TRANSACTION SNAPSHOT {}",
