@@ -114,14 +114,14 @@ async fn throttle(
 /// One leaf's digest: row count and sum of row hashes.
 type Digest = (u64, u128);
 
-/// Compares two database sources by checksums computed inside them; `None`
-/// when they cannot be (rules or types SQL cannot reproduce exactly), with
-/// the reason, so the caller reads both sides whole instead.
-pub fn diff(
-    left: &DatabaseSource,
-    right: &DatabaseSource,
+/// The comparison plan and each side's SQL, or why checksums cannot run in
+/// the databases.
+#[allow(clippy::type_complexity)]
+fn plan<'a>(
+    left: &'a DatabaseSource,
+    right: &'a DatabaseSource,
     spec: &Spec,
-) -> Result<std::result::Result<Comparison, String>> {
+) -> Result<std::result::Result<(ComparePlan, Layout, [SideWork<'a>; 2]), String>> {
     if left.engine() == Engine::Sqlite || right.engine() == Engine::Sqlite {
         return Ok(Err("SQLite is read in-process".into()));
     }
@@ -135,8 +135,19 @@ pub fn diff(
         &spec.selection,
         [traits, traits],
     )?;
-    let (layout, mut sides) = match prepare(&plan, left, right, spec.max_load) {
-        Ok(prepared) => prepared,
+    Ok(prepare(&plan, left, right, spec.max_load).map(|(layout, sides)| (plan, layout, sides)))
+}
+
+/// Compares two database sources by checksums computed inside them; `None`
+/// when they cannot be (rules or types SQL cannot reproduce exactly), with
+/// the reason, so the caller reads both sides whole instead.
+pub fn diff(
+    left: &DatabaseSource,
+    right: &DatabaseSource,
+    spec: &Spec,
+) -> Result<std::result::Result<Comparison, String>> {
+    let (plan, layout, mut sides) = match plan(left, right, spec)? {
+        Ok(planned) => planned,
         Err(reason) => return Ok(Err(reason)),
     };
     let started = Instant::now();
@@ -390,21 +401,8 @@ pub fn explain(
     right: &DatabaseSource,
     spec: &Spec,
 ) -> Result<std::result::Result<String, String>> {
-    if left.engine() == Engine::Sqlite || right.engine() == Engine::Sqlite {
-        return Ok(Err("SQLite is read in-process".into()));
-    }
-    let traits = SideTraits {
-        distinguishes_empty_from_null: true,
-        declares_nullability: false,
-    };
-    let plan = ComparePlan::with_traits(
-        &left.schema(),
-        &right.schema(),
-        &spec.selection,
-        [traits, traits],
-    )?;
-    let (layout, sides) = match prepare(&plan, left, right, spec.max_load) {
-        Ok(prepared) => prepared,
+    let (_, layout, sides) = match plan(left, right, spec)? {
+        Ok(planned) => planned,
         Err(reason) => return Ok(Err(reason)),
     };
     let threads = spec.db_threads.max(1);
