@@ -104,7 +104,8 @@ async fn throttle(
         return Ok(());
     };
     let started = Instant::now();
-    while session.server_load().await.map_err(|m| db.error(m))? > max {
+    let marker = crate::canon::keyed::sql_secret();
+    while session.server_load(marker).await.map_err(|m| db.error(m))? > max {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     paused_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -421,7 +422,7 @@ pub fn explain(
             ));
             out.push(format!(
                 "{};",
-                crate::source::db::load_sql(side.db.engine())
+                crate::source::db::load_sql(side.db.engine(), crate::canon::keyed::sql_secret())
             ));
         }
         let relation = side.db.relation();

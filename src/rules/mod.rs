@@ -242,6 +242,11 @@ impl LoadedRules {
     }
 }
 
+/// Parses and checks a rule file's text; `path` names it in errors.
+pub fn parse_text(path: &Path, text: &str) -> Result<RuleFile> {
+    parse::parse(path, text)
+}
+
 /// Reads and checks a rule file (no data is touched).
 pub fn load(path: &Path) -> Result<LoadedRules> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Rules {

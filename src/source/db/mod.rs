@@ -14,7 +14,7 @@
 //! Rows become Arrow through datafusion-table-providers' converters; the
 //! sessions, the SQL and the type mapping are ours.
 
-mod decimal_text;
+pub mod decimal_text;
 mod mysql;
 mod postgres;
 pub mod sql;
@@ -539,19 +539,25 @@ impl Source for DatabaseSource {
     }
 }
 
-/// The query `--max-load` reads a server's load with.
-pub fn load_sql(engine: Engine) -> &'static str {
+/// The query `--max-load` reads a server's load with: PostgreSQL's client
+/// sessions running a query, other than recon's; MySQL/MariaDB's
+/// `Threads_running` less this one and recon's own queries of this run
+/// (those holding `marker`, the run's digest key), which its user can see.
+pub fn load_sql(engine: Engine, marker: &str) -> String {
     match engine {
         // Activity is cached per transaction unless the cache is cleared.
         Engine::Postgres => {
             "SELECT pg_stat_clear_snapshot(); SELECT count(*) FROM pg_stat_activity \
-             WHERE state = 'active' AND backend_type = 'client backend' \
-             AND application_name <> 'recon'"
+                             WHERE state = 'active' AND backend_type = 'client backend' \
+                             AND application_name <> 'recon'"
+                .to_string()
         }
-        _ => {
-            "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+        _ => format!(
+            "SELECT CAST(VARIABLE_VALUE AS SIGNED) - 1 - (SELECT COUNT(*) FROM \
+             information_schema.PROCESSLIST WHERE INFO LIKE '%{marker}%' \
+             AND ID <> CONNECTION_ID()) FROM information_schema.GLOBAL_STATUS \
              WHERE VARIABLE_NAME = 'THREADS_RUNNING'"
-        }
+        ),
     }
 }
 
@@ -647,18 +653,21 @@ impl Session {
         }
     }
 
-    /// How busy the server is: PostgreSQL's active client sessions other
-    /// than recon's, MySQL/MariaDB's `Threads_running` (as
-    /// pt-table-checksum's `--max-load` reads it).
-    pub async fn server_load(&mut self) -> std::result::Result<u64, String> {
-        let sql = load_sql(match self {
-            Session::Postgres(_) => Engine::Postgres,
-            Session::MySql(_) => Engine::MySql,
-        });
+    /// How busy the server is, as [`load_sql`] reads it.
+    pub async fn server_load(&mut self, marker: &str) -> std::result::Result<u64, String> {
+        let sql = load_sql(
+            match self {
+                Session::Postgres(_) => Engine::Postgres,
+                Session::MySql(_) => Engine::MySql,
+            },
+            marker,
+        );
+        let sql = sql.as_str();
         let rows = self.text_rows(sql).await?;
         rows.last()
             .and_then(|r| r.first().cloned().flatten())
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map(|n| n.max(0) as u64)
             .ok_or_else(|| format!("the server's load could not be read ({sql})"))
     }
 

@@ -1,0 +1,65 @@
+//! Any bytes as a CSV or NDJSON file, compared end to end with itself:
+//! no row differs (duplicate and NULL keys may be reported), or a one-line
+//! error; never a panic.
+#![no_main]
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use recon::source::{self, OpenOptions};
+use recon::{Side, Spec};
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let format = if selector % 2 == 0 { "csv" } else { "ndjson" };
+    let mut file = tempfile::Builder::new()
+        .suffix(&format!(".{format}"))
+        .tempfile()
+        .expect("a temporary file");
+    file.write_all(body).expect("written");
+    let path = format!("{format}:{}", file.path().display());
+    let options = OpenOptions {
+        threads: 1,
+        ..OpenOptions::default()
+    };
+    let open = |side| source::open(&path, None, side, &options, runtime().handle());
+    let (Ok(left), Ok(right)) = (open(Side::Left), open(Side::Right)) else {
+        return;
+    };
+    let Some(key) = left.schema().fields().first().map(|f| f.name().clone()) else {
+        return;
+    };
+    let spec = Spec {
+        selection: recon::Selection {
+            key: vec![key],
+            ..Default::default()
+        },
+        threads: 1,
+        ..Spec::default()
+    };
+    match recon::diff(left.as_ref(), right.as_ref(), &spec) {
+        Ok(c) => {
+            let s = &c.report.summary;
+            assert_eq!(
+                (s.only_left, s.only_right, s.changed),
+                (0, 0, 0),
+                "a file differs from itself: {s:?}"
+            );
+        }
+        Err(e) => assert!(!e.to_string().contains('\n'), "{e}"),
+    }
+});
