@@ -13,6 +13,7 @@ use crate::ordered;
 use crate::plan::{ComparePlan, Selection, SideTraits};
 use crate::report::{Mask, Report, ReportInput, Stats};
 use crate::source::Source;
+use crate::source::db::comment_text;
 
 pub mod pushdown;
 
@@ -165,7 +166,8 @@ pub fn explain(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Str
     let mut out = Vec::new();
     if let Some(reason) = fallback {
         out.push(format!(
-            "-- checksums cannot run in the databases ({reason}): each side is read whole"
+            "-- checksums cannot run in the databases ({}): each side is read whole",
+            comment_text(&reason)
         ));
     }
     for (name, source, keys) in [
@@ -182,13 +184,13 @@ pub fn explain(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Str
     ] {
         match source.as_database() {
             Some(db) => {
-                out.push(format!("-- {name}: {}", db.describe()));
+                out.push(format!("-- {name}: {}", comment_text(db.describe())));
                 out.extend(db.session_sql(1));
                 out.push(format!("{};", db.read_all_sql(&keys)));
             }
             None => out.push(format!(
                 "-- {name}: {}: read by recon, no database",
-                source.describe()
+                comment_text(source.describe())
             )),
         }
         out.push(String::new());

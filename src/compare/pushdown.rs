@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::plan::{ComparePlan, SideTraits};
 use crate::report::PushdownStats;
 use crate::source::db::{
-    CanonicalForm, DatabaseSource, DbColumn, Dialect, Session, TextRows, ValueKind,
+    CanonicalForm, DatabaseSource, DbColumn, Dialect, Session, TextRows, ValueKind, comment_text,
 };
 use crate::source::url::Engine;
 use crate::source::{MemorySource, Source};
@@ -409,7 +409,7 @@ pub fn explain(
     let threads = spec.db_threads.max(1);
     let mut out = Vec::new();
     for (name, side) in ["left", "right"].into_iter().zip(&sides) {
-        out.push(format!("-- {name}: {}", side.db.describe()));
+        out.push(format!("-- {name}: {}", comment_text(side.db.describe())));
         out.extend(side.db.session_sql(threads));
         if let Some((unique, not_null)) = side.key_facts_sql() {
             out.push("-- what the catalog proves about the key (unique, NOT NULL):".into());

@@ -16,7 +16,7 @@ use arrow::record_batch::RecordBatch;
 use crate::compare::Comparison;
 use crate::diff::Status;
 use crate::error::{Error, Result, Side};
-use crate::source::db::Dialect;
+use crate::source::db::{Dialect, comment_text};
 use crate::source::url::Engine;
 
 pub use apply::apply;
@@ -308,33 +308,4 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
         updates: updates.len() as u64,
         deletes: deletes.len() as u64,
     })
-}
-/// `text` made safe inside a `--` comment line: a newline (or any control
-/// character) in a source's name would end the comment and let the rest of
-/// the name run as SQL, so each is written as an escape instead.
-fn comment_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::comment_text;
-
-    #[test]
-    fn names_cannot_leave_their_comment_line() {
-        let hostile = "/tmp/x\nDROP TABLE orders; --\r\u{b}.parquet";
-        let safe = comment_text(hostile);
-        assert!(!safe.chars().any(char::is_control), "{safe:?}");
-        assert_eq!(safe, "/tmp/x\\nDROP TABLE orders; --\\r\\u{b}.parquet");
-        assert_eq!(comment_text("plain é name"), "plain é name");
-    }
 }

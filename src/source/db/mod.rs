@@ -31,7 +31,7 @@ use super::url::{DatabaseUrl, Engine};
 use super::{BatchStream, KeyRangeHint, MemorySource, Positional, Source};
 use crate::error::{Error, Result, Side, one_line};
 
-pub use sql::{CanonicalForm, Dialect};
+pub use sql::{CanonicalForm, Dialect, comment_text};
 
 /// What describing a table or query finds.
 pub struct Described {

@@ -293,6 +293,22 @@ impl Dialect {
     }
 }
 
+/// `text` made safe inside a `--` comment line: a newline (or any control
+/// character) in a source's name would end the comment and let the rest of
+/// the name run as SQL, so each is written as an escape instead.
+pub fn comment_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,5 +351,14 @@ mod tests {
         );
         assert_eq!(CanonicalForm::for_pair(Int, Text), None);
         assert_eq!(CanonicalForm::for_pair(Date, Timestamp), None);
+    }
+
+    #[test]
+    fn names_cannot_leave_their_comment_line() {
+        let hostile = "/tmp/x\nDROP TABLE orders; --\r\u{b}.parquet";
+        let safe = comment_text(hostile);
+        assert!(!safe.chars().any(char::is_control), "{safe:?}");
+        assert_eq!(safe, "/tmp/x\\nDROP TABLE orders; --\\r\\u{b}.parquet");
+        assert_eq!(comment_text("plain é name"), "plain é name");
     }
 }
