@@ -14,7 +14,12 @@ fuzz_target!(|data: &[u8]| {
     match DatabaseUrl::parse(text, Side::Left) {
         Ok(Some(url)) => {
             let shown = format!("{url} {url:?}");
-            if let Some(p) = url.password().filter(|p| p.len() >= 4) {
+            // Unless the password is also the text of another part.
+            let parts = format!(
+                "{:?} {} {} {:?} {:?}",
+                url.user, url.host, url.database, url.table, url.params
+            );
+            if let Some(p) = url.password().filter(|p| p.len() >= 4 && !parts.contains(*p)) {
                 assert!(!shown.contains(p), "{shown}");
             }
         }
@@ -29,7 +34,8 @@ fuzz_target!(|data: &[u8]| {
         .filter(|c| !c.is_whitespace() && *c != '@')
         .take(24)
         .collect();
-    if password.len() >= 6 {
+    let skeleton = "failed: postgres://user:***@host/db?table=t (left)";
+    if password.len() >= 6 && !skeleton.contains(&password) {
         let message = format!("failed: postgres://user:{password}@host/db?table=t (left)");
         let shown = redact(&message);
         assert!(!shown.contains(&password), "{password:?} in {shown:?}");

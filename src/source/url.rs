@@ -203,7 +203,7 @@ pub fn redact(text: &str) -> String {
         let (head, tail) = rest.split_at(at + 3);
         out.push_str(head);
         // This URL's reach: up to the next URL or the end of the line.
-        let reach = tail.find("://").map_or(tail.len(), |next| {
+        let reach = next_url(tail).map_or(tail.len(), |next| {
             tail[..next].rfind([' ', '\t']).unwrap_or(next)
         });
         let reach = tail[..reach].find(['\n', '\r']).unwrap_or(reach);
@@ -224,6 +224,24 @@ pub fn redact(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Where the next URL of a message starts: a `scheme://` whose scheme
+/// follows white space. A `://` inside a password (`u:sqlite:///x@h`,
+/// `u:p(ftp://x@h`) starts nothing: when in doubt the reach runs on, and
+/// more is hidden rather than less.
+fn next_url(text: &str) -> Option<usize> {
+    let scheme_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-');
+    text.match_indices("://").find_map(|(at, _)| {
+        let start = text[..at]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| scheme_char(c))
+            .last()
+            .map(|(i, _)| i)?;
+        let before = text[..start].chars().next_back()?;
+        before.is_whitespace().then_some(start)
+    })
 }
 
 #[cfg(test)]
@@ -309,6 +327,20 @@ mod tests {
                 assert!(!shown.contains(password), "{password:?} shown in {shown:?}");
                 assert!(shown.contains("u:***@"), "{shown}");
             }
+        }
+        // A password holding `://` (found by fuzzing): not a second URL.
+        for password in [
+            "sqlite:///var/data/app.d",
+            "a://b",
+            "x:y://z@w",
+            "s[qliste:///var/datb?tab",
+            "p(ftp://x",
+        ] {
+            let shown = redact(&format!(
+                "failed: postgres://user:{password}@host/db?table=t (left)"
+            ));
+            assert!(!shown.contains(password), "{password:?} shown in {shown:?}");
+            assert!(shown.contains("user:***@host/db"), "{shown}");
         }
         // The rest of the message stays readable.
         assert_eq!(
