@@ -156,3 +156,37 @@ fn explain_prints_what_each_server_would_run_and_runs_nothing() {
     }
     runtime().block_on(writer.query_drop("ROLLBACK")).unwrap();
 }
+
+/// A transaction holding a write on the table makes `LOCK TABLES` wait; the
+/// wait is bounded to about a second (writers queue behind a waiting lock),
+/// then recon runs on one session and says so.
+#[test]
+fn lock_tables_behind_a_writer_gives_up_within_a_second() {
+    let Some(admin) = server("RECON_TEST_MYSQL") else {
+        return;
+    };
+    let my = My::create(&admin, "lock_wait");
+    my.run(
+        "CREATE TABLE a (id INT PRIMARY KEY, v INT);\n\
+         INSERT INTO a SELECT seq, seq FROM seq_1_to_5000;\n\
+         CREATE TABLE b LIKE a;\n\
+         INSERT INTO b SELECT * FROM a",
+    );
+    let mut writer = my.connect();
+    runtime().block_on(async {
+        writer.query_drop("START TRANSACTION").await.unwrap();
+        writer
+            .query_drop("UPDATE a SET v = v WHERE id = 1")
+            .await
+            .unwrap();
+    });
+    let started = Instant::now();
+    let (code, report) = diff(&my.url("a"), &my.url("b"), "id", &["--db-threads", "4"]);
+    let seconds = started.elapsed().as_secs_f64();
+    runtime().block_on(writer.query_drop("ROLLBACK")).unwrap();
+    assert_eq!(code, 0);
+    let notes = report["schema"]["notes"].to_string();
+    assert!(notes.contains("LOCK TABLES failed"), "{notes}");
+    // The wait used to be lock_wait_timeout = 10 s.
+    assert!(seconds < 6.0, "{seconds} s");
+}
