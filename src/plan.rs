@@ -429,10 +429,19 @@ fn column_list(schema: &Schema) -> String {
     if schema.fields().is_empty() {
         return "none: is the source empty?".into();
     }
+    // A name that would break the list or the line (a comma, a newline, a
+    // control character; found by fuzzing CSV headers) is shown quoted.
+    let shown = |name: &str| {
+        if name.is_empty() || name.chars().any(|c| c.is_control() || c == ',' || c == '"') {
+            format!("{name:?}")
+        } else {
+            name.to_string()
+        }
+    };
     schema
         .fields()
         .iter()
-        .map(|f| f.name().as_str())
+        .map(|f| shown(f.name()))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -1197,3 +1197,23 @@ fn flags_and_rule_files_accept_and_refuse_the_same_settings() {
     ]);
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// A column name with a newline or a control character (found by fuzzing
+/// CSV headers) is quoted in an error, which stays one line.
+#[test]
+fn hostile_column_names_are_quoted_in_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.csv");
+    std::fs::write(&path, "\",\u{7f}length\ny\",v\n1,2\n").unwrap();
+    let out = recon()
+        .arg("diff")
+        .arg(&path)
+        .arg(&path)
+        .args(["--key", "zz"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(r#"",\u{7f}length\ny""#), "{stderr}");
+}
