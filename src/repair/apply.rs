@@ -3,18 +3,15 @@
 //! transaction, compares them with the source of truth, and commits only if
 //! they now agree; otherwise rolls back, so the target is left as it was.
 
-use std::sync::Arc;
-
 use arrow::array::UInt32Array;
 use arrow::compute::take_record_batch;
-use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 
 use super::Patch;
 use crate::compare::{Comparison, Spec};
 use crate::error::{Error, Result, Side};
 use crate::plan::Selection;
-use crate::source::db::{DatabaseSource, DbColumn, WriteTransaction};
+use crate::source::db::{DatabaseSource, DbColumn, WriteTransaction, columns_schema};
 use crate::source::url::Engine;
 use crate::source::{MemorySource, Source};
 
@@ -161,13 +158,7 @@ fn read_rows(
     columns: &[&DbColumn],
     batches: Vec<RecordBatch>,
 ) -> Result<MemorySource> {
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|c| Field::new(&c.name, c.data_type.clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    MemorySource::new(target.describe(), schema, vec![batches])
+    MemorySource::new(target.describe(), columns_schema(columns), vec![batches])
 }
 
 /// How many of the touched rows, as read back, still differ from the truth.

@@ -232,12 +232,7 @@ impl DatabaseSource {
     ) -> Result<()> {
         if self.url.engine == Engine::Sqlite {
             let owned: Vec<DbColumn> = columns.iter().map(|c| (*c).clone()).collect();
-            let schema = Arc::new(Schema::new(
-                owned
-                    .iter()
-                    .map(|c| Field::new(&c.name, c.data_type.clone(), true))
-                    .collect::<Vec<_>>(),
-            ));
+            let schema = columns_schema(columns);
             let fail = |m: String| self.error(m);
             return sqlite::apply(&self.url, write, &schema, &owned, &fail, check, verify);
         }
@@ -458,12 +453,7 @@ impl DatabaseSource {
         sql: &str,
         columns: &[&DbColumn],
     ) -> Result<Vec<RecordBatch>> {
-        let schema = Arc::new(Schema::new(
-            columns
-                .iter()
-                .map(|c| Field::new(&c.name, c.data_type.clone(), true))
-                .collect::<Vec<_>>(),
-        ));
+        let schema = columns_schema(columns);
         let driver = driver_schema(columns);
         session
             .arrow(sql, &driver, &schema)
@@ -693,6 +683,16 @@ impl Session {
             Session::MySql(c) => mysql::arrow(c, sql, driver, schema).await,
         }
     }
+}
+
+/// The schema of rows read as `columns`, in the source's types.
+pub fn columns_schema(columns: &[&DbColumn]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.data_type.clone(), true))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// The schema handed to a driver's converter: each column as the driver
