@@ -25,12 +25,20 @@ OUT = ROOT / "benches" / "out"
 RECON = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "recon"
 PEERS = ROOT / "benches" / "peers.py"
 
-# name: (format, rows, inserts, deletes, updates, tools)
+# name: (format, rows, inserts, deletes, updates, tools[, order])
+# order "random": each side rewritten in its own random order (a permutation
+# of the whole file, not of batches), as Spark or a parallel exporter leaves it.
 ALL_TOOLS = ["recon", "duckdb-diff", "datacompy", "duckdb-floor", "recon-floor"]
 CASES = {
     "parquet-10m-1k": ("parquet", 10_000_000, 300, 300, 400, ALL_TOOLS),
     "parquet-10m-1m": ("parquet", 10_000_000, 300_000, 300_000, 400_000, ALL_TOOLS),
     "csv-1m": ("csv", 1_000_000, 300, 300, 400, ALL_TOOLS),
+    "parquet-10m-1k-random": ("parquet", 10_000_000, 300, 300, 400,
+                              ["recon", "duckdb-diff", "duckdb-floor", "recon-floor"], "random"),
+    "parquet-10m-1m-random": ("parquet", 10_000_000, 300_000, 300_000, 400_000,
+                              ["recon", "duckdb-diff", "recon-floor"], "random"),
+    "scale-50m-random": ("parquet", 50_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"],
+                         "random"),
     "scale-1m": ("parquet", 1_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"]),
     "scale-10m": ("parquet", 10_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"]),
     "scale-50m": ("parquet", 50_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"]),
@@ -56,8 +64,23 @@ LABELS = {
 }
 
 
+def shuffle_parquet(source, target, seed):
+    """Writes `source` with its rows in a random order (the whole file
+    permuted), with the writer settings of `recon gen`: row groups of 1Mi
+    rows, no compression, a page index."""
+    import numpy
+    import pyarrow.parquet as pq
+    table = pq.read_table(source)
+    order = numpy.random.default_rng(seed).permutation(table.num_rows)
+    partial = target.with_suffix(".partial")
+    pq.write_table(table.take(order), partial, row_group_size=1 << 20, compression="none",
+                   write_page_index=True)
+    partial.rename(target)
+
+
 def dataset(case):
-    fmt, rows, inserts, deletes, updates, _ = CASES[case]
+    fmt, rows, inserts, deletes, updates = CASES[case][:5]
+    order = CASES[case][6] if len(CASES[case]) > 6 else "key"
     directory = OUT / "data" / f"{fmt}-{rows}-{inserts}-{deletes}-{updates}"
     truth_path = directory / "truth.json"
     if not truth_path.exists():
@@ -70,6 +93,15 @@ def dataset(case):
         )
     truth = json.loads(truth_path.read_text())
     expected = len(truth["only_left"]) + len(truth["only_right"]) + len(truth["changed"])
+    if order == "random":
+        shuffled = directory.with_name(directory.name + "-random")
+        shuffled.mkdir(exist_ok=True)
+        for seed, side in enumerate(("left", "right")):
+            target = shuffled / f"{side}.{fmt}"
+            if not target.exists():
+                print(f"shuffling {target} ...", file=sys.stderr, flush=True)
+                shuffle_parquet(directory / f"{side}.{fmt}", target, 2026 + seed)
+        directory = shuffled
     return directory / f"left.{fmt}", directory / f"right.{fmt}", rows, expected
 
 

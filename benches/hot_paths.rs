@@ -10,7 +10,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use indicatif::ProgressBar;
 use recon::Side;
 use recon::canon;
-use recon::diff::{Reread, diff_rows};
+use recon::compare::rows::{Reread, diff_rows};
 use recon::merkle::{self, Boundaries, Digest, MerkleTree};
 use recon::plan::{ComparePlan, Selection};
 use recon::source::{MemorySource, Source};

@@ -3,8 +3,9 @@
 //! Sources are snapshotted as Arrow record batches ([`source`]), values are
 //! brought to a canonical form ([`canon`]), both sides are hashed into the
 //! same key-range leaves and compared as Merkle trees ([`merkle`]), only the
-//! divergent leaves are compared row by row ([`diff`]), and the outcome is one
-//! [`report::Report`] with several renderers.
+//! divergent leaves are compared row by row ([`compare`], which holds every
+//! comparison strategy), and the outcome is one [`report::Report`] with
+//! several renderers. `ARCHITECTURE.md` describes the data flow.
 //!
 //! ```no_run
 //! # fn main() -> recon::Result<()> {
@@ -22,11 +23,9 @@
 pub mod aggregate;
 pub mod canon;
 pub mod compare;
-pub mod diff;
 pub mod error;
 pub mod generator;
 pub mod merkle;
-pub mod ordered;
 pub mod plan;
 pub mod repair;
 pub mod report;

@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType, Schema};
 
 use crate::canon::{ColumnPlan, Family, family};
 use crate::canon::{ColumnRule, TypeClass};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Side};
 
 /// What the user asked to compare.
 #[derive(Debug, Clone, Default)]
@@ -292,6 +292,15 @@ impl ComparePlan {
     /// Key columns then compared columns, in scan order.
     pub fn columns(&self) -> Vec<&ColumnPlan> {
         self.keys.iter().chain(&self.values).collect()
+    }
+
+    /// One side's names of [`Self::columns`], in that order: what a scan of
+    /// that side asks for.
+    pub fn column_names(&self, side: Side) -> Vec<String> {
+        self.columns()
+            .iter()
+            .map(|c| c.name(side).to_string())
+            .collect()
     }
 
     pub fn key_columns(&self) -> Vec<&ColumnPlan> {

@@ -8,7 +8,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
-use recon::diff::Status;
+use recon::compare::Status;
 use recon::source::MemorySource;
 use recon::{Error, Selection, Spec};
 

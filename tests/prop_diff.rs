@@ -10,7 +10,7 @@ use arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use proptest::prelude::*;
-use recon::diff::Status;
+use recon::compare::Status;
 use recon::source::MemorySource;
 use recon::{Selection, Spec};
 
@@ -187,18 +187,47 @@ fn recon_outcome(
     leaf_rows: usize,
     max_leaves: usize,
 ) -> Outcome {
-    recon_outcome_with(left, right, composite, leaf_rows, max_leaves, true).0
+    recon_outcome_with(left, right, composite, leaf_rows, max_leaves, Paths::ALL).0
 }
 
-/// The outcome, and whether the sides were compared in one merged pass.
+/// Which comparison paths a run may take.
+#[derive(Debug, Clone, Copy)]
+struct Paths {
+    merge_ordered: bool,
+    unsorted_path: bool,
+    /// Fingerprints go to disk from the first batch.
+    spill: bool,
+}
+
+impl Paths {
+    const ALL: Paths = Paths {
+        merge_ordered: true,
+        unsorted_path: true,
+        spill: false,
+    };
+    /// Bit 0: no merged pass; bit 1: no fingerprints; bit 2: spill them.
+    fn pick(n: u8) -> Paths {
+        Paths {
+            merge_ordered: n & 1 == 0,
+            unsorted_path: n & 2 == 0,
+            spill: n & 4 != 0,
+        }
+    }
+
+    fn memory_limit(self) -> u64 {
+        if self.spill { 0 } else { 1 << 30 }
+    }
+}
+
+/// The outcome, and the strategy that ran.
 fn recon_outcome_with(
     left: &MemorySource,
     right: &MemorySource,
     composite: bool,
     leaf_rows: usize,
     max_leaves: usize,
-    merge_ordered: bool,
-) -> (Outcome, bool) {
+    paths: Paths,
+) -> (Outcome, String) {
     let spec = Spec {
         selection: Selection {
             key: if composite {
@@ -214,7 +243,9 @@ fn recon_outcome_with(
         max_leaves,
         // Small groups, so that reading back in groups is exercised too.
         group_rows: 3 * leaf_rows as u64,
-        merge_ordered,
+        merge_ordered: paths.merge_ordered,
+        unsorted_path: paths.unsorted_path,
+        memory_limit: paths.memory_limit(),
         threads: 2,
         ..Spec::default()
     };
@@ -251,7 +282,8 @@ fn recon_outcome_with(
     assert_eq!(report.summary.only_right as usize, out.only_right.len());
     assert_eq!(report.summary.changed as usize, out.changed.len());
     assert_eq!(report.summary.duplicate_keys as usize, out.duplicates.len());
-    (out, report.stats.merged_pass)
+    let strategy = serde_json::to_value(report.stats.strategy).unwrap();
+    (out, strategy.as_str().unwrap_or_default().to_string())
 }
 
 fn float_value() -> impl Strategy<Value = Option<f64>> {
@@ -368,7 +400,8 @@ proptest! {
         parts in 1usize..4,
         batch_rows in 1usize..50,
         arrangement in 0u8..4,
-        (left_positional, right_positional, merge_ordered) in any::<(bool, bool, bool)>(),
+        (left_positional, right_positional) in any::<(bool, bool)>(),
+        paths in 0u8..8,
     ) {
         // Narrow keys make collisions (and so duplicates) likely.
         let mut left: Vec<Row> = left.into_iter().map(|mut r| { r.k1 = r.k1.map(|k| k % key_range); r }).collect();
@@ -382,12 +415,17 @@ proptest! {
         let left = arranged(left, arrangement, seed);
         let right = arranged(right, arrangement, seed ^ 1);
         let expected = oracle(&left, &right, composite);
-        let (got, _) = recon_outcome_with(
+        let (got, strategy) = recon_outcome_with(
             &any_source("left", &left, parts, batch_rows, left_positional),
             &any_source("right", &right, parts, batch_rows, right_positional),
-            composite, leaf_rows, max_leaves, merge_ordered,
+            composite, leaf_rows, max_leaves, Paths::pick(paths),
         );
         prop_assert_eq!(got, expected);
+        // Unsorted positional sides are matched by fingerprints when allowed.
+        if left_positional && right_positional && strategy != "merged" {
+            let fingerprints = Paths::pick(paths).unsorted_path;
+            prop_assert_eq!(strategy == "fingerprints", fingerprints, "{}", strategy);
+        }
     }
 
     /// Sides stored in key order take the merged pass; it must agree with
@@ -411,14 +449,14 @@ proptest! {
         let left = arranged(left, if swapped.0 { 3 } else { 1 }, seed);
         let right = arranged(right, if swapped.1 { 3 } else { 1 }, seed ^ 1);
         let expected = oracle(&left, &right, composite);
-        let (got, merged) = recon_outcome_with(
+        let (got, strategy) = recon_outcome_with(
             &any_source("left", &left, parts.0, batch_rows.0, true),
             &any_source("right", &right, parts.1, batch_rows.1, true),
-            composite, leaf_rows, max_leaves, true,
+            composite, leaf_rows, max_leaves, Paths::ALL,
         );
         prop_assert_eq!(got, expected);
         if !swapped.0 && !swapped.1 {
-            prop_assert!(merged, "sides in key order were not merged");
+            prop_assert_eq!(strategy, "merged", "sides in key order were not merged");
         }
     }
 
@@ -469,16 +507,16 @@ fn sorted_sides_take_the_merged_pass_and_agree_with_the_oracle() {
     }); // NULL key at the end
     let expected = oracle(&left, &right, false);
     for (parts, batch_rows, leaf_rows) in [(1, 5_000, 256), (3, 97, 8), (2, 1_000, 1)] {
-        let (got, merged) = recon_outcome_with(
+        let (got, strategy) = recon_outcome_with(
             &any_source("l", &left, parts, batch_rows, true),
             &any_source("r", &right, parts, batch_rows, true),
             false,
             leaf_rows,
             1 << 16,
-            true,
+            Paths::ALL,
         );
-        assert!(
-            merged,
+        assert_eq!(
+            strategy, "merged",
             "sorted positional sides should be merged in one pass"
         );
         assert_eq!(got, expected);
@@ -495,16 +533,54 @@ fn rows_out_of_order_between_samples_fall_back_to_the_general_path() {
         right.swap(at, at + 1);
     }
     let expected = oracle(&left, &right, false);
-    let (got, merged) = recon_outcome_with(
+    let (got, strategy) = recon_outcome_with(
         &any_source("l", &left, 1, 512, true),
         &any_source("r", &right, 1, 512, true),
         false,
         256,
         1 << 16,
-        true,
+        Paths::ALL,
     );
-    assert!(!merged, "rows out of order must not be merged");
+    assert_eq!(
+        strategy, "fingerprints",
+        "rows out of order must not be merged"
+    );
     assert_eq!(got, expected);
+}
+
+#[test]
+fn fingerprints_spilled_past_the_memory_limit_give_the_same_answer() {
+    let left = shuffled(sorted_rows(3_000, 5), 7);
+    let mut right = left.clone();
+    right[10].a = Some(1_000);
+    right.remove(20);
+    right.push(right[30].clone()); // a duplicated key
+    let right = shuffled(right, 8);
+    let spec_with = |memory_limit: u64| Spec {
+        selection: Selection {
+            key: vec!["k1".into()],
+            exclude: vec!["k2".into()],
+            ..Selection::default()
+        },
+        memory_limit,
+        threads: 2,
+        ..Spec::default()
+    };
+    let (l, r) = (
+        any_source("l", &left, 3, 500, true),
+        any_source("r", &right, 2, 700, true),
+    );
+    // 0 spills every batch; 50 KB about half of the 144 KB of fingerprints.
+    for (limit, spills) in [(0, true), (50_000, true), (1 << 30, false)] {
+        let report = recon::diff(&l, &r, &spec_with(limit)).unwrap().report;
+        let ran = serde_json::to_value(report.stats.strategy).unwrap();
+        assert_eq!(ran, "fingerprints", "limit {limit}");
+        assert_eq!(report.stats.bytes_spilled > 0, spills, "limit {limit}");
+        assert_eq!(report.summary.changed, 1);
+        assert_eq!(report.summary.only_left, 1);
+        assert_eq!(report.summary.duplicate_keys, 1);
+        assert_eq!(report.summary.unchanged, 2_997);
+    }
 }
 
 /// The oracle's tolerance: datacompy's `|l - r| <= abs + rel * |r|`, NULL
@@ -549,7 +625,8 @@ proptest! {
         leaf_rows in 1usize..40,
         parts in 1usize..4,
         batch_rows in 1usize..50,
-        (positional, merge_ordered, shuffle) in any::<(bool, bool, bool)>(),
+        (positional, shuffle) in any::<(bool, bool)>(),
+        paths in 0u8..8,
     ) {
         let (abs, rel) = tolerance;
         // b (float) within abs/rel; a (Int32) within int_abs.
@@ -591,7 +668,9 @@ proptest! {
             selection,
             leaf_rows,
             group_rows: 3 * leaf_rows as u64,
-            merge_ordered,
+            merge_ordered: Paths::pick(paths).merge_ordered,
+            unsorted_path: Paths::pick(paths).unsorted_path,
+            memory_limit: Paths::pick(paths).memory_limit(),
             threads: 2,
             ..Spec::default()
         };

@@ -1,6 +1,6 @@
 //! Canonical values: how a column of one side and its counterpart on the
 //! other side are brought to one Arrow type, so that equal values (by the
-//! default semantics in DESIGN.md) have equal bytes in Arrow's row format, and
+//! default semantics in ARCHITECTURE.md) have equal bytes in Arrow's row format, and
 //! unequal values never do. Row hashes and row comparisons are both computed
 //! from these bytes, so the Merkle pass and the row diff can never disagree.
 //!

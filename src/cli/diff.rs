@@ -100,6 +100,12 @@ pub struct Args {
     /// Target rows per Merkle leaf: smaller leaves re-read fewer rows around each difference.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub leaf_rows: usize,
+    /// Memory recon may hold for per-row state (e.g. `2G`, `512M`; default a
+    /// quarter of RAM). Unsorted files whose row fingerprints (24 bytes a
+    /// row and side) exceed it are compared by leaf digests instead, which
+    /// re-reads more.
+    #[arg(long, value_name = "SIZE", value_parser = super::parse_size)]
+    pub memory_limit: Option<u64>,
     /// Hide the values of these columns (left or right names) in every
     /// output: report, differences file, repair backup. Adds to a rule file's mask.
     #[arg(long, value_delimiter = ',', value_name = "COLS")]
@@ -273,6 +279,9 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         spec.db_threads = n.max(1);
     }
     spec.max_load = args.max_load.or(spec.max_load);
+    if let Some(bytes) = args.memory_limit {
+        spec.memory_limit = bytes;
+    }
     spec.progress = !args.quiet && std::io::stderr().is_terminal();
     spec.mask
         .extend(args.mask.iter().map(|c| c.trim().to_string()));

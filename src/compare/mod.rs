@@ -1,100 +1,63 @@
-//! One comparison from end to end: plan → sample keys → choose leaves → hash
-//! both sides → compare trees → re-read divergent leaves → report. Each step
-//! lives in its own module; this one only sequences them and times them.
+//! One comparison from end to end, and the choice of how to run it. Every
+//! strategy has its own file here (see `ARCHITECTURE.md`):
+//!
+//! - [`pushdown`]: both sides are databases; checksums of key ranges run
+//!   inside them, and only the rows of differing ranges are fetched (then
+//!   compared by the strategies below, as in-memory sources).
+//! - `merged`: both sides are stored in key order; each is read once and
+//!   the two are walked together by key.
+//! - `unsorted`: positional sources in any order; rows are matched by
+//!   fingerprints (key hash, row hash, position) and only the differing
+//!   rows are read back by position.
+//! - `reread`: no order assumed; rows are hashed into key-range leaves, the
+//!   Merkle trees compared, the rows of divergent leaves read back.
+//!
+//! [`rows`] compares the rows a strategy kept; [`Spec`] and [`Comparison`]
+//! (in `spec`) are what every strategy takes and gives.
 
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::diff::{self, Reread, RowDiff};
 use crate::error::{Error, Result, Side};
-use crate::merkle::{self, Boundaries, MerkleTree, SideLeaves};
-use crate::ordered;
-use crate::plan::{ComparePlan, Selection, SideTraits};
-use crate::report::{Mask, Report, ReportInput, Stats};
+use crate::merkle::{self, Boundaries, SideLeaves, TreeComparison};
+use crate::plan::{ComparePlan, SideTraits};
+use crate::report::{Mask, Report, ReportInput, Stats, Strategy};
 use crate::source::Source;
 use crate::source::db::comment_text;
 
+mod merged;
 pub mod pushdown;
+mod reread;
+pub mod rows;
+mod spec;
+mod unsorted;
+
+pub use rows::{DuplicateKey, KeyDiff, RowDiff, Status};
+pub use spec::{Comparison, Spec};
+
+/// What a strategy found: each side's leaf digests, the leaves whose
+/// digests differ, and the rows behind every difference.
+struct Outcome {
+    left: SideLeaves,
+    right: SideLeaves,
+    trees: TreeComparison,
+    rows: RowDiff,
+    strategy: Strategy,
+    /// When the hashing ended and the row phase began.
+    hashed: Instant,
+    /// Bytes of per-row state written to temporary files.
+    spilled: u64,
+}
 
 /// Sampled keys per leaf (both sides together): enough that equal-depth
 /// leaves come out near their target size.
 const SAMPLES_PER_LEAF: usize = 16;
 
-/// How to compare.
-#[derive(Debug, Clone)]
-pub struct Spec {
-    pub selection: Selection,
-    /// List at most this many differences in the report (all are counted).
-    pub max_diffs: Option<usize>,
-    /// Target rows per leaf: smaller leaves re-read less around each difference.
-    pub leaf_rows: usize,
-    /// Upper bound on leaves (memory is O(leaves)).
-    pub max_leaves: usize,
-    /// When many leaves diverge, their rows are read back and compared in
-    /// groups of about this many rows, so memory holds one group at a time.
-    pub group_rows: u64,
-    /// Compare sources stored in key order in one merged pass (checked as
-    /// it reads; off only to exercise the general path).
-    pub merge_ordered: bool,
-    /// Worker threads for hashing and comparing.
-    pub threads: usize,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
-    /// Compare two database sides by checksums computed inside them (off:
-    /// read both whole, e.g. to measure the difference).
-    pub pushdown: bool,
-    /// Sessions per database for checksum queries (PostgreSQL; MySQL cannot
-    /// share a snapshot between sessions and uses one).
-    pub db_threads: usize,
-    /// Columns (left or right names) whose values no output shows.
-    pub mask: Vec<String>,
-    /// Pause checksum queries while a server runs more than this many
-    /// queries of others (`--max-load`).
-    pub max_load: Option<u64>,
-}
-
-impl Default for Spec {
-    fn default() -> Self {
-        Spec {
-            selection: Selection::default(),
-            max_diffs: None,
-            leaf_rows: 256,
-            max_leaves: 1 << 16,
-            group_rows: 1 << 20,
-            merge_ordered: true,
-            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            progress: false,
-            pushdown: true,
-            db_threads: 4,
-            mask: Vec::new(),
-            max_load: None,
-        }
-    }
-}
-
-/// A finished comparison: the report, and the rows behind its differences.
-pub struct Comparison {
-    /// The report, masked columns already hidden.
-    pub report: Report,
-    pub plan: ComparePlan,
-    /// The rows behind the differences, as read (unmasked: repair needs them).
-    pub rows: RowDiff,
-    /// The columns every output of this comparison hides.
-    pub mask: Mask,
-}
-
-impl Comparison {
-    /// Writes every differing row to a Parquet or CSV file.
-    pub fn write_diffs(&self, path: &str) -> Result<u64> {
-        crate::report::write_diffs(path, &self.plan, &self.rows, &self.mask)
-    }
-
-    /// Writes every differing row to a file opened earlier.
-    pub fn write_diffs_to(&self, file: crate::report::DiffsFile) -> Result<u64> {
-        file.write(&self.plan, &self.rows, &self.mask)
-    }
-}
+/// Leaves on the fingerprint path, where they only name the divergent
+/// ranges: few enough that the leaf lookup of rows in random order stays in
+/// the processor's cache.
+const UNSORTED_LEAVES: usize = 4096;
 
 /// Compares two sources; the report comes back with the spec's masks applied.
 pub fn diff(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
@@ -128,8 +91,11 @@ fn compare_unmasked(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Resul
         let (left_db, right_db) = (left.as_database(), right.as_database());
         let mut pushdown_note = None;
         if let (Some(l), Some(r), true) = (left_db, right_db, spec.pushdown) {
-            match pushdown::diff(l, r, spec)? {
-                Ok(comparison) => return Ok(comparison),
+            match pushdown::fetch(l, r, spec)? {
+                Ok(fetched) => {
+                    let comparison = run(&fetched.left, &fetched.right, spec)?;
+                    return fetched.complete(comparison);
+                }
                 Err(reason) => pushdown_note = Some(reason),
             }
         }
@@ -200,7 +166,7 @@ pub fn explain(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Str
 
 /// Compares two sources read by recon itself (files, or database sides
 /// read whole or fetched by range).
-pub(crate) fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
+fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
     let started = Instant::now();
     let traits = [left, right].map(|s| SideTraits {
         distinguishes_empty_from_null: s.distinguishes_empty_from_null(),
@@ -233,10 +199,10 @@ pub(crate) fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<
     let sampled = Instant::now();
 
     // Sources stored in key order are compared in one merged pass; the
-    // general path below (hash, compare trees, re-read) assumes nothing.
+    // general path (hash, compare trees, re-read) assumes nothing.
     let progress = progress_bar(spec.progress);
     let merged = if spec.merge_ordered {
-        ordered::merge(
+        merged::merge(
             [left, right],
             &plan,
             &boundaries,
@@ -247,42 +213,71 @@ pub(crate) fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<
     } else {
         None
     };
+    // Unsorted positional sources are matched by row fingerprints; leaves
+    // then serve only to name ranges in the report, so fewer of them keep
+    // the per-row lookup in cache.
+    let fingerprints = match (left.positional(), right.positional()) {
+        (Some(l), Some(r)) if merged.is_none() && spec.unsorted_path => Some([l, r]),
+        _ => None,
+    };
+    let boundaries = match fingerprints {
+        Some(_) if leaves > UNSORTED_LEAVES => {
+            Boundaries::from_samples(&[&left_sample, &right_sample], UNSORTED_LEAVES)
+        }
+        _ => boundaries,
+    };
     drop((left_sample, right_sample));
-    let merged_pass = merged.is_some();
-    let (left_leaves, right_leaves, merged_rows) = match merged {
-        Some(m) => (m.left, m.right, Some(m.rows)),
+    let outcome = match merged {
+        Some(m) => {
+            let trees = merkle::compare_leaves(&m.left, &m.right);
+            reread::check_repeatable(&trees.divergent_leaves, &m.rows, &boundaries)?;
+            Outcome {
+                left: m.left,
+                right: m.right,
+                trees,
+                rows: m.rows,
+                strategy: Strategy::Merged,
+                hashed: Instant::now(),
+                spilled: 0,
+            }
+        }
         None => {
             progress.set_position(0);
-            let (l, r) = rayon::join(
-                || merkle::hash_side(left, &plan, Side::Left, &boundaries, &progress),
-                || merkle::hash_side(right, &plan, Side::Right, &boundaries, &progress),
-            );
-            (l?, r?, None)
+            match fingerprints {
+                Some(positionals) => unsorted::compare(
+                    positionals,
+                    &plan,
+                    &boundaries,
+                    spec.memory_limit,
+                    &progress,
+                )?,
+                None => reread::compare(
+                    [left, right],
+                    &plan,
+                    &boundaries,
+                    spec.group_rows,
+                    &progress,
+                )?,
+            }
         }
     };
     progress.finish_and_clear();
-    let left_tree = MerkleTree::new(left_leaves.leaves.clone());
-    let right_tree = MerkleTree::new(right_leaves.leaves.clone());
-    let comparison = merkle::compare(&left_tree, &right_tree);
-    let hashed = Instant::now();
-
-    let rows = match merged_rows {
-        Some(rows) => rows,
-        None => reread_divergent(
-            [left, right],
-            &plan,
-            &boundaries,
-            [&left_leaves, &right_leaves],
-            &comparison.divergent_leaves,
-            spec.group_rows,
-        )?,
-    };
-    check_repeatable(&comparison.divergent_leaves, &rows, &boundaries)?;
     let finished = Instant::now();
+    let Outcome {
+        left: left_leaves,
+        right: right_leaves,
+        trees: comparison,
+        rows,
+        strategy,
+        hashed,
+        spilled,
+    } = outcome;
 
     let stats = Stats {
         threads: spec.threads,
-        merged_pass,
+        strategy,
+        merged_pass: strategy == Strategy::Merged,
+        bytes_spilled: spilled,
         leaves: boundaries.leaf_count(),
         divergent_leaves: comparison.divergent_leaves.len(),
         tree_nodes_compared: comparison.nodes_compared,
@@ -318,52 +313,6 @@ pub(crate) fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<
     })
 }
 
-/// The general row phase: reads back the rows of divergent leaves (and of
-/// possibly duplicated keys) on both sides and compares them.
-fn reread_divergent(
-    [left, right]: [&dyn Source; 2],
-    plan: &ComparePlan,
-    boundaries: &Boundaries,
-    [left_leaves, right_leaves]: [&SideLeaves; 2],
-    divergent: &[usize],
-    group_rows: u64,
-) -> Result<RowDiff> {
-    let mut reread_leaves = vec![false; boundaries.leaf_count()];
-    for &leaf in divergent {
-        reread_leaves[leaf] = true;
-    }
-    let mut duplicate_candidates: Vec<u64> = left_leaves
-        .duplicate_key_hashes
-        .iter()
-        .chain(&right_leaves.duplicate_key_hashes)
-        .copied()
-        .collect();
-    duplicate_candidates.sort_unstable();
-    duplicate_candidates.dedup();
-    let leaf_rows: Vec<u64> = left_leaves
-        .leaves
-        .iter()
-        .zip(&right_leaves.leaves)
-        .map(|(l, r)| l.rows.max(r.rows))
-        .collect();
-    diff::diff_rows(
-        left,
-        right,
-        plan,
-        &Reread {
-            boundaries,
-            leaves: &reread_leaves,
-            key_hashes: &duplicate_candidates,
-            positions: [
-                left_leaves.positions.as_ref(),
-                right_leaves.positions.as_ref(),
-            ],
-            leaf_rows: &leaf_rows,
-            group_rows,
-        },
-    )
-}
-
 /// A bar over the hashing pass; hidden unless asked for (the CLI asks only
 /// when stderr is a terminal), and drawn at a low rate.
 fn progress_bar(enabled: bool) -> ProgressBar {
@@ -376,30 +325,4 @@ fn progress_bar(enabled: bool) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar
-}
-
-/// Every divergent leaf must hold a difference or a duplicate key once its
-/// rows are compared. If one does not, a source returned other rows on the
-/// second read (a query with LIMIT, or ORDER BY with ties, or data changing
-/// underneath): the answer would be unreliable, so say so instead.
-fn check_repeatable(divergent: &[usize], rows: &RowDiff, boundaries: &Boundaries) -> Result<()> {
-    let mut explained = vec![false; boundaries.leaf_count()];
-    for d in &rows.diffs {
-        explained[d.leaf] = true;
-    }
-    for d in &rows.duplicates {
-        explained[d.leaf] = true;
-    }
-    // Under a tolerance, values within it may hash apart.
-    for &leaf in &rows.tolerated_leaves {
-        explained[leaf] = true;
-    }
-    match divergent.iter().find(|&&leaf| !explained[leaf]) {
-        None => Ok(()),
-        Some(_) => Err(Error::Unstable(
-            "a source returned different rows when read a second time (is its query \
-             repeatable? LIMIT, or ORDER BY with ties, is not; or is the data changing?)"
-                .into(),
-        )),
-    }
 }

@@ -139,14 +139,59 @@ fn plan<'a>(
     Ok(prepare(&plan, left, right, spec.max_load).map(|(layout, sides)| (plan, layout, sides)))
 }
 
-/// Compares two database sources by checksums computed inside them; `None`
-/// when they cannot be (rules or types SQL cannot reproduce exactly), with
-/// the reason, so the caller reads both sides whole instead.
-pub fn diff(
+/// Integer key ranges and the rows fetched from each, per side.
+type RangeRows = (Vec<(i128, i128)>, [Vec<u64>; 2]);
+
+/// What the checksums inside the databases leave to recon: the rows of the
+/// divergent ranges, as two in-memory sources, and what the comparison of
+/// those rows must be completed with ([`FetchedRows::complete`]).
+pub struct FetchedRows {
+    pub left: MemorySource,
+    pub right: MemorySource,
+    plan: ComparePlan,
+    stats: PushdownStats,
+    notes: Vec<String>,
+    totals: [u64; 2],
+    unfetched: u64,
+    ranges: Option<RangeRows>,
+    started: Instant,
+    checksummed: Instant,
+}
+
+impl FetchedRows {
+    /// The comparison of the fetched rows, completed to cover the whole
+    /// tables: their row counts, the unfetched rows as unchanged, the key
+    /// ranges, the notes and the statistics of the checksums.
+    pub fn complete(self, mut comparison: Comparison) -> Result<Comparison> {
+        if let Some((ranges, rows)) = &self.ranges {
+            comparison.report.ranges =
+                key_ranges(ranges, rows.clone(), &comparison.rows, &self.plan)?;
+        }
+        let [left_total, right_total] = self.totals;
+        let report = &mut comparison.report;
+        report.schema.notes.extend(self.notes);
+        report.summary.left_rows = left_total;
+        report.summary.right_rows = right_total;
+        report.summary.unchanged += self.unfetched;
+        report.left.rows = left_total;
+        report.right.rows = right_total;
+        let mut stats = self.stats;
+        stats.seconds_compare = self.checksummed.elapsed().as_secs_f64();
+        report.stats.seconds_total = self.started.elapsed().as_secs_f64();
+        report.stats.pushdown = Some(stats);
+        Ok(comparison)
+    }
+}
+
+/// Runs the checksums inside both databases and fetches the rows of the
+/// ranges that differ; `Err(reason)` when they cannot run there (rules or
+/// types SQL cannot reproduce exactly), so the caller reads both sides
+/// whole instead.
+pub fn fetch(
     left: &DatabaseSource,
     right: &DatabaseSource,
     spec: &Spec,
-) -> Result<std::result::Result<Comparison, String>> {
+) -> Result<std::result::Result<FetchedRows, String>> {
     let (plan, layout, mut sides) = match plan(left, right, spec)? {
         Ok(planned) => planned,
         Err(reason) => return Ok(Err(reason)),
@@ -216,23 +261,22 @@ pub fn diff(
             rows_per_range(ranges, &right_batches, &key.right_name),
         ]
     });
-    let (left_mem, right_mem) = (memory(left, left_batches)?, memory(right, right_batches)?);
-    let mut comparison = super::run(&left_mem, &right_mem, spec)?;
-    if let (Some(ranges), Some([left_rows, right_rows])) = (&ranges, range_rows) {
-        comparison.report.ranges =
-            key_ranges(ranges, [left_rows?, right_rows?], &comparison.rows, &plan)?;
-    }
-    let report = &mut comparison.report;
-    report.schema.notes.extend(notes);
-    report.summary.left_rows = left_total;
-    report.summary.right_rows = right_total;
-    report.summary.unchanged += unfetched;
-    report.left.rows = left_total;
-    report.right.rows = right_total;
-    stats.seconds_compare = checksummed.elapsed().as_secs_f64();
-    report.stats.seconds_total = started.elapsed().as_secs_f64();
-    report.stats.pushdown = Some(stats);
-    Ok(Ok(comparison))
+    let ranges = match (ranges, range_rows) {
+        (Some(ranges), Some([left_rows, right_rows])) => Some((ranges, [left_rows?, right_rows?])),
+        _ => None,
+    };
+    Ok(Ok(FetchedRows {
+        left: memory(left, left_batches)?,
+        right: memory(right, right_batches)?,
+        plan,
+        stats,
+        notes,
+        totals,
+        unfetched,
+        ranges,
+        started,
+        checksummed,
+    }))
 }
 
 /// Rows of `batches` in each range, by their `key` column.
@@ -273,7 +317,7 @@ fn range_of(ranges: &[(i128, i128)], k: i128) -> Option<usize> {
 fn key_ranges(
     ranges: &[(i128, i128)],
     [left_rows, right_rows]: [Vec<u64>; 2],
-    rows: &crate::diff::RowDiff,
+    rows: &crate::compare::rows::RowDiff,
     plan: &ComparePlan,
 ) -> Result<Vec<crate::report::DivergentRange>> {
     let keys = [

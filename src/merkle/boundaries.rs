@@ -173,13 +173,30 @@ fn reservoir(
 /// Sorted, distinct encoded keys; leaf `i` holds keys in `[b[i-1], b[i])`,
 /// the first and last leaves are open-ended.
 ///
-/// The keys sit end to end in one buffer: the leaf lookup, done once per row,
-/// binary-searches them without chasing a heap pointer per probe.
+/// The keys sit end to end in one buffer, and their first eight bytes again
+/// as integers: the leaf lookup, done once per row, binary-searches the
+/// integers (cache-resident, no pointer chased) and compares whole keys only
+/// among bounds that share the key's first eight bytes. On input in random
+/// order that is what the lookup costs.
 #[derive(Debug, Clone)]
 pub struct Boundaries {
     bytes: Vec<u8>,
     /// `ends[i]` is where bound `i` ends in `bytes`; bound `i` starts at `ends[i - 1]` (or 0).
     ends: Vec<usize>,
+    /// Per bound, [`prefix`] of it.
+    prefixes: Vec<u64>,
+}
+
+/// The first eight bytes of an encoded key, big-endian, zero-padded. For
+/// keys `a` and `b`, `prefix(a) < prefix(b)` implies `a < b` (a shorter key
+/// padded with zeros is a prefix of the other, hence smaller, or differs in
+/// a real byte), so only equal prefixes need the whole keys compared.
+#[inline]
+fn prefix(key: &[u8]) -> u64 {
+    let mut eight = [0u8; 8];
+    let n = key.len().min(8);
+    eight[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(eight)
 }
 
 impl Default for Boundaries {
@@ -227,7 +244,12 @@ impl Boundaries {
             bytes.extend_from_slice(b);
             ends.push(bytes.len());
         }
-        Boundaries { bytes, ends }
+        let prefixes = bounds.iter().map(|b| prefix(b)).collect();
+        Boundaries {
+            bytes,
+            ends,
+            prefixes,
+        }
     }
 
     #[inline]
@@ -240,11 +262,14 @@ impl Boundaries {
         self.ends.len() + 1
     }
 
-    /// The leaf an encoded key falls in.
+    /// The leaf an encoded key falls in: the number of bounds <= key.
     #[inline]
     pub fn leaf_of(&self, key: &[u8]) -> usize {
-        // partition_point over indices: the number of bounds <= key.
-        let (mut low, mut high) = (0, self.ends.len());
+        let wanted = prefix(key);
+        // Bounds with a smaller prefix are smaller keys; among those with the
+        // same prefix (usually none or one), compare whole keys.
+        let mut low = self.prefixes.partition_point(|&p| p < wanted);
+        let mut high = low + self.prefixes[low..].partition_point(|&p| p == wanted);
         while low < high {
             let mid = low + (high - low) / 2;
             if compare_keys(self.bound(mid), key) != Ordering::Greater {
@@ -354,5 +379,23 @@ mod tests {
         let b = Boundaries::from_samples(&[&s], 4);
         assert_eq!(b.leaf_of(&0u32.to_be_bytes()), 0);
         assert_eq!(b.leaf_of(&u32::MAX.to_be_bytes()), b.leaf_count() - 1);
+    }
+
+    proptest::proptest! {
+        /// The prefix shortcut gives the leaf a plain count of the bounds
+        /// at or below the key gives, on keys sharing long prefixes, keys
+        /// shorter than eight bytes and keys that are prefixes of bounds.
+        #[test]
+        fn leaf_of_counts_the_bounds_at_or_below_the_key(
+            bounds in proptest::collection::btree_set(proptest::collection::vec(0u8..3, 0..12), 0..40),
+            keys in proptest::collection::vec(proptest::collection::vec(0u8..3, 0..12), 1..40),
+        ) {
+            let bounds: Vec<Box<[u8]>> = bounds.into_iter().map(Vec::into_boxed_slice).collect();
+            let b = Boundaries::from_sorted(bounds.clone());
+            for key in &keys {
+                let expected = bounds.iter().filter(|x| x.as_ref() <= key.as_slice()).count();
+                proptest::prop_assert_eq!(b.leaf_of(key), expected, "{:?}", key);
+            }
+        }
     }
 }

@@ -78,6 +78,42 @@ pub struct SideLeaves {
     pub positions: Option<PositionMap>,
 }
 
+impl SideLeaves {
+    /// Empty digests for `leaf_count` leaves.
+    pub fn with_leaves(leaf_count: usize) -> Self {
+        SideLeaves {
+            leaves: vec![Digest::default(); leaf_count],
+            ..SideLeaves::default()
+        }
+    }
+
+    /// Adds the digests, rows and NULL keys another thread gathered over
+    /// the same leaves.
+    pub fn absorb(&mut self, other: SideLeaves) {
+        for (total, part) in self.leaves.iter_mut().zip(&other.leaves) {
+            total.merge(part);
+        }
+        self.rows += other.rows;
+        self.add_null_keys(other.null_key_rows, other.null_key_samples);
+    }
+
+    /// Counts row `i` of `batch`, whose key is NULL, and keeps it as an
+    /// example while fewer than [`NULL_KEY_SAMPLES`] are kept.
+    pub fn note_null_key(&mut self, batch: &RecordBatch, i: usize) {
+        self.null_key_rows += 1;
+        if self.null_key_samples.len() < NULL_KEY_SAMPLES {
+            self.null_key_samples.push(batch.slice(i, 1));
+        }
+    }
+
+    /// Adds the NULL-key counts and examples of another part of this side.
+    pub fn add_null_keys(&mut self, rows: u64, samples: Vec<RecordBatch>) {
+        self.null_key_rows += rows;
+        let room = NULL_KEY_SAMPLES.saturating_sub(self.null_key_samples.len());
+        self.null_key_samples.extend(samples.into_iter().take(room));
+    }
+}
+
 /// Encodes and hashes the rows of one side's batches.
 pub(crate) struct RowHasher<'a> {
     side: Side,
@@ -129,10 +165,7 @@ type PartSummary = (usize, Vec<(u32, u32)>, KeyOrder);
 
 /// Per-thread totals.
 struct Totals {
-    leaves: Vec<Digest>,
-    rows: u64,
-    null_key_rows: u64,
-    null_key_samples: Vec<RecordBatch>,
+    side: SideLeaves,
     key_hashes: Vec<u64>,
     /// Positional sources: per part read, its chunk map and key order.
     parts: Vec<PartSummary>,
@@ -141,24 +174,14 @@ struct Totals {
 impl Totals {
     fn new(leaf_count: usize) -> Self {
         Totals {
-            leaves: vec![Digest::default(); leaf_count],
-            rows: 0,
-            null_key_rows: 0,
-            null_key_samples: Vec::new(),
+            side: SideLeaves::with_leaves(leaf_count),
             key_hashes: Vec::new(),
             parts: Vec::new(),
         }
     }
 
     fn merge(mut self, other: Totals) -> Totals {
-        for (total, part) in self.leaves.iter_mut().zip(&other.leaves) {
-            total.merge(part);
-        }
-        self.rows += other.rows;
-        self.null_key_rows += other.null_key_rows;
-        let room = NULL_KEY_SAMPLES.saturating_sub(self.null_key_samples.len());
-        self.null_key_samples
-            .extend(other.null_key_samples.into_iter().take(room));
+        self.side.absorb(other.side);
         let mut hashes = other.key_hashes;
         if self.key_hashes.len() < hashes.len() {
             std::mem::swap(&mut self.key_hashes, &mut hashes);
@@ -194,11 +217,7 @@ pub fn hash_side(
     progress: &ProgressBar,
 ) -> Result<SideLeaves> {
     let hasher = RowHasher::new(plan, side)?;
-    let names: Vec<String> = plan
-        .columns()
-        .iter()
-        .map(|c| c.name(side).to_string())
-        .collect();
+    let names = plan.column_names(side);
     let leaf_count = boundaries.leaf_count();
 
     let totals = match source.positional() {
@@ -259,13 +278,7 @@ pub fn hash_side(
             .try_reduce(|| Totals::new(leaf_count), |a, b| Ok(a.merge(b)))?,
     };
 
-    let mut out = SideLeaves {
-        leaves: totals.leaves,
-        rows: totals.rows,
-        null_key_rows: totals.null_key_rows,
-        null_key_samples: totals.null_key_samples,
-        ..Default::default()
-    };
+    let mut out = totals.side;
     let mut key_hashes = totals.key_hashes;
     if let Some(positional) = source.positional() {
         let mut parts = totals.parts;
@@ -298,7 +311,7 @@ fn hash_stream(
     for batch in stream {
         let batch = batch?;
         let n = batch.num_rows();
-        totals.rows += n as u64;
+        totals.side.rows += n as u64;
         let encoded = hasher.encode(&batch)?;
         if tracking.keep_key_hashes {
             totals.key_hashes.reserve(n);
@@ -306,16 +319,13 @@ fn hash_stream(
         let mut previous: Option<usize> = None;
         for i in 0..n {
             if encoded.nulls.as_ref().is_some_and(|m| m[i]) {
-                totals.null_key_rows += 1;
-                if totals.null_key_samples.len() < NULL_KEY_SAMPLES {
-                    totals.null_key_samples.push(batch.slice(i, 1));
-                }
+                totals.side.note_null_key(&batch, i);
                 continue;
             }
             let key = encoded.keys.row(i);
             let key = key.as_ref();
             leaf = boundaries.leaf_near(key, leaf);
-            totals.leaves[leaf].add(encoded.hashes[i]);
+            totals.side.leaves[leaf].add(encoded.hashes[i]);
             if let Some(chunks) = tracking.chunks.as_mut() {
                 let chunk = &mut chunks[((offset + i as u64) / CHUNK_ROWS) as usize];
                 chunk.0 = chunk.0.min(leaf as u32);

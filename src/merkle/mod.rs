@@ -79,6 +79,14 @@ pub struct TreeComparison {
     pub nodes_compared: usize,
 }
 
+/// Builds both sides' trees over their leaf digests and compares them.
+pub fn compare_leaves(left: &SideLeaves, right: &SideLeaves) -> TreeComparison {
+    compare(
+        &MerkleTree::new(left.leaves.clone()),
+        &MerkleTree::new(right.leaves.clone()),
+    )
+}
+
 /// Compares two trees of the same shape top-down, descending only into
 /// subtrees whose digests differ.
 pub fn compare(left: &MerkleTree, right: &MerkleTree) -> TreeComparison {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::Policy;
 use crate::compare::Comparison;
-use crate::diff::Status;
+use crate::compare::rows::Status;
 use crate::error::{Error, Result, Side};
 use crate::source::Source;
 

@@ -14,7 +14,7 @@ use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 
 use crate::compare::Comparison;
-use crate::diff::Status;
+use crate::compare::rows::Status;
 use crate::error::{Error, Result, Side};
 use crate::source::db::{Dialect, comment_text};
 use crate::source::url::Engine;
@@ -148,7 +148,7 @@ pub fn sql_patch(comparison: &Comparison, target: &Target<'_>, policy: &Policy) 
         }
     };
     let (truth_batch, target_batch) = (batch_of(truth), batch_of(other));
-    let row_of = |d: &crate::diff::KeyDiff, side: Side| match side {
+    let row_of = |d: &crate::compare::rows::KeyDiff, side: Side| match side {
         Side::Left => d.left,
         Side::Right => d.right,
     };

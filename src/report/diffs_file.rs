@@ -12,7 +12,7 @@ use parquet::arrow::ArrowWriter;
 
 use super::{Mask, OutputFile};
 use crate::canon;
-use crate::diff::RowDiff;
+use crate::compare::rows::RowDiff;
 use crate::error::{Error, Result, Side};
 use crate::plan::ComparePlan;
 

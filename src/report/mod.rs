@@ -1,6 +1,6 @@
 //! One [`Report`] value, built once from the pipeline's results, and one
 //! renderer per output format. Renderers know nothing of how the data was
-//! read; the JSON form is the contract (DESIGN.md) and is the serialisation
+//! read; the JSON form is the contract (README, "JSON output") and is the serialisation
 //! of this struct.
 
 pub mod checks;
@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::canon;
-use crate::diff::{RowDiff, Status};
+use crate::compare::rows::{RowDiff, Status};
 use crate::error::{Result, Side};
 use crate::merkle::{Boundaries, SideLeaves, TreeComparison};
 use crate::plan::{ComparePlan, OneSidedColumn, TypeDifference};
@@ -117,10 +117,25 @@ pub struct NullKeyRecord {
     pub row: Map<String, Value>,
 }
 
+/// How the rows of files (or of rows fetched from databases) were compared;
+/// `ARCHITECTURE.md` describes each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Both sides in key order, read once and walked together.
+    Merged,
+    /// Leaf digests compared, rows of divergent leaves read back.
+    #[default]
+    Leaves,
+    /// Row fingerprints matched by key hash, differing rows read back by position.
+    Fingerprints,
+}
+
 /// Where the time and the reads went.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
     pub threads: usize,
+    pub strategy: Strategy,
     /// Both sides were stored in key order and were compared in one merged
     /// pass: nothing was read twice.
     pub merged_pass: bool,
@@ -136,6 +151,8 @@ pub struct Stats {
     /// Rows held and compared by the row phase (divergent ranges and duplicate candidates).
     pub left_rows_reread: u64,
     pub right_rows_reread: u64,
+    /// Bytes of per-row state written to temporary files (over `--memory-limit`).
+    pub bytes_spilled: u64,
     pub seconds_sample: f64,
     pub seconds_hash: f64,
     pub seconds_rows: f64,
@@ -357,7 +374,7 @@ fn divergent_ranges(input: &ReportInput<'_>, rows: &RowDiff) -> Result<Vec<Diver
     for &leaf in leaves {
         selected[leaf] = true;
     }
-    let runs = crate::diff::leaf_runs(&selected, usize::MAX);
+    let runs = crate::compare::rows::leaf_runs(&selected, usize::MAX);
     // Decode all the bounds in one go.
     let b = input.boundaries;
     let bounds: Vec<&[u8]> = runs

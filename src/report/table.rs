@@ -7,7 +7,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use super::values::{ABSENT, short};
-use super::{Report, Verdict};
+use super::{Report, Strategy, Verdict};
 use crate::error::{Error, Result};
 
 /// Sample rows shown in tables.
@@ -342,10 +342,10 @@ pub fn stats_line(report: &Report) -> String {
     };
     // After a merged pass nothing was read twice: the rows of divergent
     // leaves were compared as they went by.
-    let (pass, verb) = if st.merged_pass {
-        (" in one merged pass", "compared")
-    } else {
-        ("", "re-read")
+    let (pass, verb) = match st.strategy {
+        Strategy::Merged => (" in one merged pass", "compared"),
+        Strategy::Leaves => ("", "re-read"),
+        Strategy::Fingerprints => (" by row fingerprints", "re-read"),
     };
     format!(
         "hashed {} rows into {}{pass}; {verb} {} rows ({share:.2}%) in {}; {:.2} s on {} threads",

@@ -26,8 +26,8 @@ use arrow::record_batch::RecordBatch;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+use super::rows::{self, KeptRows, Matched, RowDiff};
 use crate::canon::compare_keys;
-use crate::diff::{self, KeptRows, Matched, RowDiff};
 use crate::error::{Error, Result, Side};
 use crate::merkle::{
     Boundaries, Digest, EncodedBatch, KeySample, NULL_KEY_SAMPLES, RowHasher, SideLeaves,
@@ -79,12 +79,7 @@ pub fn merge(
         RowHasher::new(plan, Side::Left)?,
         RowHasher::new(plan, Side::Right)?,
     ];
-    let names = [Side::Left, Side::Right].map(|side| {
-        plan.columns()
-            .iter()
-            .map(|c| c.name(side).to_string())
-            .collect::<Vec<String>>()
-    });
+    let names = [Side::Left, Side::Right].map(|side| plan.column_names(side));
     let shared = Shared {
         positionals,
         totals,
@@ -508,10 +503,7 @@ fn finish(
             let side = &mut sides[s];
             side.leaves.extend(part.digests);
             side.rows += part.rows;
-            side.null_key_rows += part.null_key_rows;
-            let room = NULL_KEY_SAMPLES.saturating_sub(side.null_key_samples.len());
-            side.null_key_samples
-                .extend(part.null_key_samples.into_iter().take(room));
+            side.add_null_keys(part.null_key_rows, part.null_key_samples);
             kept[s].extend(part.kept);
         }
     }
@@ -527,7 +519,7 @@ fn finish(
         let batches = std::mem::take(&mut kept[side as usize]);
         let batch = match batches.first() {
             Some(first) => concat_batches(&first.schema(), &batches)?,
-            None => RecordBatch::new_empty(std::sync::Arc::new(diff::scan_schema(&columns, side))),
+            None => RecordBatch::new_empty(std::sync::Arc::new(rows::scan_schema(&columns, side))),
         };
         Ok::<_, Error>(KeptRows {
             batch,
@@ -536,7 +528,7 @@ fn finish(
         })
     });
     // Windows follow each other in key order, and so do their matches.
-    let mut rows = diff::classify(plan, left_kept?, right_kept?, &matched, Vec::new())?;
+    let mut rows = rows::classify(plan, left_kept?, right_kept?, &matched, Vec::new())?;
     // As the Merkle path counts: rows of divergent leaves are the ones
     // compared row by row; the rest are unchanged by their digests.
     let [left, right] = &sides;

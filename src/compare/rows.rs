@@ -224,7 +224,7 @@ fn keep_rows(
 ) -> Result<KeptRows> {
     let columns = plan.columns();
     let keys = plan.key_columns();
-    let names: Vec<String> = columns.iter().map(|c| c.name(side).to_string()).collect();
+    let names = plan.column_names(side);
     let converter = canon::row_converter(&keys)?;
     let schema = Arc::new(scan_schema(&columns, side));
     if !reread.leaves.iter().any(|&l| l) && reread.key_hashes.is_empty() {

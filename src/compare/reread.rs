@@ -1,0 +1,127 @@
+//! The general path, which assumes nothing about the order of either side:
+//! every row of both sides is hashed into the digest of its key-range leaf,
+//! the two Merkle trees are compared, and only the rows of divergent leaves
+//! (and of keys that may occur twice) are read back and compared.
+
+use std::time::Instant;
+
+use indicatif::ProgressBar;
+
+use super::Outcome;
+use super::rows::{self, Reread, RowDiff};
+use crate::error::{Error, Result, Side};
+use crate::merkle::{self, Boundaries, SideLeaves};
+use crate::plan::ComparePlan;
+use crate::report::Strategy;
+use crate::source::Source;
+
+/// Hashes both sides, compares their trees, re-reads what differs.
+pub(super) fn compare(
+    [left, right]: [&dyn Source; 2],
+    plan: &ComparePlan,
+    boundaries: &Boundaries,
+    group_rows: u64,
+    progress: &ProgressBar,
+) -> Result<Outcome> {
+    let (left_leaves, right_leaves) = rayon::join(
+        || merkle::hash_side(left, plan, Side::Left, boundaries, progress),
+        || merkle::hash_side(right, plan, Side::Right, boundaries, progress),
+    );
+    let (left_leaves, right_leaves) = (left_leaves?, right_leaves?);
+    let trees = merkle::compare_leaves(&left_leaves, &right_leaves);
+    let hashed = Instant::now();
+    let rows = reread_divergent(
+        [left, right],
+        plan,
+        boundaries,
+        [&left_leaves, &right_leaves],
+        &trees.divergent_leaves,
+        group_rows,
+    )?;
+    check_repeatable(&trees.divergent_leaves, &rows, boundaries)?;
+    Ok(Outcome {
+        left: left_leaves,
+        right: right_leaves,
+        trees,
+        rows,
+        strategy: Strategy::Leaves,
+        hashed,
+        spilled: 0,
+    })
+}
+
+/// The general row phase: reads back the rows of divergent leaves (and of
+/// possibly duplicated keys) on both sides and compares them.
+fn reread_divergent(
+    [left, right]: [&dyn Source; 2],
+    plan: &ComparePlan,
+    boundaries: &Boundaries,
+    [left_leaves, right_leaves]: [&SideLeaves; 2],
+    divergent: &[usize],
+    group_rows: u64,
+) -> Result<RowDiff> {
+    let mut reread_leaves = vec![false; boundaries.leaf_count()];
+    for &leaf in divergent {
+        reread_leaves[leaf] = true;
+    }
+    let mut duplicate_candidates: Vec<u64> = left_leaves
+        .duplicate_key_hashes
+        .iter()
+        .chain(&right_leaves.duplicate_key_hashes)
+        .copied()
+        .collect();
+    duplicate_candidates.sort_unstable();
+    duplicate_candidates.dedup();
+    let leaf_rows: Vec<u64> = left_leaves
+        .leaves
+        .iter()
+        .zip(&right_leaves.leaves)
+        .map(|(l, r)| l.rows.max(r.rows))
+        .collect();
+    rows::diff_rows(
+        left,
+        right,
+        plan,
+        &Reread {
+            boundaries,
+            leaves: &reread_leaves,
+            key_hashes: &duplicate_candidates,
+            positions: [
+                left_leaves.positions.as_ref(),
+                right_leaves.positions.as_ref(),
+            ],
+            leaf_rows: &leaf_rows,
+            group_rows,
+        },
+    )
+}
+
+/// Every divergent leaf must hold a difference or a duplicate key once its
+/// rows are compared. If one does not, a source returned other rows on the
+/// second read (a query with LIMIT, or ORDER BY with ties, or data changing
+/// underneath): the answer would be unreliable, so say so instead.
+pub(super) fn check_repeatable(
+    divergent: &[usize],
+    rows: &RowDiff,
+    boundaries: &Boundaries,
+) -> Result<()> {
+    let mut explained = vec![false; boundaries.leaf_count()];
+    for d in &rows.diffs {
+        explained[d.leaf] = true;
+    }
+    for d in &rows.duplicates {
+        explained[d.leaf] = true;
+    }
+    // Under a tolerance, values within it may hash apart.
+    for &leaf in &rows.tolerated_leaves {
+        explained[leaf] = true;
+    }
+    match divergent.iter().find(|&&leaf| !explained[leaf]) {
+        None => Ok(()),
+        Some(_) => Err(Error::Unstable(
+            "a source returned different rows when read a second time (is its query \
+             repeatable? LIMIT, or ORDER BY with ties, is not; or is the data changing?)"
+                .into(),
+        )),
+    }
+}

@@ -1,0 +1,109 @@
+//! What a comparison is asked to do ([`Spec`]) and what it gives back
+//! ([`Comparison`]), whichever strategy ran.
+
+use super::rows::RowDiff;
+use crate::error::Result;
+use crate::plan::{ComparePlan, Selection};
+use crate::report::{Mask, Report};
+
+/// How to compare.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub selection: Selection,
+    /// List at most this many differences in the report (all are counted).
+    pub max_diffs: Option<usize>,
+    /// Target rows per leaf: smaller leaves re-read less around each difference.
+    pub leaf_rows: usize,
+    /// Upper bound on leaves (memory is O(leaves)).
+    pub max_leaves: usize,
+    /// When many leaves diverge, their rows are read back and compared in
+    /// groups of about this many rows, so memory holds one group at a time.
+    pub group_rows: u64,
+    /// Compare sources stored in key order in one merged pass (checked as
+    /// it reads; off only to exercise the general path).
+    pub merge_ordered: bool,
+    /// Match unsorted positional sources by row fingerprints (off only to
+    /// exercise the leaf path).
+    pub unsorted_path: bool,
+    /// Bytes a comparison may hold for per-row state (fingerprints); above
+    /// it, the leaf path runs, whose memory grows with leaves, not rows.
+    pub memory_limit: u64,
+    /// Worker threads for hashing and comparing.
+    pub threads: usize,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Compare two database sides by checksums computed inside them (off:
+    /// read both whole, e.g. to measure the difference).
+    pub pushdown: bool,
+    /// Sessions per database for checksum queries (PostgreSQL; MySQL cannot
+    /// share a snapshot between sessions and uses one).
+    pub db_threads: usize,
+    /// Columns (left or right names) whose values no output shows.
+    pub mask: Vec<String>,
+    /// Pause checksum queries while a server runs more than this many
+    /// queries of others (`--max-load`).
+    pub max_load: Option<u64>,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            selection: Selection::default(),
+            max_diffs: None,
+            leaf_rows: 256,
+            max_leaves: 1 << 16,
+            group_rows: 1 << 20,
+            merge_ordered: true,
+            unsorted_path: true,
+            memory_limit: default_memory_limit(),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            progress: false,
+            pushdown: true,
+            db_threads: 4,
+            mask: Vec::new(),
+            max_load: None,
+        }
+    }
+}
+
+/// A finished comparison: the report, and the rows behind its differences.
+pub struct Comparison {
+    /// The report, masked columns already hidden.
+    pub report: Report,
+    pub plan: ComparePlan,
+    /// The rows behind the differences, as read (unmasked: repair needs them).
+    pub rows: RowDiff,
+    /// The columns every output of this comparison hides.
+    pub mask: Mask,
+}
+
+impl Comparison {
+    /// Writes every differing row to a Parquet or CSV file.
+    pub fn write_diffs(&self, path: &str) -> Result<u64> {
+        crate::report::write_diffs(path, &self.plan, &self.rows, &self.mask)
+    }
+
+    /// Writes every differing row to a file opened earlier.
+    pub fn write_diffs_to(&self, file: crate::report::DiffsFile) -> Result<u64> {
+        file.write(&self.plan, &self.rows, &self.mask)
+    }
+}
+
+/// A quarter of the machine's memory (Linux), or 4 GiB where it cannot be read.
+pub fn default_memory_limit() -> u64 {
+    const FALLBACK: u64 = 4 << 30;
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        });
+    total_kib.map_or(FALLBACK, |kib| kib * 1024 / 4)
+}

@@ -1,0 +1,527 @@
+//! The path for positional sources that are not stored in key order (files
+//! written by Spark, by parallel exporters, by hash-partitioned jobs): each
+//! side is read once, and every row leaves a fingerprint, the hash of its
+//! key, the hash of its row and its position. Fingerprints are gathered in
+//! buckets by key hash; each bucket is sorted and matched against the same
+//! bucket of the other side. A key found once on each side with equal row
+//! hashes is equal; the rows of every other key (missing on a side, changed,
+//! or occurring twice) are read back by position, and only those are
+//! compared. Nothing is read twice but the rows that differ.
+//!
+//! Each row is also hashed into the digest of its key-range leaf, as on the
+//! other paths, so the report names divergent ranges and a source that
+//! returns other rows when read back is caught. Memory holds 24 bytes a row
+//! and side; [`fits`] says when that is affordable.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arrow::compute::concat_batches;
+use arrow::record_batch::RecordBatch;
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+
+use super::Outcome;
+use super::reread::check_repeatable;
+use super::rows::{self, KeptRows};
+use crate::canon;
+use crate::error::{Error, Result, Side};
+use crate::merkle::{self, Boundaries, RowHasher, SideLeaves};
+use crate::plan::ComparePlan;
+use crate::report::Strategy;
+use crate::source::Positional;
+
+/// Fingerprints are bucketed by the top bits of their key hash: 256
+/// buckets of a 10M-row side hold about 40,000 each, sorted in cache.
+const BUCKET_BITS: u32 = 8;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// Bytes one fingerprint takes, in memory and on disk.
+const FINGERPRINT_BYTES: u64 = 24;
+
+/// One row, reduced to what matching needs.
+#[derive(Debug, Clone, Copy)]
+struct Fingerprint {
+    /// Keyed hash of the canonical key.
+    key: u64,
+    /// Keyed hash of the canonical row (key included), folded to 64 bits.
+    row: u64,
+    /// Position of the row in its source (over all parts).
+    position: u64,
+}
+
+/// Compares two positional sources in any order, holding at most about
+/// `memory_limit` bytes of fingerprints; beyond it they go to temporary
+/// files, bucket by bucket, and are read back one bucket at a time.
+pub(super) fn compare(
+    sources: [&dyn Positional; 2],
+    plan: &ComparePlan,
+    boundaries: &Boundaries,
+    memory_limit: u64,
+    progress: &ProgressBar,
+) -> Result<Outcome> {
+    let budget = Budget {
+        limit: memory_limit,
+        held: AtomicU64::new(0),
+        spilling: AtomicBool::new(false),
+    };
+    let (left, right) = rayon::join(
+        || fingerprint(sources[0], plan, Side::Left, boundaries, &budget, progress),
+        || fingerprint(sources[1], plan, Side::Right, boundaries, &budget, progress),
+    );
+    let (left, right) = (left?, right?);
+    let trees = merkle::compare_leaves(&left.leaves, &right.leaves);
+    let hashed = Instant::now();
+
+    let matched: Vec<(Vec<u64>, Vec<u64>, u64)> = (0..BUCKETS)
+        .into_par_iter()
+        .map(|b| Ok(match_bucket(left.bucket(b)?, right.bucket(b)?)))
+        .collect::<Result<_>>()?;
+    let spilled = left.spill.written() + right.spill.written();
+    let (left_leaves, right_leaves) = (left.leaves, right.leaves);
+    drop((left.memory, right.memory, left.spill, right.spill));
+    let mut unchanged = 0u64;
+    let mut positions: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+    for (l, r, pairs) in matched {
+        positions[0].extend(l);
+        positions[1].extend(r);
+        unchanged += pairs;
+    }
+    let [left_positions, right_positions] = positions;
+    let (left_kept, right_kept) = rayon::join(
+        || read_back(sources[0], plan, Side::Left, left_positions),
+        || read_back(sources[1], plan, Side::Right, right_positions),
+    );
+    let rows = rows::compare_rows(plan, boundaries, left_kept?, right_kept?)?;
+    // The report counts the keyed rows not read back as unchanged: exactly
+    // the left rows of the equal pairs.
+    let keyed = left_leaves.rows - left_leaves.null_key_rows;
+    if keyed.checked_sub(rows.left.reread) != Some(unchanged) {
+        return Err(Error::Internal(format!(
+            "fingerprints: {unchanged} equal pairs, but {} of {keyed} left rows read back",
+            rows.left.reread
+        )));
+    }
+    check_repeatable(&trees.divergent_leaves, &rows, boundaries)?;
+    Ok(Outcome {
+        left: left_leaves,
+        right: right_leaves,
+        trees,
+        rows,
+        strategy: Strategy::Fingerprints,
+        hashed,
+        spilled,
+    })
+}
+
+/// The fingerprints both sides hold in memory, against the limit.
+struct Budget {
+    limit: u64,
+    held: AtomicU64,
+    /// Set once the limit was passed: from then on every thread writes its
+    /// fingerprints out at the end of each part, so that finished work holds
+    /// no memory.
+    spilling: AtomicBool,
+}
+
+/// Fingerprints written to a temporary file (deleted when dropped), as
+/// segments of one bucket each.
+struct Spill {
+    state: Mutex<SpillState>,
+}
+
+struct SpillState {
+    file: Option<std::fs::File>,
+    written: u64,
+    /// (bucket, offset in bytes, fingerprints)
+    segments: Vec<(usize, u64, usize)>,
+}
+
+/// A failure of the temporary file, named by where it lives.
+fn temp_file_error(e: std::io::Error) -> Error {
+    Error::Output {
+        path: format!(
+            "a temporary file for fingerprints in {} (TMPDIR)",
+            std::env::temp_dir().display()
+        ),
+        message: e.to_string(),
+    }
+}
+
+impl Spill {
+    fn new() -> Self {
+        Spill {
+            state: Mutex::new(SpillState {
+                file: None,
+                written: 0,
+                segments: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, SpillState>> {
+        self.state
+            .lock()
+            .map_err(|_| Error::Internal("fingerprint file lock poisoned".into()))
+    }
+
+    /// Appends every bucket's fingerprints and empties the buckets.
+    fn write(&self, buckets: &mut [Vec<Fingerprint>]) -> Result<()> {
+        let mut bytes = Vec::with_capacity(
+            buckets.iter().map(Vec::len).sum::<usize>() * FINGERPRINT_BYTES as usize,
+        );
+        let mut pieces = Vec::new();
+        for (b, bucket) in buckets.iter_mut().enumerate() {
+            if bucket.is_empty() {
+                continue;
+            }
+            pieces.push((b, bytes.len() as u64, bucket.len()));
+            for f in bucket.iter() {
+                bytes.extend_from_slice(&f.key.to_le_bytes());
+                bytes.extend_from_slice(&f.row.to_le_bytes());
+                bytes.extend_from_slice(&f.position.to_le_bytes());
+            }
+            bucket.clear();
+        }
+        let mut state = self.lock()?;
+        let base = state.written;
+        let file = match &mut state.file {
+            Some(file) => file,
+            slot => slot.insert(tempfile::tempfile().map_err(temp_file_error)?),
+        };
+        file.seek(SeekFrom::Start(base))
+            .and_then(|_| file.write_all(&bytes))
+            .map_err(temp_file_error)?;
+        state.written += bytes.len() as u64;
+        state
+            .segments
+            .extend(pieces.into_iter().map(|(b, at, n)| (b, base + at, n)));
+        Ok(())
+    }
+
+    /// Appends every fingerprint of bucket `b` written so far to `out`.
+    fn read(&self, b: usize, out: &mut Vec<Fingerprint>) -> Result<()> {
+        let mut state = self.lock()?;
+        let segments: Vec<(u64, usize)> = state
+            .segments
+            .iter()
+            .filter(|s| s.0 == b)
+            .map(|s| (s.1, s.2))
+            .collect();
+        let Some(file) = state.file.as_mut() else {
+            return Ok(());
+        };
+        for (offset, count) in segments {
+            let mut bytes = vec![0u8; count * FINGERPRINT_BYTES as usize];
+            file.seek(SeekFrom::Start(offset))
+                .and_then(|_| file.read_exact(&mut bytes))
+                .map_err(temp_file_error)?;
+            out.extend(bytes.chunks_exact(FINGERPRINT_BYTES as usize).map(|c| {
+                let word = |i: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&c[i * 8..i * 8 + 8]);
+                    u64::from_le_bytes(w)
+                };
+                Fingerprint {
+                    key: word(0),
+                    row: word(1),
+                    position: word(2),
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    fn written(&self) -> u64 {
+        self.lock().map(|s| s.written).unwrap_or(0)
+    }
+}
+
+/// One side after its pass: leaves, and fingerprints per bucket, in memory
+/// and (past the limit) on disk.
+struct Fingerprinted {
+    leaves: SideLeaves,
+    /// Per bucket, the chunks still in memory.
+    memory: Vec<Mutex<Vec<Vec<Fingerprint>>>>,
+    spill: Spill,
+}
+
+impl Fingerprinted {
+    /// All fingerprints of bucket `b`; the memory chunks are handed over.
+    fn bucket(&self, b: usize) -> Result<Vec<Fingerprint>> {
+        let chunks = std::mem::take(
+            &mut *self.memory[b]
+                .lock()
+                .map_err(|_| Error::Internal("bucket lock poisoned".into()))?,
+        );
+        let mut out = chunks.concat();
+        drop(chunks);
+        self.spill.read(b, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// What one thread gathered from the parts it read.
+struct Gathered {
+    /// Leaf digests, rows and NULL keys.
+    side: SideLeaves,
+    /// Per bucket, the fingerprints of this thread's rows not yet spilled.
+    buckets: Vec<Vec<Fingerprint>>,
+    /// Bytes of those fingerprints, as counted in the budget.
+    held: u64,
+}
+
+impl Gathered {
+    fn new(leaf_count: usize) -> Self {
+        Gathered {
+            side: SideLeaves::with_leaves(leaf_count),
+            buckets: vec![Vec::new(); BUCKETS],
+            held: 0,
+        }
+    }
+
+    /// Writes this thread's fingerprints out and returns their budget.
+    fn spill(&mut self, spill: &Spill, budget: &Budget) -> Result<()> {
+        spill.write(&mut self.buckets)?;
+        budget.held.fetch_sub(self.held, Ordering::Relaxed);
+        self.held = 0;
+        Ok(())
+    }
+}
+
+/// Reads every row of one side once: its leaf digest and its fingerprint.
+fn fingerprint(
+    source: &dyn Positional,
+    plan: &ComparePlan,
+    side: Side,
+    boundaries: &Boundaries,
+    budget: &Budget,
+    progress: &ProgressBar,
+) -> Result<Fingerprinted> {
+    let hasher = RowHasher::new(plan, side)?;
+    let names = plan.column_names(side);
+    let part_rows = source.part_rows();
+    let starts: Vec<u64> = part_rows
+        .iter()
+        .scan(0u64, |next, &rows| {
+            let start = *next;
+            *next += rows;
+            Some(start)
+        })
+        .collect();
+    let spill = Spill::new();
+    let leaf_count = boundaries.leaf_count();
+    let gathered: Vec<Gathered> = (0..part_rows.len())
+        .into_par_iter()
+        .try_fold(
+            || Gathered::new(leaf_count),
+            |mut g, part| {
+                // Room for this part's share of each bucket and a margin of
+                // about three standard deviations, so buckets rarely double.
+                let share = part_rows[part] as usize / BUCKETS;
+                for bucket in &mut g.buckets {
+                    bucket.reserve_exact(share + share / 10 + 16);
+                }
+                let mut offset = 0u64;
+                let mut leaf = 0usize;
+                for batch in source.read_part(part, &names, None)? {
+                    let batch = batch?;
+                    let n = batch.num_rows();
+                    let encoded = hasher.encode(&batch)?;
+                    let mut added = 0u64;
+                    for i in 0..n {
+                        if encoded.nulls.as_ref().is_some_and(|m| m[i]) {
+                            g.side.note_null_key(&batch, i);
+                            continue;
+                        }
+                        let key = encoded.keys.row(i);
+                        let key = key.as_ref();
+                        let hash = encoded.hashes[i];
+                        leaf = boundaries.leaf_near(key, leaf);
+                        g.side.leaves[leaf].add(hash);
+                        let key_hash = canon::key_hash(key);
+                        g.buckets[(key_hash >> (64 - BUCKET_BITS)) as usize].push(Fingerprint {
+                            key: key_hash,
+                            row: (hash as u64) ^ ((hash >> 64) as u64),
+                            position: starts[part] + offset + i as u64,
+                        });
+                        added += FINGERPRINT_BYTES;
+                    }
+                    offset += n as u64;
+                    g.side.rows += n as u64;
+                    g.held += added;
+                    progress.inc(n as u64);
+                    if budget.held.fetch_add(added, Ordering::Relaxed) + added > budget.limit {
+                        budget.spilling.store(true, Ordering::Relaxed);
+                        g.spill(&spill, budget)?;
+                    }
+                }
+                if offset != part_rows[part] {
+                    return Err(changed_underneath(side));
+                }
+                if budget.spilling.load(Ordering::Relaxed) {
+                    g.spill(&spill, budget)?;
+                }
+                Ok(g)
+            },
+        )
+        .collect::<Result<_>>()?;
+
+    let mut leaves = SideLeaves::with_leaves(leaf_count);
+    let mut memory: Vec<Vec<Vec<Fingerprint>>> = vec![Vec::new(); BUCKETS];
+    for g in gathered {
+        leaves.absorb(g.side);
+        for (chunks, chunk) in memory.iter_mut().zip(g.buckets) {
+            if !chunk.is_empty() {
+                chunks.push(chunk);
+            }
+        }
+    }
+    Ok(Fingerprinted {
+        leaves,
+        memory: memory.into_iter().map(Mutex::new).collect(),
+        spill,
+    })
+}
+
+/// Matches one bucket of each side by key hash. Returns the positions to
+/// read back on each side and the number of keys found equal: present once
+/// on each side with equal row hashes. A key hash shared by two keys (a
+/// collision) looks like a duplicate, and its rows are read back and told
+/// apart by their keys.
+fn match_bucket(
+    mut left: Vec<Fingerprint>,
+    mut right: Vec<Fingerprint>,
+) -> (Vec<u64>, Vec<u64>, u64) {
+    left.sort_unstable_by_key(|f| f.key);
+    right.sort_unstable_by_key(|f| f.key);
+    let run_end = |fs: &[Fingerprint], start: usize| {
+        let key = fs[start].key;
+        start + fs[start..].partition_point(|f| f.key == key)
+    };
+    let (mut out_left, mut out_right) = (Vec::new(), Vec::new());
+    let mut equal = 0u64;
+    let (mut i, mut j) = (0, 0);
+    while i < left.len() || j < right.len() {
+        let take_left = j == right.len() || (i < left.len() && left[i].key <= right[j].key);
+        let take_right = i == left.len() || (j < right.len() && right[j].key <= left[i].key);
+        let li = if take_left { run_end(&left, i) } else { i };
+        let rj = if take_right { run_end(&right, j) } else { j };
+        let (l, r) = (&left[i..li], &right[j..rj]);
+        if l.len() == 1 && r.len() == 1 && l[0].row == r[0].row {
+            equal += 1;
+        } else {
+            out_left.extend(l.iter().map(|f| f.position));
+            out_right.extend(r.iter().map(|f| f.position));
+        }
+        (i, j) = (li, rj);
+    }
+    (out_left, out_right, equal)
+}
+
+/// Reads back the rows at `positions` (any order) of one side, all compared
+/// columns, in position order.
+fn read_back(
+    source: &dyn Positional,
+    plan: &ComparePlan,
+    side: Side,
+    mut positions: Vec<u64>,
+) -> Result<KeptRows> {
+    let columns = plan.columns();
+    let names = plan.column_names(side);
+    positions.sort_unstable();
+    // Per part, the ranges of rows to read, adjacent rows merged.
+    let mut reads: Vec<(usize, Vec<Range<u64>>)> = Vec::new();
+    let mut start = 0u64;
+    let mut rest = positions.as_slice();
+    for (part, &rows) in source.part_rows().iter().enumerate() {
+        let end = start + rows;
+        let here = rest.partition_point(|&p| p < end);
+        let mut ranges: Vec<Range<u64>> = Vec::new();
+        for &p in &rest[..here] {
+            let local = p - start;
+            match ranges.last_mut() {
+                Some(last) if last.end == local => last.end += 1,
+                _ => ranges.push(local..local + 1),
+            }
+        }
+        if !ranges.is_empty() {
+            reads.push((part, ranges));
+        }
+        rest = &rest[here..];
+        start = end;
+    }
+    let batches: Vec<Vec<RecordBatch>> = reads
+        .into_par_iter()
+        .map(|(part, ranges)| {
+            source
+                .read_part(part, &names, Some(&ranges))?
+                .collect::<Result<Vec<RecordBatch>>>()
+        })
+        .collect::<Result<_>>()?;
+    let batches: Vec<RecordBatch> = batches.into_iter().flatten().collect();
+    let schema = Arc::new(rows::scan_schema(&columns, side));
+    let batch = match batches.first() {
+        Some(first) => concat_batches(&first.schema(), &batches)?,
+        None => RecordBatch::new_empty(schema),
+    };
+    if batch.num_rows() != positions.len() {
+        return Err(changed_underneath(side));
+    }
+    Ok(KeptRows {
+        rescanned: batch.num_rows() as u64,
+        reread: batch.num_rows() as u64,
+        batch,
+    })
+}
+
+fn changed_underneath(side: Side) -> Error {
+    Error::Unstable(format!(
+        "the {side} source returned a different number of rows when read a second time \
+         (is it changing?)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(key: u64, row: u64, position: u64) -> Fingerprint {
+        Fingerprint { key, row, position }
+    }
+
+    #[test]
+    fn only_keys_seen_once_per_side_with_equal_rows_are_set_aside() {
+        let left = vec![
+            fp(1, 10, 0), // equal
+            fp(2, 20, 1), // changed
+            fp(3, 30, 2), // only left
+            fp(5, 50, 3), // twice on the left
+            fp(5, 50, 4),
+            fp(6, 60, 5), // equal
+        ];
+        let right = vec![
+            fp(6, 60, 9),
+            fp(5, 50, 8),
+            fp(4, 40, 7), // only right
+            fp(2, 21, 6),
+            fp(1, 10, 5),
+        ];
+        let (mut l, mut r, equal) = match_bucket(left, right);
+        l.sort_unstable();
+        r.sort_unstable();
+        assert_eq!(equal, 2);
+        assert_eq!(l, vec![1, 2, 3, 4]);
+        assert_eq!(r, vec![6, 7, 8]);
+    }
+
+    #[test]
+    fn an_empty_side_sends_every_row_back() {
+        let (l, r, equal) = match_bucket(vec![fp(1, 1, 0), fp(1, 1, 1)], Vec::new());
+        assert_eq!((l, r, equal), (vec![0, 1], vec![], 0));
+    }
+}
