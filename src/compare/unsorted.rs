@@ -168,23 +168,18 @@ impl Spill {
             .map_err(|_| Error::Internal("fingerprint file lock poisoned".into()))
     }
 
-    /// Appends every bucket's fingerprints and empties the buckets.
-    fn write(&self, buckets: &mut [Vec<Fingerprint>]) -> Result<()> {
-        let mut bytes = Vec::with_capacity(
-            buckets.iter().map(Vec::len).sum::<usize>() * FINGERPRINT_BYTES as usize,
-        );
-        let mut pieces = Vec::new();
-        for (b, bucket) in buckets.iter_mut().enumerate() {
-            if bucket.is_empty() {
-                continue;
-            }
-            pieces.push((b, bytes.len() as u64, bucket.len()));
-            for f in bucket.iter() {
+    /// Appends fingerprints, each slice to its bucket.
+    fn write<'a>(&self, pieces: impl Iterator<Item = (usize, &'a [Fingerprint])>) -> Result<()> {
+        let mut bytes = Vec::new();
+        let mut segments = Vec::new();
+        for (b, fingerprints) in pieces.filter(|p| !p.1.is_empty()) {
+            segments.push((b, bytes.len() as u64, fingerprints.len()));
+            bytes.reserve(fingerprints.len() * FINGERPRINT_BYTES as usize);
+            for f in fingerprints {
                 bytes.extend_from_slice(&f.key.to_le_bytes());
                 bytes.extend_from_slice(&f.row.to_le_bytes());
                 bytes.extend_from_slice(&f.position.to_le_bytes());
             }
-            bucket.clear();
         }
         let mut state = self.lock()?;
         let base = state.written;
@@ -198,7 +193,7 @@ impl Spill {
         state.written += bytes.len() as u64;
         state
             .segments
-            .extend(pieces.into_iter().map(|(b, at, n)| (b, base + at, n)));
+            .extend(segments.into_iter().map(|(b, at, n)| (b, base + at, n)));
         Ok(())
     }
 
@@ -251,17 +246,18 @@ struct Fingerprinted {
 }
 
 impl Fingerprinted {
-    /// All fingerprints of bucket `b`; the memory chunks are handed over.
-    fn bucket(&self, b: usize) -> Result<Vec<Fingerprint>> {
-        let chunks = std::mem::take(
+    /// All fingerprints of bucket `b`, as chunks; the memory chunks are
+    /// handed over.
+    fn bucket(&self, b: usize) -> Result<Vec<Vec<Fingerprint>>> {
+        let mut chunks = std::mem::take(
             &mut *self.memory[b]
                 .lock()
                 .map_err(|_| Error::Internal("bucket lock poisoned".into()))?,
         );
-        let mut out = chunks.concat();
-        drop(chunks);
-        self.spill.read(b, &mut out)?;
-        Ok(out)
+        let mut spilled = Vec::new();
+        self.spill.read(b, &mut spilled)?;
+        chunks.push(spilled);
+        Ok(chunks)
     }
 }
 
@@ -269,8 +265,9 @@ impl Fingerprinted {
 struct Gathered {
     /// Leaf digests, rows and NULL keys.
     side: SideLeaves,
-    /// Per bucket, the fingerprints of this thread's rows not yet spilled.
-    buckets: Vec<Vec<Fingerprint>>,
+    /// Per bucket, chunks of fingerprints of this thread's rows not yet
+    /// spilled (one chunk a part: each sized once, never grown and copied).
+    chunks: Vec<Vec<Vec<Fingerprint>>>,
     /// Bytes of those fingerprints, as counted in the budget.
     held: u64,
 }
@@ -279,14 +276,28 @@ impl Gathered {
     fn new(leaf_count: usize) -> Self {
         Gathered {
             side: SideLeaves::with_leaves(leaf_count),
-            buckets: vec![Vec::new(); BUCKETS],
+            chunks: vec![Vec::new(); BUCKETS],
             held: 0,
         }
     }
 
-    /// Writes this thread's fingerprints out and returns their budget.
-    fn spill(&mut self, spill: &Spill, budget: &Budget) -> Result<()> {
-        spill.write(&mut self.buckets)?;
+    /// Writes this thread's fingerprints, and those of the part being read,
+    /// out, and returns their budget.
+    fn spill(
+        &mut self,
+        current: &mut [Vec<Fingerprint>],
+        spill: &Spill,
+        budget: &Budget,
+    ) -> Result<()> {
+        let kept = self
+            .chunks
+            .iter()
+            .enumerate()
+            .flat_map(|(b, chunks)| chunks.iter().map(move |c| (b, c.as_slice())));
+        let reading = current.iter().enumerate().map(|(b, c)| (b, c.as_slice()));
+        spill.write(kept.chain(reading))?;
+        self.chunks.iter_mut().for_each(Vec::clear);
+        current.iter_mut().for_each(Vec::clear);
         budget.held.fetch_sub(self.held, Ordering::Relaxed);
         self.held = 0;
         Ok(())
@@ -321,11 +332,11 @@ fn fingerprint(
             || Gathered::new(leaf_count),
             |mut g, part| {
                 // Room for this part's share of each bucket and a margin of
-                // about three standard deviations, so buckets rarely double.
+                // about three standard deviations, so buckets rarely grow.
                 let share = part_rows[part] as usize / BUCKETS;
-                for bucket in &mut g.buckets {
-                    bucket.reserve_exact(share + share / 10 + 16);
-                }
+                let mut current: Vec<Vec<Fingerprint>> = (0..BUCKETS)
+                    .map(|_| Vec::with_capacity(share + share / 10 + 16))
+                    .collect();
                 let mut offset = 0u64;
                 let mut leaf = 0usize;
                 for batch in source.read_part(part, &names, None)? {
@@ -344,7 +355,7 @@ fn fingerprint(
                         leaf = boundaries.leaf_near(key, leaf);
                         g.side.leaves[leaf].add(hash);
                         let key_hash = canon::key_hash(key);
-                        g.buckets[(key_hash >> (64 - BUCKET_BITS)) as usize].push(Fingerprint {
+                        current[(key_hash >> (64 - BUCKET_BITS)) as usize].push(Fingerprint {
                             key: key_hash,
                             row: (hash as u64) ^ ((hash >> 64) as u64),
                             position: starts[part] + offset + i as u64,
@@ -357,14 +368,20 @@ fn fingerprint(
                     progress.inc(n as u64);
                     if budget.held.fetch_add(added, Ordering::Relaxed) + added > budget.limit {
                         budget.spilling.store(true, Ordering::Relaxed);
-                        g.spill(&spill, budget)?;
+                        g.spill(&mut current, &spill, budget)?;
                     }
                 }
                 if offset != part_rows[part] {
                     return Err(changed_underneath(side));
                 }
                 if budget.spilling.load(Ordering::Relaxed) {
-                    g.spill(&spill, budget)?;
+                    g.spill(&mut current, &spill, budget)?;
+                } else {
+                    for (chunks, chunk) in g.chunks.iter_mut().zip(current) {
+                        if !chunk.is_empty() {
+                            chunks.push(chunk);
+                        }
+                    }
                 }
                 Ok(g)
             },
@@ -375,10 +392,8 @@ fn fingerprint(
     let mut memory: Vec<Vec<Vec<Fingerprint>>> = vec![Vec::new(); BUCKETS];
     for g in gathered {
         leaves.absorb(g.side);
-        for (chunks, chunk) in memory.iter_mut().zip(g.buckets) {
-            if !chunk.is_empty() {
-                chunks.push(chunk);
-            }
+        for (all, chunks) in memory.iter_mut().zip(g.chunks) {
+            all.extend(chunks);
         }
     }
     Ok(Fingerprinted {
@@ -388,17 +403,52 @@ fn fingerprint(
     })
 }
 
+/// Bits of the key hash below the bucket's that [`sorted`] scatters by.
+const SUB_BITS: u32 = 8;
+
+/// One bucket's fingerprints, from its chunks, sorted by key hash: one
+/// counting pass and one scatter by the next [`SUB_BITS`] bits of the hash
+/// (which also gathers the chunks), then small sorts that stay in cache.
+fn sorted(chunks: Vec<Vec<Fingerprint>>) -> Vec<Fingerprint> {
+    let shift = 64 - BUCKET_BITS - SUB_BITS;
+    let slot = |f: &Fingerprint| ((f.key >> shift) & ((1 << SUB_BITS) - 1)) as usize;
+    let mut starts = vec![0usize; (1 << SUB_BITS) + 1];
+    for f in chunks.iter().flatten() {
+        starts[slot(f) + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let empty = Fingerprint {
+        key: 0,
+        row: 0,
+        position: 0,
+    };
+    let mut out = vec![empty; starts[1 << SUB_BITS]];
+    let mut next = starts.clone();
+    for chunk in chunks {
+        for f in chunk {
+            let s = slot(&f);
+            out[next[s]] = f;
+            next[s] += 1;
+        }
+    }
+    for w in starts.windows(2) {
+        out[w[0]..w[1]].sort_unstable_by_key(|f| f.key);
+    }
+    out
+}
+
 /// Matches one bucket of each side by key hash. Returns the positions to
 /// read back on each side and the number of keys found equal: present once
 /// on each side with equal row hashes. A key hash shared by two keys (a
 /// collision) looks like a duplicate, and its rows are read back and told
 /// apart by their keys.
 fn match_bucket(
-    mut left: Vec<Fingerprint>,
-    mut right: Vec<Fingerprint>,
+    left: Vec<Vec<Fingerprint>>,
+    right: Vec<Vec<Fingerprint>>,
 ) -> (Vec<u64>, Vec<u64>, u64) {
-    left.sort_unstable_by_key(|f| f.key);
-    right.sort_unstable_by_key(|f| f.key);
+    let (left, right) = (sorted(left), sorted(right));
     let run_end = |fs: &[Fingerprint], start: usize| {
         let key = fs[start].key;
         start + fs[start..].partition_point(|f| f.key == key)
@@ -496,7 +546,7 @@ mod tests {
 
     #[test]
     fn only_keys_seen_once_per_side_with_equal_rows_are_set_aside() {
-        let left = vec![
+        let left = [
             fp(1, 10, 0), // equal
             fp(2, 20, 1), // changed
             fp(3, 30, 2), // only left
@@ -511,7 +561,9 @@ mod tests {
             fp(2, 21, 6),
             fp(1, 10, 5),
         ];
-        let (mut l, mut r, equal) = match_bucket(left, right);
+        // Split in chunks, as parts and spills leave them.
+        let (l1, l2) = left.split_at(2);
+        let (mut l, mut r, equal) = match_bucket(vec![l1.to_vec(), l2.to_vec()], vec![right]);
         l.sort_unstable();
         r.sort_unstable();
         assert_eq!(equal, 2);
@@ -521,7 +573,36 @@ mod tests {
 
     #[test]
     fn an_empty_side_sends_every_row_back() {
-        let (l, r, equal) = match_bucket(vec![fp(1, 1, 0), fp(1, 1, 1)], Vec::new());
+        let (l, r, equal) = match_bucket(vec![vec![fp(1, 1, 0), fp(1, 1, 1)]], Vec::new());
         assert_eq!((l, r, equal), (vec![0, 1], vec![], 0));
+    }
+
+    #[test]
+    fn sorting_a_bucket_orders_every_fingerprint_by_key_hash() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let chunks: Vec<Vec<Fingerprint>> = (0..5)
+            // One bucket: the top bits are the bucket's.
+            .map(|c| {
+                (0..1000)
+                    .map(|i| fp((next() >> BUCKET_BITS) | (0x5a << 56), 0, c * 1000 + i))
+                    .collect()
+            })
+            .collect();
+        let mut expected: Vec<(u64, u64)> = chunks
+            .iter()
+            .flatten()
+            .map(|f| (f.key, f.position))
+            .collect();
+        expected.sort_unstable();
+        let mut got: Vec<(u64, u64)> = sorted(chunks).iter().map(|f| (f.key, f.position)).collect();
+        assert!(got.windows(2).all(|w| w[0].0 <= w[1].0));
+        got.sort_unstable();
+        assert_eq!(got, expected);
     }
 }
