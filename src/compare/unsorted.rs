@@ -339,6 +339,7 @@ fn fingerprint(
                     .collect();
                 let mut offset = 0u64;
                 let mut leaf = 0usize;
+                let mut near = true;
                 for batch in source.read_part(part, &names, None)? {
                     let batch = batch?;
                     let n = batch.num_rows();
@@ -352,7 +353,17 @@ fn fingerprint(
                         let key = encoded.keys.row(i);
                         let key = key.as_ref();
                         let hash = encoded.hashes[i];
-                        leaf = boundaries.leaf_near(key, leaf);
+                        // Rows in key order (within a part) find their leaf
+                        // near the last one; in random order the guess only
+                        // costs two cache misses, so it is tried only while
+                        // it pays.
+                        let found = if near {
+                            boundaries.leaf_near(key, leaf)
+                        } else {
+                            boundaries.leaf_of(key)
+                        };
+                        near = found == leaf || found == leaf + 1;
+                        leaf = found;
                         g.side.leaves[leaf].add(hash);
                         let key_hash = canon::key_hash(key);
                         current[(key_hash >> (64 - BUCKET_BITS)) as usize].push(Fingerprint {

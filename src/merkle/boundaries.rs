@@ -197,23 +197,37 @@ const NODE: usize = 16;
 /// reads; with keys in random order that was most of the hashing pass.
 #[derive(Debug, Clone, Default)]
 struct PrefixIndex {
-    /// Coarsest first; the last level holds every prefix.
-    levels: Vec<Vec<u64>>,
+    /// Every prefix, in order.
+    all: Vec<u64>,
+    /// Coarsest first, the last over `all`; nodes padded with `u64::MAX`,
+    /// which no key's prefix is below, so every count runs over 16 values.
+    levels: Vec<Vec<[u64; NODE]>>,
 }
 
 impl PrefixIndex {
-    fn new(prefixes: Vec<u64>) -> Self {
-        let mut levels = vec![prefixes];
-        while levels[0].len() > NODE {
-            let finer = &levels[0];
+    fn new(all: Vec<u64>) -> Self {
+        let nodes = |values: &[u64]| -> Vec<[u64; NODE]> {
+            values
+                .chunks(NODE)
+                .map(|chunk| {
+                    let mut node = [u64::MAX; NODE];
+                    node[..chunk.len()].copy_from_slice(chunk);
+                    node
+                })
+                .collect()
+        };
+        let mut levels = vec![nodes(&all)];
+        let mut finer = all.clone();
+        while finer.len() > NODE {
             let coarser: Vec<u64> = finer.iter().skip(NODE - 1).step_by(NODE).copied().collect();
-            levels.insert(0, coarser);
+            levels.insert(0, nodes(&coarser));
+            finer = coarser;
         }
-        PrefixIndex { levels }
+        PrefixIndex { all, levels }
     }
 
     fn all(&self) -> &[u64] {
-        self.levels.last().map_or(&[], Vec::as_slice)
+        &self.all
     }
 
     /// How many prefixes are below `wanted`. Element `j` of a level is
@@ -224,9 +238,11 @@ impl PrefixIndex {
     fn count_below(&self, wanted: u64) -> usize {
         let mut count = 0usize;
         for level in &self.levels {
-            let start = count * NODE;
-            let node = &level[start.min(level.len())..(start + NODE).min(level.len())];
-            count = start + node.iter().map(|&v| usize::from(v < wanted)).sum::<usize>();
+            // No node `count`: the level ends at a node's end, every value below.
+            let within = level.get(count).map_or(0, |node| {
+                node.iter().map(|&v| usize::from(v < wanted)).sum::<usize>()
+            });
+            count = count * NODE + within;
         }
         count
     }
@@ -238,9 +254,11 @@ impl PrefixIndex {
 /// a real byte), so only equal prefixes need the whole keys compared.
 #[inline]
 fn prefix(key: &[u8]) -> u64 {
+    if let Some(eight) = key.first_chunk::<8>() {
+        return u64::from_be_bytes(*eight);
+    }
     let mut eight = [0u8; 8];
-    let n = key.len().min(8);
-    eight[..n].copy_from_slice(&key[..n]);
+    eight[..key.len()].copy_from_slice(key);
     u64::from_be_bytes(eight)
 }
 
@@ -438,6 +456,21 @@ mod tests {
         let b = Boundaries::from_samples(&[&s], 4);
         assert_eq!(b.leaf_of(&0u32.to_be_bytes()), 0);
         assert_eq!(b.leaf_of(&u32::MAX.to_be_bytes()), b.leaf_count() - 1);
+    }
+
+    #[test]
+    fn the_prefix_index_counts_like_a_binary_search_at_every_depth() {
+        for n in [
+            0usize, 1, 15, 16, 17, 255, 256, 257, 4095, 4096, 4097, 70_000,
+        ] {
+            let values: Vec<u64> = (0..n as u64).map(|i| i * 8 + (i % 7)).collect();
+            let index = PrefixIndex::new(values.clone());
+            for wanted in (0..(n as u64 * 8 + 10)).step_by(1 + n / 500) {
+                let expected = values.partition_point(|&v| v < wanted);
+                assert_eq!(index.count_below(wanted), expected, "n {n}, key {wanted}");
+            }
+            assert_eq!(index.count_below(u64::MAX), n);
+        }
     }
 
     proptest::proptest! {
