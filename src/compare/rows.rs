@@ -440,10 +440,9 @@ impl std::hash::Hasher for LowBits {
     }
 }
 
-/// Left and right row indexes of one key.
-type RowsByKey = (Vec<usize>, Vec<usize>);
-
-/// Matches kept rows by key and classifies them.
+/// Matches kept rows by key and classifies them. Rows are grouped by
+/// sorting (key bytes, side, row) once, not through a map of small vectors:
+/// with a million differing rows the allocations were most of the time.
 pub(crate) fn compare_rows(
     plan: &ComparePlan,
     boundaries: &Boundaries,
@@ -463,35 +462,34 @@ pub(crate) fn compare_rows(
     let left_keys = encode_keys(&left, Side::Left)?;
     let right_keys = encode_keys(&right, Side::Right)?;
 
-    let mut by_key: HashMap<&[u8], RowsByKey> = HashMap::new();
-    for i in 0..left_keys.num_rows() {
-        by_key.entry(left_keys.row(i).data()).or_default().0.push(i);
-    }
-    for i in 0..right_keys.num_rows() {
-        by_key
-            .entry(right_keys.row(i).data())
-            .or_default()
-            .1
-            .push(i);
-    }
-    let mut entries: Vec<(&[u8], RowsByKey)> = by_key.into_iter().collect();
-    entries.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+    // (key, side: 0 left / 1 right, row), sorted: each key's rows together,
+    // its left rows first.
+    let mut all: Vec<(&[u8], u8, usize)> =
+        Vec::with_capacity(left_keys.num_rows() + right_keys.num_rows());
+    all.extend((0..left_keys.num_rows()).map(|i| (left_keys.row(i).data(), 0, i)));
+    all.extend((0..right_keys.num_rows()).map(|i| (right_keys.row(i).data(), 1, i)));
+    all.par_sort_unstable();
 
-    let mut matched = Vec::with_capacity(entries.len());
+    let mut matched = Vec::new();
     let mut duplicates = Vec::new();
-    for (key, (l, r)) in entries {
+    let mut start = 0;
+    while start < all.len() {
+        let key = all[start].0;
+        let end = start + all[start..].partition_point(|e| e.0 == key);
+        let group = &all[start..end];
+        let lefts = group.partition_point(|e| e.1 == 0);
         let leaf = boundaries.leaf_of(key);
-        match (l.as_slice(), r.as_slice()) {
-            ([], []) => return Err(Error::Internal("key with no rows".into())),
-            ([li], []) => matched.push(Matched::new(Some(*li), None, leaf)),
-            ([], [ri]) => matched.push(Matched::new(None, Some(*ri), leaf)),
-            ([li], [ri]) => matched.push(Matched::new(Some(*li), Some(*ri), leaf)),
+        match (lefts, group.len() - lefts) {
+            (1, 0) => matched.push(Matched::new(Some(group[0].2), None, leaf)),
+            (0, 1) => matched.push(Matched::new(None, Some(group[0].2), leaf)),
+            (1, 1) => matched.push(Matched::new(Some(group[0].2), Some(group[1].2), leaf)),
             _ => duplicates.push(DuplicateKey {
-                left: l,
-                right: r,
+                left: group[..lefts].iter().map(|e| e.2).collect(),
+                right: group[lefts..].iter().map(|e| e.2).collect(),
                 leaf,
             }),
         }
+        start = end;
     }
     classify(plan, left, right, &matched, duplicates)
 }

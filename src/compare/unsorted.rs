@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use arrow::compute::concat_batches;
+use arrow::array::BooleanArray;
+use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::record_batch::RecordBatch;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -414,8 +415,13 @@ fn fingerprint(
     })
 }
 
+/// A part is read whole, its wanted rows kept, when it would take more than
+/// one row range per this many rows: the reader's cost per range then
+/// outweighs decoding the rows between them.
+const DENSE_RANGES: u64 = 64;
+
 /// Bits of the key hash below the bucket's that [`sorted`] scatters by.
-const SUB_BITS: u32 = 8;
+const SUB_BITS: u32 = 12;
 
 /// One bucket's fingerprints, from its chunks, sorted by key hash: one
 /// counting pass and one scatter by the next [`SUB_BITS`] bits of the hash
@@ -516,15 +522,42 @@ fn read_back(
         rest = &rest[here..];
         start = end;
     }
-    let batches: Vec<Vec<RecordBatch>> = reads
+    let parts: Vec<(Vec<RecordBatch>, u64)> = reads
         .into_par_iter()
         .map(|(part, ranges)| {
-            source
-                .read_part(part, &names, Some(&ranges))?
-                .collect::<Result<Vec<RecordBatch>>>()
+            let rows = source.part_rows()[part];
+            if (ranges.len() as u64).saturating_mul(DENSE_RANGES) < rows {
+                let batches = source
+                    .read_part(part, &names, Some(&ranges))?
+                    .collect::<Result<Vec<RecordBatch>>>()?;
+                let returned = batches.iter().map(|b| b.num_rows() as u64).sum();
+                return Ok((batches, returned));
+            }
+            // Many short ranges cost the reader more than reading the part
+            // whole and keeping the wanted rows.
+            let mut wanted = vec![false; rows as usize];
+            for r in &ranges {
+                wanted[r.start as usize..r.end as usize].fill(true);
+            }
+            let mut offset = 0usize;
+            let mut kept = Vec::new();
+            for batch in source.read_part(part, &names, None)? {
+                let batch = batch?;
+                let n = batch.num_rows();
+                let mask = wanted
+                    .get(offset..offset + n)
+                    .ok_or_else(|| changed_underneath(side))?;
+                kept.push(filter_record_batch(
+                    &batch,
+                    &BooleanArray::from(mask.to_vec()),
+                )?);
+                offset += n;
+            }
+            Ok((kept, offset as u64))
         })
         .collect::<Result<_>>()?;
-    let batches: Vec<RecordBatch> = batches.into_iter().flatten().collect();
+    let rescanned = parts.iter().map(|p| p.1).sum();
+    let batches: Vec<RecordBatch> = parts.into_iter().flat_map(|p| p.0).collect();
     let schema = Arc::new(rows::scan_schema(&columns, side));
     let batch = match batches.first() {
         Some(first) => concat_batches(&first.schema(), &batches)?,
@@ -534,7 +567,7 @@ fn read_back(
         return Err(changed_underneath(side));
     }
     Ok(KeptRows {
-        rescanned: batch.num_rows() as u64,
+        rescanned,
         reread: batch.num_rows() as u64,
         batch,
     })
