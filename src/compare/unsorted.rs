@@ -79,7 +79,10 @@ pub(super) fn compare(
 
     let matched: Vec<(Vec<u64>, Vec<u64>, u64)> = (0..BUCKETS)
         .into_par_iter()
-        .map(|b| Ok(match_bucket(left.bucket(b)?, right.bucket(b)?)))
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |buffers, b| Ok(match_bucket(left.bucket(b)?, right.bucket(b)?, buffers)),
+        )
         .collect::<Result<_>>()?;
     let spilled = left.spill.written() + right.spill.written();
     let (left_leaves, right_leaves) = (left.leaves, right.leaves);
@@ -426,7 +429,7 @@ const SUB_BITS: u32 = 12;
 /// One bucket's fingerprints, from its chunks, sorted by key hash: one
 /// counting pass and one scatter by the next [`SUB_BITS`] bits of the hash
 /// (which also gathers the chunks), then small sorts that stay in cache.
-fn sorted(chunks: Vec<Vec<Fingerprint>>) -> Vec<Fingerprint> {
+fn sorted(chunks: Vec<Vec<Fingerprint>>, out: &mut Vec<Fingerprint>) {
     let shift = 64 - BUCKET_BITS - SUB_BITS;
     let slot = |f: &Fingerprint| ((f.key >> shift) & ((1 << SUB_BITS) - 1)) as usize;
     let mut starts = vec![0usize; (1 << SUB_BITS) + 1];
@@ -441,7 +444,9 @@ fn sorted(chunks: Vec<Vec<Fingerprint>>) -> Vec<Fingerprint> {
         row: 0,
         position: 0,
     };
-    let mut out = vec![empty; starts[1 << SUB_BITS]];
+    // The buffer is reused bucket after bucket: no fresh pages to fault in.
+    out.clear();
+    out.resize(starts[1 << SUB_BITS], empty);
     let mut next = starts.clone();
     for chunk in chunks {
         for f in chunk {
@@ -453,7 +458,6 @@ fn sorted(chunks: Vec<Vec<Fingerprint>>) -> Vec<Fingerprint> {
     for w in starts.windows(2) {
         out[w[0]..w[1]].sort_unstable_by_key(|f| f.key);
     }
-    out
 }
 
 /// Matches one bucket of each side by key hash. Returns the positions to
@@ -464,8 +468,11 @@ fn sorted(chunks: Vec<Vec<Fingerprint>>) -> Vec<Fingerprint> {
 fn match_bucket(
     left: Vec<Vec<Fingerprint>>,
     right: Vec<Vec<Fingerprint>>,
+    buffers: &mut (Vec<Fingerprint>, Vec<Fingerprint>),
 ) -> (Vec<u64>, Vec<u64>, u64) {
-    let (left, right) = (sorted(left), sorted(right));
+    sorted(left, &mut buffers.0);
+    sorted(right, &mut buffers.1);
+    let (left, right) = (&buffers.0, &buffers.1);
     let run_end = |fs: &[Fingerprint], start: usize| {
         let key = fs[start].key;
         start + fs[start..].partition_point(|f| f.key == key)
@@ -476,8 +483,8 @@ fn match_bucket(
     while i < left.len() || j < right.len() {
         let take_left = j == right.len() || (i < left.len() && left[i].key <= right[j].key);
         let take_right = i == left.len() || (j < right.len() && right[j].key <= left[i].key);
-        let li = if take_left { run_end(&left, i) } else { i };
-        let rj = if take_right { run_end(&right, j) } else { j };
+        let li = if take_left { run_end(left, i) } else { i };
+        let rj = if take_right { run_end(right, j) } else { j };
         let (l, r) = (&left[i..li], &right[j..rj]);
         if l.len() == 1 && r.len() == 1 && l[0].row == r[0].row {
             equal += 1;
@@ -607,7 +614,11 @@ mod tests {
         ];
         // Split in chunks, as parts and spills leave them.
         let (l1, l2) = left.split_at(2);
-        let (mut l, mut r, equal) = match_bucket(vec![l1.to_vec(), l2.to_vec()], vec![right]);
+        let (mut l, mut r, equal) = match_bucket(
+            vec![l1.to_vec(), l2.to_vec()],
+            vec![right],
+            &mut (Vec::new(), Vec::new()),
+        );
         l.sort_unstable();
         r.sort_unstable();
         assert_eq!(equal, 2);
@@ -617,7 +628,11 @@ mod tests {
 
     #[test]
     fn an_empty_side_sends_every_row_back() {
-        let (l, r, equal) = match_bucket(vec![vec![fp(1, 1, 0), fp(1, 1, 1)]], Vec::new());
+        let (l, r, equal) = match_bucket(
+            vec![vec![fp(1, 1, 0), fp(1, 1, 1)]],
+            Vec::new(),
+            &mut (Vec::new(), Vec::new()),
+        );
         assert_eq!((l, r, equal), (vec![0, 1], vec![], 0));
     }
 
@@ -644,7 +659,9 @@ mod tests {
             .map(|f| (f.key, f.position))
             .collect();
         expected.sort_unstable();
-        let mut got: Vec<(u64, u64)> = sorted(chunks).iter().map(|f| (f.key, f.position)).collect();
+        let mut out = Vec::new();
+        sorted(chunks, &mut out);
+        let mut got: Vec<(u64, u64)> = out.iter().map(|f| (f.key, f.position)).collect();
         assert!(got.windows(2).all(|w| w[0].0 <= w[1].0));
         got.sort_unstable();
         assert_eq!(got, expected);
