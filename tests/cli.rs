@@ -1217,3 +1217,72 @@ fn hostile_column_names_are_quoted_in_one_line_errors() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains(r#"",\u{7f}length\ny""#), "{stderr}");
 }
+
+/// Files in random order take the fingerprint path; spilled to disk past
+/// `--memory-limit`, they give the same answer; a temporary directory that
+/// cannot be written, or a size that means nothing, is exit 2 in one line.
+#[test]
+fn unsorted_files_are_matched_by_fingerprints_in_memory_or_spilled() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = generate(
+        dir.path(),
+        "parquet",
+        &[
+            "--rows",
+            "30000",
+            "--inserts",
+            "9",
+            "--deletes",
+            "8",
+            "--updates",
+            "13",
+            "--shuffle",
+        ],
+    );
+    let (left, right) = (
+        dir.path().join("left.parquet"),
+        dir.path().join("right.parquet"),
+    );
+    let mut spilled = Vec::new();
+    for limit in [None, Some("0"), Some("100K")] {
+        let extra: Vec<&str> = limit.map_or(vec![], |l| vec!["--memory-limit", l]);
+        let (code, report) = diff_json(&left, &right, &extra);
+        assert_eq!(code, 1);
+        assert_eq!(report["stats"]["strategy"], "fingerprints", "{limit:?}");
+        assert_eq!(ids(&truth["only_left"]), reported(&report, "only_left"));
+        assert_eq!(ids(&truth["only_right"]), reported(&report, "only_right"));
+        assert_eq!(reported(&report, "changed").len(), 13);
+        // Only the differing rows come back: 9 + 8 + 13 at most per side.
+        assert!(report["stats"]["left_rows_rescanned"].as_u64().unwrap() <= 30);
+        spilled.push(report["stats"]["bytes_spilled"].as_u64().unwrap());
+    }
+    assert_eq!(spilled[0], 0);
+    assert!(spilled[1] > 0 && spilled[2] > 0, "{spilled:?}");
+
+    let out = recon()
+        .env("TMPDIR", dir.path().join("missing"))
+        .arg("diff")
+        .arg(&left)
+        .arg(&right)
+        .args(["--key", "id", "--memory-limit", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("temporary file") && stderr.contains("missing"),
+        "{stderr}"
+    );
+
+    let line = error_line(&[
+        "diff",
+        left.to_str().unwrap(),
+        right.to_str().unwrap(),
+        "--key",
+        "id",
+        "--memory-limit",
+        "lots",
+    ]);
+    assert!(line.contains("--memory-limit"), "{line}");
+}
