@@ -11,7 +11,8 @@
 //! Each row is also hashed into the digest of its key-range leaf, as on the
 //! other paths, so the report names divergent ranges and a source that
 //! returns other rows when read back is caught. Memory holds 24 bytes a row
-//! and side; [`fits`] says when that is affordable.
+//! and side up to `--memory-limit`; past it the fingerprints go to a
+//! temporary file, bucket by bucket, and come back one bucket at a time.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
