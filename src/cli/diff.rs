@@ -100,10 +100,10 @@ pub struct Args {
     /// Target rows per Merkle leaf: smaller leaves re-read fewer rows around each difference.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub leaf_rows: usize,
-    /// Memory recon may hold for per-row state (e.g. `2G`, `512M`; default a
-    /// quarter of RAM). Unsorted files whose row fingerprints (24 bytes a
-    /// row and side) exceed it are compared by leaf digests instead, which
-    /// re-reads more.
+    /// Memory for per-row state (e.g. `2G`, `512M`; default a quarter of
+    /// RAM, at most 1 GiB). Unsorted files' row fingerprints (24 bytes a row
+    /// and side) beyond it go to a temporary file (TMPDIR) and come back a
+    /// bucket at a time.
     #[arg(long, value_name = "SIZE", value_parser = super::parse_size)]
     pub memory_limit: Option<u64>,
     /// Hide the values of these columns (left or right names) in every
