@@ -267,7 +267,7 @@ fn tolerance_on_a_million_rows() {
         _ => 0.0,
     };
     let sorted: Vec<i64> = (0..ROWS).collect();
-    // The same ids in another order: the general path (hash, compare, re-read).
+    // The same ids in another order: the fingerprint path.
     let mut scattered: Vec<i64> = (0..ROWS).map(|i| (i * 7_919) % ROWS).collect();
     scattered.rotate_left(12_345);
     let left = write_parquet("left.parquet", &sorted, &|_| 0.0);
@@ -293,16 +293,19 @@ fn tolerance_on_a_million_rows() {
         assert_eq!(report["summary"]["unchanged"], ROWS - 1, "{name}");
         let stats = &report["stats"];
         assert_eq!(stats["merged_pass"], merged, "{name}");
-        // The merged pass reads nothing twice. The general path compares
-        // row by row only the divergent leaves' rows (under 1%); on ids
-        // scattered like these its source still returns every row again
-        // (each 128-row chunk spans all leaves), which the README names.
+        let strategy = if merged { "merged" } else { "fingerprints" };
+        assert_eq!(stats["strategy"], strategy, "{name}");
+        // The merged pass reads nothing twice; on ids scattered like these
+        // the fingerprint path reads back only the rows whose hashes differ
+        // (the two bumped ones), where the leaf path read every row again.
         let sum = |field: &str| {
             stats[format!("left_{field}")].as_u64().unwrap()
                 + stats[format!("right_{field}")].as_u64().unwrap()
         };
         if merged {
             assert_eq!(sum("rows_rescanned"), 0, "{name}");
+        } else {
+            assert!(sum("rows_rescanned") <= 4, "{name}: {stats}");
         }
         assert!(
             sum("rows_reread") < (2 * ROWS / 100) as u64,
