@@ -460,6 +460,55 @@ proptest! {
         }
     }
 
+    /// The paths against each other, beyond the oracle: on unsorted
+    /// positional sides the fingerprint path (in memory or spilled) and the
+    /// leaf path give the same differences, counts and divergent ranges.
+    #[test]
+    fn fingerprints_and_leaves_give_the_same_report(
+        composite in any::<bool>(),
+        left in prop::collection::vec(row(60), 0..120),
+        edit_list in edits(60),
+        seed in any::<u64>(),
+        leaf_rows in 1usize..20,
+        parts in 1usize..4,
+        batch_rows in 1usize..50,
+    ) {
+        let right = apply(&left, &edit_list, composite);
+        let (left, right) = (shuffled(left, seed), shuffled(right, seed ^ 1));
+        let (l, r) = (
+            any_source("left", &left, parts, batch_rows, true),
+            any_source("right", &right, parts, batch_rows, true),
+        );
+        let report = |paths: u8| {
+            let p = Paths::pick(paths);
+            let spec = Spec {
+                selection: Selection {
+                    key: if composite { vec!["k1".into(), "k2".into()] } else { vec!["k1".into()] },
+                    exclude: if composite { vec![] } else { vec!["k2".into()] },
+                    ..Selection::default()
+                },
+                leaf_rows,
+                merge_ordered: p.merge_ordered,
+                unsorted_path: p.unsorted_path,
+                memory_limit: p.memory_limit(),
+                threads: 2,
+                ..Spec::default()
+            };
+            let report = recon::diff(&l, &r, &spec).unwrap().report;
+            let json = serde_json::to_value(&report).unwrap();
+            (
+                json["stats"]["strategy"].clone(),
+                [json["summary"].clone(), json["diffs"].clone(), json["duplicates"].clone(), json["ranges"].clone()],
+            )
+        };
+        let (fingerprints, spilled, leaves) = (report(1), report(5), report(3));
+        prop_assert_eq!(&fingerprints.0, "fingerprints");
+        prop_assert_eq!(&spilled.0, "fingerprints");
+        prop_assert_eq!(&leaves.0, "leaves");
+        prop_assert_eq!(&fingerprints.1, &leaves.1);
+        prop_assert_eq!(&spilled.1, &leaves.1);
+    }
+
     #[test]
     fn every_row_different_and_empty_sides(n in 0usize..80, leaf_rows in 1usize..10) {
         let left: Vec<Row> = (0..n as i64).map(|i| Row { k1: Some(i), k2: None, a: Some(1), b: Some(0.0), c: None }).collect();
