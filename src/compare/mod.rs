@@ -230,7 +230,6 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
     let outcome = match merged {
         Some(m) => {
             let trees = merkle::compare_leaves(&m.left, &m.right);
-            reread::check_repeatable(&trees.divergent_leaves, &m.rows, &boundaries)?;
             Outcome {
                 left: m.left,
                 right: m.right,
@@ -262,6 +261,8 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         }
     };
     progress.finish_and_clear();
+    // Whichever strategy ran, its divergent leaves must be explained.
+    check_repeatable(&outcome.trees.divergent_leaves, &outcome.rows, &boundaries)?;
     let finished = Instant::now();
     let Outcome {
         left: left_leaves,
@@ -325,4 +326,30 @@ fn progress_bar(enabled: bool) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar
+}
+
+/// Every divergent leaf must hold a difference or a duplicate key once its
+/// rows are compared. If one does not, a source returned other rows on the
+/// second read (a query with LIMIT, or ORDER BY with ties, or data changing
+/// underneath): the answer would be unreliable, so say so instead.
+fn check_repeatable(divergent: &[usize], rows: &RowDiff, boundaries: &Boundaries) -> Result<()> {
+    let mut explained = vec![false; boundaries.leaf_count()];
+    for d in &rows.diffs {
+        explained[d.leaf] = true;
+    }
+    for d in &rows.duplicates {
+        explained[d.leaf] = true;
+    }
+    // Under a tolerance, values within it may hash apart.
+    for &leaf in &rows.tolerated_leaves {
+        explained[leaf] = true;
+    }
+    match divergent.iter().find(|&&leaf| !explained[leaf]) {
+        None => Ok(()),
+        Some(_) => Err(Error::Unstable(
+            "a source returned different rows when read a second time (is its query \
+             repeatable? LIMIT, or ORDER BY with ties, is not; or is the data changing?)"
+                .into(),
+        )),
+    }
 }

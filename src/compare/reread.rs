@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 
 use super::Outcome;
 use super::rows::{self, Reread, RowDiff};
-use crate::error::{Error, Result, Side};
+use crate::error::{Result, Side};
 use crate::merkle::{self, Boundaries, SideLeaves};
 use crate::plan::ComparePlan;
 use crate::report::Strategy;
@@ -38,7 +38,6 @@ pub(super) fn compare(
         &trees.divergent_leaves,
         group_rows,
     )?;
-    check_repeatable(&trees.divergent_leaves, &rows, boundaries)?;
     Ok(Outcome {
         left: left_leaves,
         right: right_leaves,
@@ -94,34 +93,4 @@ fn reread_divergent(
             group_rows,
         },
     )
-}
-
-/// Every divergent leaf must hold a difference or a duplicate key once its
-/// rows are compared. If one does not, a source returned other rows on the
-/// second read (a query with LIMIT, or ORDER BY with ties, or data changing
-/// underneath): the answer would be unreliable, so say so instead.
-pub(super) fn check_repeatable(
-    divergent: &[usize],
-    rows: &RowDiff,
-    boundaries: &Boundaries,
-) -> Result<()> {
-    let mut explained = vec![false; boundaries.leaf_count()];
-    for d in &rows.diffs {
-        explained[d.leaf] = true;
-    }
-    for d in &rows.duplicates {
-        explained[d.leaf] = true;
-    }
-    // Under a tolerance, values within it may hash apart.
-    for &leaf in &rows.tolerated_leaves {
-        explained[leaf] = true;
-    }
-    match divergent.iter().find(|&&leaf| !explained[leaf]) {
-        None => Ok(()),
-        Some(_) => Err(Error::Unstable(
-            "a source returned different rows when read a second time (is its query \
-             repeatable? LIMIT, or ORDER BY with ties, is not; or is the data changing?)"
-                .into(),
-        )),
-    }
 }

@@ -27,7 +27,6 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use super::Outcome;
-use super::reread::check_repeatable;
 use super::rows::{self, KeptRows};
 use crate::canon;
 use crate::error::{Error, Result, Side};
@@ -110,7 +109,6 @@ pub(super) fn compare(
             rows.left.reread
         )));
     }
-    check_repeatable(&trees.divergent_leaves, &rows, boundaries)?;
     Ok(Outcome {
         left: left_leaves,
         right: right_leaves,
