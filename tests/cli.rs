@@ -1286,3 +1286,90 @@ fn unsorted_files_are_matched_by_fingerprints_in_memory_or_spilled() {
     ]);
     assert!(line.contains("--memory-limit"), "{line}");
 }
+
+/// CSV and NDJSON files too large to hold in memory (here: past a quarter of
+/// a small `--memory-limit`) are decoded once into a temporary file and then
+/// read by position: files in key order take the merged pass, shuffled ones
+/// the fingerprint path, and either way only differing rows come back.
+#[test]
+fn large_text_files_are_decoded_once_and_compared_by_position() {
+    for (format, shuffle, strategy) in [
+        ("csv", false, "merged"),
+        ("ndjson", true, "fingerprints"),
+        ("csv", true, "fingerprints"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--rows",
+            "30000",
+            "--inserts",
+            "9",
+            "--deletes",
+            "8",
+            "--updates",
+            "13",
+        ];
+        if shuffle {
+            args.push("--shuffle");
+        }
+        let truth = generate(dir.path(), format, &args);
+        let (left, right) = (
+            dir.path().join(format!("left.{format}")),
+            dir.path().join(format!("right.{format}")),
+        );
+        let (code, report) = diff_json(&left, &right, &["--memory-limit", "64K"]);
+        assert_eq!(code, 1);
+        assert_eq!(report["stats"]["strategy"], strategy, "{format} {shuffle}");
+        assert_eq!(ids(&truth["only_left"]), reported(&report, "only_left"));
+        assert_eq!(ids(&truth["only_right"]), reported(&report, "only_right"));
+        assert_eq!(reported(&report, "changed").len(), 13);
+        // The same answer as held in memory.
+        let (_, in_memory) = diff_json(&left, &right, &[]);
+        assert_eq!(report["summary"], in_memory["summary"]);
+        assert_eq!(report["diffs"], in_memory["diffs"]);
+
+        // Staging needs its temporary directory.
+        let out = recon()
+            .env("TMPDIR", dir.path().join("missing"))
+            .arg("diff")
+            .arg(&left)
+            .arg(&right)
+            .args(["--key", "id", "--memory-limit", "64K"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("temporary file"), "{stderr}");
+    }
+}
+
+/// A malformed line far into a large CSV (past the rows schema inference
+/// reads) is exit 2 with one line, not a partial answer.
+#[test]
+fn a_malformed_line_deep_in_a_large_csv_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "csv", &["--rows", "30000", "--updates", "3"]);
+    let left = dir.path().join("left.csv");
+    let mut text = std::fs::read_to_string(&left).unwrap();
+    let at = text.len() * 3 / 4;
+    let line_end = at + text[at..].find('\n').unwrap();
+    text.insert_str(
+        line_end + 1,
+        "1,2,3,not,the,right,number,of,fields,at,all,here\n",
+    );
+    std::fs::write(&left, text).unwrap();
+    let right = dir.path().join("right.csv");
+    for limit in ["64K", "1G"] {
+        let line = error_line(&[
+            "diff",
+            left.to_str().unwrap(),
+            right.to_str().unwrap(),
+            "--key",
+            "id",
+            "--memory-limit",
+            limit,
+        ]);
+        assert!(line.contains("left"), "{line}");
+    }
+}

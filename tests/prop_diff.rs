@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use proptest::prelude::*;
 use recon::compare::Status;
-use recon::source::MemorySource;
+use recon::source::{MemorySource, Source, StagedSource};
 use recon::{Selection, Spec};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -160,6 +160,16 @@ fn any_source(
     if positional { s.positional() } else { s }
 }
 
+/// A streaming source (0), a positional one (1), or one staged in a
+/// temporary file as a large CSV is (2): positional, one part per batch of
+/// each partition.
+fn side(name: &str, rows: &[Row], parts: usize, batch_rows: usize, kind: u8) -> Box<dyn Source> {
+    match kind {
+        0 | 1 => Box::new(any_source(name, rows, parts, batch_rows, kind == 1)),
+        _ => Box::new(StagedSource::stage(&source(name, rows, parts, batch_rows)).unwrap()),
+    }
+}
+
 /// Rows in random order (0), in key order (1), in key order with the
 /// halves swapped (2): sorted parts whose ranges do not follow each other,
 /// or in key order but for two neighbours swapped (3), which a key sample
@@ -221,8 +231,8 @@ impl Paths {
 
 /// The outcome, and the strategy that ran.
 fn recon_outcome_with(
-    left: &MemorySource,
-    right: &MemorySource,
+    left: &dyn Source,
+    right: &dyn Source,
     composite: bool,
     leaf_rows: usize,
     max_leaves: usize,
@@ -400,7 +410,7 @@ proptest! {
         parts in 1usize..4,
         batch_rows in 1usize..50,
         arrangement in 0u8..4,
-        (left_positional, right_positional) in any::<(bool, bool)>(),
+        (left_kind, right_kind) in (0u8..3, 0u8..3),
         paths in 0u8..8,
     ) {
         // Narrow keys make collisions (and so duplicates) likely.
@@ -416,20 +426,20 @@ proptest! {
         let right = arranged(right, arrangement, seed ^ 1);
         let expected = oracle(&left, &right, composite);
         let (got, strategy) = recon_outcome_with(
-            &any_source("left", &left, parts, batch_rows, left_positional),
-            &any_source("right", &right, parts, batch_rows, right_positional),
+            side("left", &left, parts, batch_rows, left_kind).as_ref(),
+            side("right", &right, parts, batch_rows, right_kind).as_ref(),
             composite, leaf_rows, max_leaves, Paths::pick(paths),
         );
         prop_assert_eq!(got, expected);
         // Unsorted positional sides are matched by fingerprints when allowed.
-        if left_positional && right_positional && strategy != "merged" {
+        if left_kind > 0 && right_kind > 0 && strategy != "merged" {
             let fingerprints = Paths::pick(paths).unsorted_path;
             prop_assert_eq!(strategy == "fingerprints", fingerprints, "{}", strategy);
         }
     }
 
-    /// Sides stored in key order take the merged pass; it must agree with
-    /// the oracle, and rows out of order between sampled ones must send the
+    /// Sides stored in key order take the merged pass (held in memory, or
+    /// staged as a large CSV is); it must agree with the oracle, and rows out of order between sampled ones must send the
     /// comparison to the general path, never to a wrong answer.
     #[test]
     fn merged_pass_matches_brute_force(
@@ -442,6 +452,7 @@ proptest! {
         parts in (1usize..4, 1usize..4),
         batch_rows in (1usize..50, 1usize..50),
         swapped in any::<(bool, bool)>(),
+        staged in any::<(bool, bool)>(),
     ) {
         let left = unique_keys(left, composite);
         let edit_list: Vec<Edit> = edit_list.into_iter().filter(|e| !matches!(e, Edit::Duplicate(_))).collect();
@@ -450,8 +461,8 @@ proptest! {
         let right = arranged(right, if swapped.1 { 3 } else { 1 }, seed ^ 1);
         let expected = oracle(&left, &right, composite);
         let (got, strategy) = recon_outcome_with(
-            &any_source("left", &left, parts.0, batch_rows.0, true),
-            &any_source("right", &right, parts.1, batch_rows.1, true),
+            side("left", &left, parts.0, batch_rows.0, if staged.0 { 2 } else { 1 }).as_ref(),
+            side("right", &right, parts.1, batch_rows.1, if staged.1 { 2 } else { 1 }).as_ref(),
             composite, leaf_rows, max_leaves, Paths::ALL,
         );
         prop_assert_eq!(got, expected);

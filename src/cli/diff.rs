@@ -103,7 +103,8 @@ pub struct Args {
     /// Memory for per-row state (e.g. `2G`, `512M`; default a quarter of
     /// RAM, at most 1 GiB). Unsorted files' row fingerprints (24 bytes a row
     /// and side) beyond it go to a temporary file (TMPDIR) and come back a
-    /// bucket at a time.
+    /// bucket at a time. CSV and NDJSON files larger than a quarter of it (at
+    /// most 256 MiB) are decoded once into a temporary file, not into memory.
     #[arg(long, value_name = "SIZE", value_parser = super::parse_size)]
     pub memory_limit: Option<u64>,
     /// Hide the values of these columns (left or right names) in every
@@ -228,6 +229,10 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         threads,
         delimiter,
         has_header: !args.no_header,
+        in_memory_bytes: args.memory_limit.map_or(source::IN_MEMORY_BYTES, |m| {
+            (m / 4).min(source::IN_MEMORY_BYTES)
+        }),
+        ..OpenOptions::default()
     };
     // Open the output first: a bad path should fail before the work, not after.
     let diffs_file = args

@@ -35,6 +35,8 @@ pub fn run(args: Args) -> Result<u8> {
         threads,
         delimiter: super::parse_delimiter(&args.delimiter)?,
         has_header: !args.no_header,
+        decode_once: false,
+        ..OpenOptions::default()
     };
     let started = Instant::now();
     let sources = args

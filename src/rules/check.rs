@@ -137,6 +137,7 @@ fn compare(
             threads,
             delimiter,
             has_header: rule.header.unwrap_or(true),
+            ..OpenOptions::default()
         };
         source::open(&location, query.as_deref(), side, &options, runtime)
     };

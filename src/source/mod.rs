@@ -9,6 +9,7 @@ mod file;
 mod local_store;
 mod memory;
 mod parquet;
+mod staged;
 pub mod url;
 
 use std::ops::Range;
@@ -23,6 +24,7 @@ use crate::error::{Result, Side};
 pub use file::{FileFormat, FileSource, FileSpec};
 pub use memory::MemorySource;
 pub use parquet::ParquetSource;
+pub use staged::StagedSource;
 
 /// One partition's batches. Partitions are read in parallel, each by one thread.
 pub type BatchStream = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
@@ -91,6 +93,12 @@ pub struct OpenOptions {
     pub delimiter: u8,
     /// CSV files start with a header line.
     pub has_header: bool,
+    /// Decode CSV, NDJSON and Arrow IPC sources once, up front, into a
+    /// positional source (false streams them: `recon scan`'s read floor).
+    pub decode_once: bool,
+    /// Such sources up to this size are held in memory; larger ones are
+    /// staged in a temporary file.
+    pub in_memory_bytes: u64,
 }
 
 impl Default for OpenOptions {
@@ -99,6 +107,8 @@ impl Default for OpenOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             delimiter: b',',
             has_header: true,
+            decode_once: true,
+            in_memory_bytes: IN_MEMORY_BYTES,
         }
     }
 }
@@ -130,18 +140,26 @@ pub fn open(
         .filter_map(|f| f.metadata().ok())
         .map(|m| m.len())
         .sum();
-    let in_memory = file.format != FileFormat::Parquet && size <= IN_MEMORY_BYTES;
+    let text = file.format != FileFormat::Parquet && options.decode_once;
     let source = FileSource::open(file, query, side, options, runtime.clone())?;
-    if in_memory {
+    if text && size <= options.in_memory_bytes {
         return load(source);
+    }
+    if text {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.threads.max(1))
+            .build()
+            .map_err(|e| crate::error::Error::Internal(format!("thread pool: {e}")))?;
+        return Ok(Arc::new(pool.install(|| StagedSource::stage(&source))?));
     }
     Ok(Arc::new(source))
 }
 
 /// CSV, NDJSON and Arrow IPC sources up to this size on disk are read once
-/// into memory and compared there, as a positional source: parsing is their
-/// main cost, and a streaming comparison parses them up to three times
-/// (key sample, hashing pass, re-read of divergent leaves).
+/// into memory and compared there, as a positional source; larger ones are
+/// decoded once into a temporary file ([`StagedSource`]). Either way the text
+/// is parsed once: parsing is its main cost, and a streaming comparison would
+/// parse it up to three times (key sample, hashing pass, re-read).
 pub const IN_MEMORY_BYTES: u64 = 256 << 20;
 
 /// Reads a whole source into a positional in-memory source.
