@@ -39,6 +39,10 @@ CASES = {
                               ["recon", "duckdb-diff", "recon-floor"], "random"),
     "scale-50m-random": ("parquet", 50_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"],
                          "random"),
+    # TPC-H-shaped line items as CSV (about 800 MB a side, 16 columns), in key
+    # order, composite key; written by benches/lineitem.py.
+    "csv-lineitem-6m": ("lineitem", 6_000_000, 300, 300, 300,
+                        ["recon", "duckdb-diff", "duckdb-floor", "recon-floor"]),
     "scale-1m": ("parquet", 1_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"]),
     "scale-10m": ("parquet", 10_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"]),
     "scale-50m": ("parquet", 50_000_000, 300, 300, 400, ["recon", "duckdb-diff", "recon-floor"]),
@@ -48,6 +52,9 @@ CASES = {
 # Database pairs: PostgreSQL (left) against its copy in MariaDB (right) with
 # 100 planted differences (benches/db_tables.py builds them in the servers).
 # name: (rows, differences)
+# Cases keyed on other columns than `id`.
+KEYS = {"csv-lineitem-6m": "l_orderkey,l_linenumber"}
+LINEITEM = ROOT / "benches" / "lineitem.py"
 DB_CASES = {
     "pg-mariadb-1m": (1_000_000, 100),
     "pg-mariadb-10m": (10_000_000, 100),
@@ -83,6 +90,13 @@ def dataset(case):
     order = CASES[case][6] if len(CASES[case]) > 6 else "key"
     directory = OUT / "data" / f"{fmt}-{rows}-{inserts}-{deletes}-{updates}"
     truth_path = directory / "truth.json"
+    if fmt == "lineitem" and not truth_path.exists():
+        print(f"generating {directory.name} ...", file=sys.stderr, flush=True)
+        subprocess.run(
+            [sys.executable, str(LINEITEM), "--out", str(directory), "--rows", str(rows),
+             "--inserts", str(inserts), "--deletes", str(deletes), "--updates", str(updates)],
+            check=True,
+        )
     if not truth_path.exists():
         print(f"generating {directory.name} ...", file=sys.stderr, flush=True)
         subprocess.run(
@@ -102,21 +116,22 @@ def dataset(case):
                 print(f"shuffling {target} ...", file=sys.stderr, flush=True)
                 shuffle_parquet(directory / f"{side}.{fmt}", target, 2026 + seed)
         directory = shuffled
-    return directory / f"left.{fmt}", directory / f"right.{fmt}", rows, expected
+    ext = "csv" if fmt == "lineitem" else fmt
+    return directory / f"left.{ext}", directory / f"right.{ext}", rows, expected
 
 
-def command(tool, left, right, python, threads):
+def command(tool, left, right, python, threads, key="id"):
     if tool == "recon":
-        return [str(RECON), "diff", str(left), str(right), "--key", "id", "--format", "json",
+        return [str(RECON), "diff", str(left), str(right), "--key", key, "--format", "json",
                 "--quiet", "--max-diffs", "100", "--threads", str(threads)]
     if tool == "recon-floor":
         return [str(RECON), "scan", str(left), str(right), "--threads", str(threads)]
     if tool == "duckdb-diff":
-        return [python, str(PEERS), "duckdb-diff", str(left), str(right), "id"]
+        return [python, str(PEERS), "duckdb-diff", str(left), str(right), key]
     if tool == "duckdb-floor":
         return [python, str(PEERS), "duckdb-floor", str(left), str(right)]
     if tool == "datacompy":
-        return [python, str(PEERS), "datacompy", str(left), str(right), "id"]
+        return [python, str(PEERS), "datacompy", str(left), str(right), key]
     raise ValueError(tool)
 
 
@@ -189,19 +204,28 @@ def loopback_bytes():
     return 0
 
 
-def db_command(tool, database, python, db_threads):
+def db_command(tool, database, python, db_threads, tables="orders"):
     pg = f"postgres://postgres@127.0.0.1:5432/{database}"
     my = f"mysql://root@127.0.0.1:3306/{database}"
+    left, right = (pg, "orders"), (my, "orders")
+    keys = ["id"]
+    if tables == "lines":
+        left, right, keys = (pg, "order_lines"), (my, "order_lines"), ["order_id", "line"]
+    elif tables == "same-db":
+        right = (pg, "orders_copy")
     if tool == "recon":
-        return [str(RECON), "diff", f"{pg}?table=orders", f"{my}?table=orders", "--key", "id",
-                "--format", "json", "--quiet", "--max-diffs", "100", "--db-threads", str(db_threads)]
+        return [str(RECON), "diff", f"{left[0]}?table={left[1]}", f"{right[0]}?table={right[1]}",
+                "--key", ",".join(keys), "--format", "json", "--quiet", "--max-diffs", "100",
+                "--db-threads", str(db_threads)]
     if tool == "reladiff":
         reladiff = str(Path(python).parent / "reladiff")
         columns = []
         for c in ("customer", "status", "amount", "price", "created", "note"):
             columns += ["-c", c]
-        return [reladiff, pg.replace("postgres://", "postgresql://"), "orders", my, "orders",
-                "-k", "id", *columns, "-s", "-j", str(db_threads)]
+        key_args = [a for k in keys for a in ("-k", k)]
+        url = lambda u: u.replace("postgres://", "postgresql://")
+        return [reladiff, url(left[0]), left[1], url(right[0]), right[1],
+                *key_args, *columns, "-s", "-j", str(db_threads)]
     raise ValueError(tool)
 
 
@@ -225,7 +249,7 @@ def run_db_cases(cases, runs, python, db_threads, failures):
              "recon rows fetched | loopback bytes recon / reladiff |".format(db_threads),
              "|---|---|---|---|---|---|---|---|"]
     for case in cases:
-        rows, diffs = DB_CASES[case]
+        rows, diffs, tables = DB_CASES[case]
         print(f"building {case} tables ...", file=sys.stderr, flush=True)
         truth = json.loads(subprocess.run([sys.executable, str(DB_TABLES), "--rows", str(rows),
                                            "--diffs", str(diffs)], check=True,
@@ -238,7 +262,7 @@ def run_db_cases(cases, runs, python, db_threads, failures):
             for tool in DB_TOOLS:
                 before = loopback_bytes()
                 wall, peak, code, stdout, stderr = run_once(
-                    db_command(tool, truth["database"], python, db_threads))
+                    db_command(tool, truth["database"], python, db_threads, tables))
                 moved = loopback_bytes() - before
                 if code not in ((0, 1) if tool == "recon" else (0,)):
                     failures.append(f"{case} {tool}: exit {code}: {stderr.strip()[-300:]}")
@@ -304,7 +328,7 @@ def main():
         for run in range(args.runs):
             # Interleaved, so that drift in the machine's speed hits every tool alike.
             for tool in tools:
-                argv = command(tool, left, right, args.python, args.threads)
+                argv = command(tool, left, right, args.python, args.threads, KEYS.get(case, "id"))
                 wall, peak, code, stdout, stderr = run_once(argv)
                 ok_codes = (0, 1) if tool == "recon" else (0,)
                 if code not in ok_codes:

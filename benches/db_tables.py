@@ -1,7 +1,11 @@
 """Creates the database benchmark tables: `orders` with ROWS rows in
 PostgreSQL (left) and its copy in MariaDB (right), generated inside each
 server from the same formulas, then DIFFS differences planted on the right
-(a third each: changed amounts, deleted rows, inserted rows).
+(a third each: changed amounts, deleted rows, inserted rows). Beside it, the
+same rows as `order_lines` under a composite key (order_id, line; four lines
+an order) on both servers, with the same differences planted on MariaDB's;
+and `orders_copy` in the PostgreSQL database: `orders` with the differences
+planted (a table and its copy in one database).
 
     python benches/db_tables.py --rows 1000000 --diffs 100
 
@@ -48,7 +52,7 @@ def planted(rows, diffs):
 
 def build(rows, diffs):
     db = f"recon_bench_{rows}_{diffs}"
-    marker = f"{rows} {diffs} v1"
+    marker = f"{rows} {diffs} v2"
     exists = pg(f"SELECT 1 FROM pg_database WHERE datname = '{db}'").strip() == "1"
     if exists:
         try:
@@ -82,17 +86,34 @@ def build(rows, diffs):
                CASE WHEN seq % 11 = 0 THEN NULL ELSE CONCAT('note é€ ', seq % 7) END
         FROM seq_1_to_{rows};
     """, db)
+    lines = """
+        CREATE TABLE order_lines (order_id bigint, line int, customer text NOT NULL,
+            status varchar(16), amount {decimal}, price {double}, created {timestamp}, note text,
+            PRIMARY KEY (order_id, line));
+        INSERT INTO order_lines
+        SELECT (id - 1) / 4 + 1, (id - 1) % 4 + 1, customer, status, amount, price, created, note
+        FROM orders;
+    """
+    pg(lines.format(decimal="numeric(12,2)", double="double precision", timestamp="timestamp"), db)
+    pg("VACUUM ANALYZE order_lines", db)
+    my(lines.format(decimal="decimal(12,2)", double="double", timestamp="datetime(6)"), db)
+    pg("CREATE TABLE orders_copy (LIKE orders INCLUDING ALL); "
+       "INSERT INTO orders_copy SELECT * FROM orders", db)
     changed, deleted, inserted = planted(rows, diffs)
-    statements = []
-    if changed:
-        statements.append(f"UPDATE orders SET amount = amount + 1 WHERE id IN ({','.join(map(str, changed))})")
-    if deleted:
-        statements.append(f"DELETE FROM orders WHERE id IN ({','.join(map(str, deleted))})")
-    for key in inserted:
-        statements.append(
-            f"INSERT INTO orders VALUES ({key}, 'customer new', 'new', 1.50, 0.5, "
-            f"'2025-01-01 00:00:00', 'inserted')")
-    my(";\n".join(statements) + ";", db)
+    for table, key, run in (("orders", "id", my), ("order_lines", "(order_id - 1) * 4 + line", my),
+                            ("orders_copy", "id", lambda sql, db: pg(sql, db))):
+        statements = []
+        if changed:
+            statements.append(f"UPDATE {table} SET amount = amount + 1 WHERE {key} IN ({','.join(map(str, changed))})")
+        if deleted:
+            statements.append(f"DELETE FROM {table} WHERE {key} IN ({','.join(map(str, deleted))})")
+        for k in inserted:
+            ids = f"{(k - 1) // 4 + 1}, {(k - 1) % 4 + 1}" if table == "order_lines" else str(k)
+            statements.append(
+                f"INSERT INTO {table} VALUES ({ids}, 'customer new', 'new', 1.50, 0.5, "
+                f"'2025-01-01 00:00:00', 'inserted')")
+        run(";\n".join(statements) + ";", db)
+    pg("VACUUM ANALYZE orders_copy", db)
     for run in (pg, my):
         run(f"CREATE TABLE marker (note text); INSERT INTO marker VALUES ('{marker}')", db)
     return db

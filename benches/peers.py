@@ -4,7 +4,7 @@ own process so that its wall time and peak RSS are its own.
 Every diff prints the number of differing keys it found, so the driver can
 check that all tools agree with the ground truth before it compares speed.
 
-    python peers.py duckdb-diff   LEFT RIGHT KEY
+    python peers.py duckdb-diff   LEFT RIGHT KEY[,KEY...]
     python peers.py duckdb-floor  LEFT RIGHT
     python peers.py datacompy     LEFT RIGHT KEY
 """
@@ -28,12 +28,14 @@ def duckdb_diff(left, right, key):
     import duckdb
 
     con = duckdb.connect()
-    cols = [c for c in columns(con, left) if c != key]
+    keys = key.split(",")
+    cols = [c for c in columns(con, left) if c not in keys]
     changed = " OR ".join(f'l."{c}" IS DISTINCT FROM r."{c}"' for c in cols)
+    on = " AND ".join(f'l."{k}" = r."{k}"' for k in keys)
     query = f"""
         SELECT l.*, r.*
-        FROM {reader(left)} l FULL OUTER JOIN {reader(right)} r ON l."{key}" = r."{key}"
-        WHERE l."{key}" IS NULL OR r."{key}" IS NULL OR {changed}
+        FROM {reader(left)} l FULL OUTER JOIN {reader(right)} r ON {on}
+        WHERE l."{keys[0]}" IS NULL OR r."{keys[0]}" IS NULL OR {changed}
     """
     table = con.sql(query).to_arrow_table()
     print(table.num_rows)

@@ -55,6 +55,27 @@ fn error_line(args: &[&str]) -> String {
     stderr
 }
 
+/// With TMPDIR missing, a run that needs a temporary file under this
+/// memory limit is exit 2, one line naming the temporary file and where.
+fn assert_temp_dir_failure(left: &Path, right: &Path, memory_limit: &str) {
+    let missing = left.with_file_name("missing");
+    let out = recon()
+        .env("TMPDIR", &missing)
+        .arg("diff")
+        .arg(left)
+        .arg(right)
+        .args(["--key", "id", "--memory-limit", memory_limit])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("temporary file") && stderr.contains("missing"),
+        "{stderr}"
+    );
+}
+
 fn ids(v: &Value) -> Vec<i64> {
     let mut out: Vec<i64> = v
         .as_array()
@@ -1259,21 +1280,7 @@ fn unsorted_files_are_matched_by_fingerprints_in_memory_or_spilled() {
     assert_eq!(spilled[0], 0);
     assert!(spilled[1] > 0 && spilled[2] > 0, "{spilled:?}");
 
-    let out = recon()
-        .env("TMPDIR", dir.path().join("missing"))
-        .arg("diff")
-        .arg(&left)
-        .arg(&right)
-        .args(["--key", "id", "--memory-limit", "0"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("temporary file") && stderr.contains("missing"),
-        "{stderr}"
-    );
+    assert_temp_dir_failure(&left, &right, "0");
 
     let line = error_line(&[
         "diff",
@@ -1329,18 +1336,7 @@ fn large_text_files_are_decoded_once_and_compared_by_position() {
         assert_eq!(report["diffs"], in_memory["diffs"]);
 
         // Staging needs its temporary directory.
-        let out = recon()
-            .env("TMPDIR", dir.path().join("missing"))
-            .arg("diff")
-            .arg(&left)
-            .arg(&right)
-            .args(["--key", "id", "--memory-limit", "64K"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("temporary file"), "{stderr}");
+        assert_temp_dir_failure(&left, &right, "64K");
     }
 }
 

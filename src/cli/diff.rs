@@ -80,6 +80,10 @@ pub struct Args {
     /// Read both database sides whole instead of computing checksums inside them.
     #[arg(long)]
     pub no_pushdown: bool,
+    /// Two tables of one PostgreSQL database are compared by one join inside
+    /// it; this compares them by checksums instead.
+    #[arg(long)]
+    pub no_join: bool,
     /// Pause checksum queries while a server is busier than N: PostgreSQL
     /// sessions of others running a query, MySQL/MariaDB `Threads_running`.
     #[arg(long, value_name = "N")]
@@ -280,6 +284,7 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
     spec.max_diffs = args.max_diffs.or(spec.max_diffs);
     spec.leaf_rows = args.leaf_rows;
     spec.pushdown &= !args.no_pushdown;
+    spec.join_in_database &= !args.no_join;
     if let Some(n) = args.db_threads {
         spec.db_threads = n.max(1);
     }

@@ -59,6 +59,8 @@ const RANGES_PER_FETCH: usize = 512;
 enum Layout {
     IntegerKey,
     HashedKey,
+    /// Both sides in one PostgreSQL database: one join finds the keys.
+    Joined,
 }
 
 /// A side's part of the work: its source, sessions and SQL.
@@ -72,6 +74,9 @@ struct SideWork<'a> {
     key_text: String,
     /// The key columns' SQL values.
     keys: Vec<String>,
+    /// Per compared column (keys first), what the in-database join compares
+    /// (the joined layout only).
+    join_values: Vec<String>,
     /// The columns fetched (every column of the source).
     columns: Vec<&'a DbColumn>,
     queries: AtomicU64,
@@ -136,7 +141,7 @@ fn plan<'a>(
         &spec.selection,
         [traits, traits],
     )?;
-    Ok(prepare(&plan, left, right, spec.max_load).map(|(layout, sides)| (plan, layout, sides)))
+    Ok(prepare(&plan, left, right, spec).map(|(layout, sides)| (plan, layout, sides)))
 }
 
 /// Integer key ranges and the rows fetched from each, per side.
@@ -199,13 +204,19 @@ pub fn fetch(
     let started = Instant::now();
     let threads = spec.db_threads.max(1);
     let runtime = left.runtime().clone();
-    let fetched = runtime.block_on(async {
+    let (method, fetched) = runtime.block_on(async {
+        if let Layout::Joined = layout {
+            return Ok(("join", joined(&mut sides).await?));
+        }
         let [l, r] = &mut sides;
         futures::try_join!(l.open(threads), r.open(threads))?;
-        match layout {
-            Layout::IntegerKey => integer_key(&mut sides).await,
-            Layout::HashedKey => hashed_key(&mut sides).await,
-        }
+        // A row whose later key column is NULL would lie in a range of the
+        // first, where equal digests could hide it from the NULL-key count.
+        let ranged = l.keys.len() == 1 || (l.no_nulls && r.no_nulls);
+        Ok::<_, Error>(match layout {
+            Layout::IntegerKey if ranged => ("ranges", integer_key(&mut sides).await?),
+            _ => ("buckets", hashed_key(&mut sides).await?),
+        })
     })?;
     let checksummed = Instant::now();
     let Fetched {
@@ -216,6 +227,7 @@ pub fn fetch(
         ranges,
     } = fetched;
     let mut stats = PushdownStats {
+        method: method.to_string(),
         leaves,
         divergent_leaves: divergent,
         left_queries: sides[0].queries.load(Ordering::Relaxed),
@@ -364,8 +376,12 @@ fn prepare<'a>(
     plan: &ComparePlan,
     left: &'a DatabaseSource,
     right: &'a DatabaseSource,
-    max_load: Option<u64>,
+    spec: &Spec,
 ) -> std::result::Result<(Layout, [SideWork<'a>; 2]), String> {
+    let max_load = spec.max_load;
+    let joined =
+        spec.join_in_database && left.engine() == Engine::Postgres && left.same_database(right);
+    let mut join_values: [Vec<String>; 2] = Default::default();
     let mut parts: [Vec<String>; 2] = Default::default();
     let mut key_parts: [Vec<String>; 2] = Default::default();
     let mut keys: [Vec<String>; 2] = Default::default();
@@ -392,6 +408,9 @@ fn prepare<'a>(
         };
         for (s, (db, c)) in [(left, l), (right, r)].into_iter().enumerate() {
             let text = db.dialect().canonical(&c.value, c.kind, form);
+            if joined {
+                join_values[s].push(join_value(c, if s == 0 { r } else { l }, &text));
+            }
             if is_key {
                 key_parts[s].push(text.clone());
                 keys[s].push(c.value.clone());
@@ -402,8 +421,12 @@ fn prepare<'a>(
             key_kinds.push((l.kind, r.kind));
         }
     }
-    let layout = match key_kinds.as_slice() {
-        [(ValueKind::Int, ValueKind::Int)] => Layout::IntegerKey,
+    // A composite key led by an integer column is cut into ranges of that
+    // column (its index prefix), when no key column can be NULL (checked
+    // once the sides are open: see `fetch`).
+    let layout = match key_kinds.first() {
+        _ if joined => Layout::Joined,
+        Some((ValueKind::Int, ValueKind::Int)) => Layout::IntegerKey,
         _ => Layout::HashedKey,
     };
     let work = |db: &'a DatabaseSource, s: usize| {
@@ -418,6 +441,7 @@ fn prepare<'a>(
             key_bytes: dialect.bytewise(&key_text),
             key_text,
             keys: keys[s].clone(),
+            join_values: join_values[s].clone(),
             columns: db
                 .schema()
                 .fields()
@@ -450,7 +474,10 @@ pub fn explain(
         Ok(planned) => planned,
         Err(reason) => return Ok(Err(reason)),
     };
-    let threads = spec.db_threads.max(1);
+    let threads = match layout {
+        Layout::Joined => 1,
+        _ => spec.db_threads.max(1),
+    };
     let mut out = Vec::new();
     for (name, side) in ["left", "right"].into_iter().zip(&sides) {
         out.push(format!("-- {name}: {}", comment_text(side.db.describe())));
@@ -470,6 +497,17 @@ pub fn explain(
             ));
         }
         let relation = side.db.relation();
+        if side.keys.len() > 1 {
+            let how = match layout {
+                Layout::IntegerKey => {
+                    "ranges of its first column if the catalog proves every key column NOT NULL \
+                     on both sides (shown below), hashed buckets otherwise"
+                }
+                Layout::HashedKey => "hashed buckets",
+                Layout::Joined => "a join on all its columns",
+            };
+            out.push(format!("-- a composite key, cut into {how}"));
+        }
         match layout {
             Layout::IntegerKey => {
                 let k = &side.keys[0];
@@ -494,16 +532,37 @@ pub fn explain(
                     view.text(&view.leaf(":lo", ":width"), ":from", ":to")
                 ));
                 out.push("-- keys that occur twice (unless a unique index rules them out):".into());
-                out.push(format!(
-                    "SELECT {k} FROM {relation} WHERE {k} IS NOT NULL GROUP BY {k} \
-                     HAVING COUNT(*) > 1;"
-                ));
+                out.push(format!("{};", duplicates_sql(side)));
                 out.push(format!(
                     "-- the rows of divergent leaves, {RANGES_PER_FETCH} ranges per query:"
                 ));
                 out.push(format!(
                     "SELECT {} FROM {relation} WHERE ({k} >= :from AND {k} < :to) OR ...;",
                     side.db.select_list(&side.columns)
+                ));
+            }
+            Layout::Joined => {
+                out.push(
+                    "-- both sides in one database: one session and snapshot (the left's) \
+                     runs everything below for both"
+                        .into(),
+                );
+                out.push(format!("SELECT COUNT(*) FROM {relation};"));
+                if name == "left" {
+                    out.push(
+                        "-- keys on one side only or with differing values (a full join):".into(),
+                    );
+                    out.push(format!("{};", join_sql(&sides[0], &sides[1])));
+                }
+                out.push("-- keys that occur twice (unless a unique index rules them out):".into());
+                out.push(format!("{};", joined_duplicates_sql(side)));
+                out.push(format!(
+                    "-- the rows of those keys, {RANGES_PER_FETCH} keys per query:"
+                ));
+                out.push(format!(
+                    "SELECT {} FROM {relation} WHERE ({}) IN (:keys);",
+                    side.db.select_list(&side.columns),
+                    side.keys.join(", ")
                 ));
             }
             Layout::HashedKey => {
@@ -830,11 +889,7 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
     // Duplicated keys: equal digests would hide them, so fetch them too.
     for side in [&mut *l, &mut *r] {
         if !side.unique {
-            let k = &side.keys[0];
-            let sql = format!(
-                "SELECT {k} FROM {} WHERE {k} IS NOT NULL GROUP BY {k} HAVING COUNT(*) > 1",
-                side.db.relation()
-            );
+            let sql = duplicates_sql(side);
             for row in side.query(&sql).await? {
                 if let Some(key) = parse_i128(&row.first().cloned().flatten())? {
                     ranges.push((key, key + 1));
@@ -878,6 +933,22 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         totals,
         ranges: Some(ranges.clone()),
     })
+}
+
+/// The first key column of keys that occur more than once: grouped on the
+/// column itself for a one-column key, byte by byte on the whole key's
+/// canonical text for a composite one.
+fn duplicates_sql(side: &SideWork<'_>) -> String {
+    let k = &side.keys[0];
+    let relation = side.db.relation();
+    if side.keys.len() == 1 {
+        format!("SELECT {k} FROM {relation} WHERE {k} IS NOT NULL GROUP BY {k} HAVING COUNT(*) > 1")
+    } else {
+        format!(
+            "SELECT MIN({k}) FROM {relation} WHERE {k} IS NOT NULL GROUP BY {} HAVING COUNT(*) > 1",
+            side.key_bytes
+        )
+    }
 }
 
 /// `GROUP BY` digests of `[from, to)` in leaves of `width` starting at `base`.
@@ -1108,6 +1179,170 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         batches: [lb, rb],
         leaves: buckets,
         divergent: fetch.len() as u64,
+        totals,
+        ranges: None,
+    })
+}
+
+/// What the in-database join compares for one column of a pair in one
+/// PostgreSQL database: the value itself where the engine's equality is
+/// recon's (numbers by value, so `1.80` equals `1.8`; floats with `-0 = 0`
+/// and NaN equal to NaN; dates; timestamps of one type; bytes), text byte
+/// by byte (`COLLATE "C"`, whatever the column's collation), and the
+/// canonical text (as the checksums hash it) for pairs of different kinds.
+fn join_value(column: &DbColumn, other: &DbColumn, canonical: &str) -> String {
+    let value = &column.value;
+    match (column.kind, other.kind) {
+        (ValueKind::Int, ValueKind::Int)
+        | (ValueKind::Decimal { .. }, ValueKind::Decimal { .. })
+        | (ValueKind::Float64, ValueKind::Float64)
+        | (ValueKind::Float32, ValueKind::Float32)
+        | (ValueKind::Bool, ValueKind::Bool)
+        | (ValueKind::Date, ValueKind::Date)
+        | (ValueKind::Binary, ValueKind::Binary) => format!("({value})"),
+        (ValueKind::Timestamp, ValueKind::Timestamp) if column.db_type == other.db_type => {
+            format!("({value})")
+        }
+        (ValueKind::Text, ValueKind::Text) => format!("(({value})::text COLLATE \"C\")"),
+        _ => format!("(({canonical}) COLLATE \"C\")"),
+    }
+}
+
+/// The join behind [`joined`]: per key present on one side only, or whose
+/// compared values differ, the raw key values of each side as text.
+fn join_sql(l: &SideWork<'_>, r: &SideWork<'_>) -> String {
+    let keys = l.keys.len();
+    let inner = |s: &SideWork<'_>| {
+        let raw = s
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} AS r{i}"));
+        let compared = s
+            .join_values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{v} AS j{i}"));
+        let list: Vec<String> = raw.chain(compared).collect();
+        format!(
+            "SELECT 1 AS p, {} FROM {}",
+            list.join(", "),
+            s.db.relation()
+        )
+    };
+    let on: Vec<String> = (0..keys).map(|i| format!("l.j{i} = r.j{i}")).collect();
+    let mut differs = vec!["l.p IS NULL".to_string(), "r.p IS NULL".to_string()];
+    differs.extend((keys..l.join_values.len()).map(|i| format!("l.j{i} IS DISTINCT FROM r.j{i}")));
+    let out: Vec<String> = ["l", "r"]
+        .iter()
+        .flat_map(|side| (0..keys).map(move |i| format!("{side}.r{i}::text")))
+        .collect();
+    format!(
+        "SELECT {} FROM ({}) l FULL JOIN ({}) r ON {} WHERE {}",
+        out.join(", "),
+        inner(l),
+        inner(r),
+        on.join(" AND "),
+        differs.join(" OR ")
+    )
+}
+
+/// Keys that occur more than once on a side, as raw text: a join pairs
+/// equal duplicates with each other and would hide them.
+fn joined_duplicates_sql(side: &SideWork<'_>) -> String {
+    let raw: Vec<String> = side.keys.iter().map(|k| format!("({k})::text")).collect();
+    format!(
+        "SELECT {} FROM {} GROUP BY {} HAVING COUNT(*) > 1",
+        raw.join(", "),
+        side.db.relation(),
+        side.keys.join(", ")
+    )
+}
+
+/// Both sides in one PostgreSQL database: one session, one snapshot; a
+/// full outer join on the key finds the keys present on one side only or
+/// whose values differ, and only the rows of those keys (and of NULL and
+/// duplicated keys, which a join cannot pair) are fetched. No checksums:
+/// the database compares the values itself.
+async fn joined(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
+    let [l, r] = sides;
+    l.open(1).await?;
+    // The one session serves both sides in turn.
+    let swap = |l: &mut SideWork<'_>, r: &mut SideWork<'_>| {
+        std::mem::swap(&mut l.sessions, &mut r.sessions);
+    };
+    swap(l, r);
+    (r.unique, r.no_nulls) = r.key_facts().await?;
+    let count = |s: &SideWork<'_>| format!("SELECT COUNT(*) FROM {}", s.db.relation());
+    let first =
+        |rows: &TextRows| parse_u64(&rows.first().and_then(|r| r.first()).cloned().flatten());
+    let totals = [
+        first(&r.query(&count(l)).await?)?,
+        first(&r.query(&count(r)).await?)?,
+    ];
+    let keys = l.keys.len();
+    // Keys present on one side only, or whose values differ; a side's key
+    // with a NULL part (absent there, or a NULL key) adds nothing here.
+    let mut all: BTreeSet<Vec<String>> = BTreeSet::new();
+    for row in r.query(&join_sql(l, r)).await? {
+        for values in row.chunks(keys).take(2) {
+            if let Some(key) = values.iter().cloned().collect::<Option<Vec<String>>>() {
+                all.insert(key);
+            }
+        }
+    }
+    // Duplicated keys, which the join pairs with each other, from both sides.
+    for s in [0, 1] {
+        let side = if s == 0 { &*l } else { &*r };
+        if side.unique {
+            continue;
+        }
+        let sql = joined_duplicates_sql(side);
+        for row in r.query(&sql).await? {
+            if let Some(key) = row.into_iter().collect::<Option<Vec<String>>>() {
+                all.insert(key);
+            }
+        }
+    }
+    // NULL keys never join: fetched wherever the catalog allows them.
+    let nulls = !(l.no_nulls && r.no_nulls);
+    let predicates = |s: &SideWork<'_>| -> Vec<String> {
+        let d = s.dialect;
+        let target = match s.keys.as_slice() {
+            [one] => one.clone(),
+            many => format!("({})", many.join(", ")),
+        };
+        let literal = |key: &Vec<String>| match key.as_slice() {
+            [one] => d.string(one),
+            many => format!(
+                "({})",
+                many.iter()
+                    .map(|v| d.string(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let list: Vec<&Vec<String>> = all.iter().collect();
+        let mut out: Vec<String> = list
+            .chunks(RANGES_PER_FETCH)
+            .map(|chunk| {
+                let values: Vec<String> = chunk.iter().map(|k| literal(k)).collect();
+                format!("{target} IN ({})", values.join(", "))
+            })
+            .collect();
+        if nulls {
+            let any_null: Vec<String> = s.keys.iter().map(|k| format!("{k} IS NULL")).collect();
+            out.push(any_null.join(" OR "));
+        }
+        out
+    };
+    let rb = r.fetch(&predicates(r)).await?;
+    swap(l, r);
+    let lb = l.fetch(&predicates(l)).await?;
+    Ok(Fetched {
+        batches: [lb, rb],
+        leaves: 1,
+        divergent: all.len() as u64,
         totals,
         ranges: None,
     })

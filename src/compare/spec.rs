@@ -35,6 +35,10 @@ pub struct Spec {
     /// Compare two database sides by checksums computed inside them (off:
     /// read both whole, e.g. to measure the difference).
     pub pushdown: bool,
+    /// Compare two tables (or queries) of one PostgreSQL database with one
+    /// join inside it instead of checksums (off: checksums, e.g. to compare
+    /// the two).
+    pub join_in_database: bool,
     /// Sessions per database for checksum queries (PostgreSQL; MySQL cannot
     /// share a snapshot between sessions and uses one).
     pub db_threads: usize,
@@ -58,6 +62,7 @@ impl Default for Spec {
             memory_limit: default_memory_limit(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             progress: false,
+            join_in_database: true,
             pushdown: true,
             db_threads: 4,
             mask: Vec::new(),

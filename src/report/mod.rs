@@ -166,6 +166,10 @@ pub struct Stats {
 /// What crossed the network when checksums ran inside the databases.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PushdownStats {
+    /// How the databases compared: `ranges` (checksums of key ranges),
+    /// `buckets` (checksums of hash buckets of the key) or `join` (one join
+    /// inside the one database both sides live in).
+    pub method: String,
     /// First-level leaves (key ranges, or hash buckets of the key).
     pub leaves: u64,
     /// Key ranges or buckets whose rows were fetched.

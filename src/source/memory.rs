@@ -104,9 +104,7 @@ impl Source for MemorySource {
 
     fn scan(&self, columns: &[String], _hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {
         if self.parts.is_some() {
-            return (0..self.batches().count())
-                .map(|part| self.read_part(part, columns, None))
-                .collect();
+            return super::scan_by_part(self, columns);
         }
         let indexes = self.indexes(columns)?;
         Ok(self

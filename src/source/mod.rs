@@ -84,6 +84,13 @@ pub trait Positional: Sync {
     ) -> Result<BatchStream>;
 }
 
+/// A positional source's scan: one stream per part, in part order.
+fn scan_by_part(source: &dyn Positional, columns: &[String]) -> Result<Vec<BatchStream>> {
+    (0..source.part_rows().len())
+        .map(|part| source.read_part(part, columns, None))
+        .collect()
+}
+
 /// Options shared by all file sources of a run.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {

@@ -152,9 +152,7 @@ impl Source for ParquetSource {
     }
 
     fn scan(&self, columns: &[String], _hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {
-        (0..self.parts.len())
-            .map(|part| self.read_part(part, columns, None))
-            .collect()
+        super::scan_by_part(self, columns)
     }
 
     fn positional(&self) -> Option<&dyn Positional> {

@@ -213,9 +213,7 @@ impl Source for StagedSource {
     }
 
     fn scan(&self, columns: &[String], _hint: Option<&KeyRangeHint>) -> Result<Vec<BatchStream>> {
-        (0..self.part_rows.len())
-            .map(|part| self.read_part(part, columns, None))
-            .collect()
+        super::scan_by_part(self, columns)
     }
 
     fn positional(&self) -> Option<&dyn Positional> {
@@ -311,7 +309,10 @@ mod tests {
         let b = &batches[0];
         assert_eq!(b.schema().field(0).name(), "name");
         let names = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
-        assert!(names.is_null(0) && names.is_null(1), "ids 9 and 12 have no name");
+        assert!(
+            names.is_null(0) && names.is_null(1),
+            "ids 9 and 12 have no name"
+        );
         assert_eq!(names.value(2), "n13");
         assert_eq!(
             ids(Box::new(batches.into_iter().map(Ok)), 1),

@@ -209,6 +209,18 @@ impl DatabaseSource {
         }
     }
 
+    /// Whether `other` lives in the same database of the same server, reached
+    /// as the same user: then one query can read both.
+    pub fn same_database(&self, other: &DatabaseSource) -> bool {
+        let (a, b) = (&self.url, &other.url);
+        a.engine == b.engine
+            && a.host == b.host
+            && a.port == b.port
+            && a.database == b.database
+            && a.user == b.user
+            && a.params == b.params
+    }
+
     /// Opens a session in a UTC snapshot transaction.
     pub async fn session(&self) -> Result<Session> {
         let mut session = Session::connect(&self.url)
