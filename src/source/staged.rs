@@ -13,7 +13,8 @@ use std::fs::File;
 use std::io::Cursor;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::Arc;
 
 use arrow::array::UInt32Array;
 use arrow::compute::take_record_batch;
@@ -26,19 +27,12 @@ use rayon::prelude::*;
 use super::{BatchStream, KeyRangeHint, Positional, Source};
 use crate::error::{Error, Result};
 
-/// One staged batch: where its bytes lie in the temporary file.
+/// One staged batch: where its bytes lie, in which temporary file.
 #[derive(Debug, Clone, Copy)]
 struct Part {
+    file: usize,
     offset: u64,
     len: usize,
-}
-
-/// What staging has written so far: per batch (partition, sequence within
-/// it, where it lies, rows), and where the file ends.
-#[derive(Default)]
-struct Written {
-    batches: Vec<(usize, usize, Part, u64)>,
-    end: u64,
 }
 
 /// A source decoded once into a temporary Arrow IPC file.
@@ -53,7 +47,8 @@ pub struct StagedSource {
 /// The staged bytes, shared with the streams that read them lazily.
 struct Staged {
     schema: SchemaRef,
-    file: File,
+    /// One file per partition of the decoding.
+    files: Vec<File>,
     parts: Vec<Part>,
 }
 
@@ -69,53 +64,52 @@ fn temp_file_error(e: impl std::fmt::Display) -> Error {
 }
 
 impl StagedSource {
-    /// Reads every column of `source` once, partitions in parallel, into a
-    /// temporary file (removed when the source is dropped, or by the system
-    /// if the process dies: it has no name).
+    /// Reads every column of `source` once, partitions in parallel, each
+    /// into a temporary file of its own (writers of one file would queue on
+    /// its lock); the files are removed when the source is dropped, or by
+    /// the system if the process dies: they have no name.
     pub fn stage(source: &dyn Source) -> Result<Self> {
         let schema = source.schema();
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let file = tempfile::tempfile().map_err(temp_file_error)?;
-        let written = Mutex::new(Written::default());
-        source
+        let partitions: Vec<(File, Vec<(Part, u64)>)> = source
             .scan(&columns, None)?
             .into_par_iter()
             .enumerate()
-            .try_for_each(|(partition, stream)| -> Result<()> {
-                for (sequence, batch) in stream.enumerate() {
+            .map(|(index, stream)| -> Result<(File, Vec<(Part, u64)>)> {
+                let mut file = tempfile::tempfile().map_err(temp_file_error)?;
+                let mut parts = Vec::new();
+                let mut end = 0u64;
+                for batch in stream {
                     let batch = batch?;
                     if batch.num_rows() == 0 {
                         continue;
                     }
                     let bytes = encode(&batch)?;
-                    let offset = {
-                        let mut state = written.lock().map_err(|_| poisoned())?;
-                        let offset = state.end;
-                        state.end += bytes.len() as u64;
-                        state.batches.push((
-                            partition,
-                            sequence,
-                            Part {
-                                offset,
-                                len: bytes.len(),
-                            },
-                            batch.num_rows() as u64,
-                        ));
-                        offset
+                    file.write_all(&bytes).map_err(temp_file_error)?;
+                    let part = Part {
+                        file: index,
+                        offset: end,
+                        len: bytes.len(),
                     };
-                    file.write_all_at(&bytes, offset).map_err(temp_file_error)?;
+                    end += bytes.len() as u64;
+                    parts.push((part, batch.num_rows() as u64));
                 }
-                Ok(())
-            })?;
-        let mut staged = written.into_inner().map_err(|_| poisoned())?.batches;
-        staged.sort_unstable_by_key(|&(partition, sequence, ..)| (partition, sequence));
+                Ok((file, parts))
+            })
+            .collect::<Result<_>>()?;
+        let mut files = Vec::with_capacity(partitions.len());
+        let mut parts = Vec::new();
+        for (file, staged) in partitions {
+            files.push(file);
+            parts.extend(staged);
+        }
         Ok(StagedSource {
             describe: source.describe().to_string(),
-            part_rows: staged.iter().map(|s| s.3).collect(),
+            part_rows: parts.iter().map(|p| p.1).collect(),
             staged: Arc::new(Staged {
                 schema,
-                file,
-                parts: staged.into_iter().map(|s| s.2).collect(),
+                files,
+                parts: parts.into_iter().map(|p| p.0).collect(),
             }),
             distinguishes_empty_from_null: source.distinguishes_empty_from_null(),
             declares_nullability: source.declares_nullability(),
@@ -138,12 +132,12 @@ impl StagedSource {
 impl Staged {
     /// Decodes the given columns of one staged batch.
     fn read(&self, part: usize, indexes: &[usize]) -> Result<RecordBatch> {
-        let Part { offset, len } = *self
+        let Part { file, offset, len } = *self
             .parts
             .get(part)
             .ok_or_else(|| Error::Internal(format!("no staged part {part}")))?;
         let mut bytes = vec![0u8; len];
-        self.file
+        self.files[file]
             .read_exact_at(&mut bytes, offset)
             .map_err(temp_file_error)?;
         let mut reader = StreamReader::try_new(Cursor::new(bytes), Some(indexes.to_vec()))
@@ -189,10 +183,6 @@ impl Staged {
             &UInt32Array::from(selected),
         )?))
     }
-}
-
-fn poisoned() -> Error {
-    Error::Internal("a staging thread panicked".into())
 }
 
 impl Source for StagedSource {
