@@ -49,15 +49,20 @@ CASES = {
     # A seconds-long run of every tool, for checking the harness itself.
     "smoke": ("parquet", 20_000, 30, 30, 40, ALL_TOOLS),
 }
-# Database pairs: PostgreSQL (left) against its copy in MariaDB (right) with
-# 100 planted differences (benches/db_tables.py builds them in the servers).
-# name: (rows, differences)
 # Cases keyed on other columns than `id`.
 KEYS = {"csv-lineitem-6m": "l_orderkey,l_linenumber"}
 LINEITEM = ROOT / "benches" / "lineitem.py"
+# Database pairs: PostgreSQL (left) against its copy in MariaDB (right) with
+# 100 planted differences (benches/db_tables.py builds them in the servers).
+# name: (rows, differences, tables): "orders" (one bigint key), "lines" (the
+# same rows under a composite key, order_lines), "same-db" (orders against
+# orders_copy, both in the PostgreSQL database).
 DB_CASES = {
-    "pg-mariadb-1m": (1_000_000, 100),
-    "pg-mariadb-10m": (10_000_000, 100),
+    "pg-mariadb-1m": (1_000_000, 100, "orders"),
+    "pg-mariadb-10m": (10_000_000, 100, "orders"),
+    "pg-mariadb-lines-1m": (1_000_000, 100, "lines"),
+    "pg-same-db-1m": (1_000_000, 100, "same-db"),
+    "pg-same-db-10m": (10_000_000, 100, "same-db"),
 }
 DB_TOOLS = ["recon", "reladiff"]
 DB_TABLES = ROOT / "benches" / "db_tables.py"

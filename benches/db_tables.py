@@ -91,12 +91,12 @@ def build(rows, diffs):
             status varchar(16), amount {decimal}, price {double}, created {timestamp}, note text,
             PRIMARY KEY (order_id, line));
         INSERT INTO order_lines
-        SELECT (id - 1) / 4 + 1, (id - 1) % 4 + 1, customer, status, amount, price, created, note
+        SELECT (id - 1) {div} 4 + 1, (id - 1) % 4 + 1, customer, status, amount, price, created, note
         FROM orders;
     """
-    pg(lines.format(decimal="numeric(12,2)", double="double precision", timestamp="timestamp"), db)
+    pg(lines.format(decimal="numeric(12,2)", double="double precision", timestamp="timestamp", div="/"), db)
     pg("VACUUM ANALYZE order_lines", db)
-    my(lines.format(decimal="decimal(12,2)", double="double", timestamp="datetime(6)"), db)
+    my(lines.format(decimal="decimal(12,2)", double="double", timestamp="datetime(6)", div="DIV"), db)
     pg("CREATE TABLE orders_copy (LIKE orders INCLUDING ALL); "
        "INSERT INTO orders_copy SELECT * FROM orders", db)
     changed, deleted, inserted = planted(rows, diffs)

@@ -51,6 +51,8 @@ const FETCH_ROWS: u64 = 64;
 const SPLIT: i128 = 32;
 /// Rows per hash bucket aimed at.
 const BUCKET_ROWS: u64 = 64;
+/// Ranges of an integer key per session, for a join in one database.
+const JOIN_RANGES_PER_SESSION: usize = 4;
 /// Key ranges per fetch query.
 const RANGES_PER_FETCH: usize = 512;
 
@@ -59,8 +61,12 @@ const RANGES_PER_FETCH: usize = 512;
 enum Layout {
     IntegerKey,
     HashedKey,
-    /// Both sides in one PostgreSQL database: one join finds the keys.
-    Joined,
+    /// Both sides in one PostgreSQL database: one join finds the keys; cut
+    /// into ranges of the first key column, joined in parallel, when that is
+    /// an integer.
+    Joined {
+        ranged: bool,
+    },
 }
 
 /// A side's part of the work: its source, sessions and SQL.
@@ -205,8 +211,8 @@ pub fn fetch(
     let threads = spec.db_threads.max(1);
     let runtime = left.runtime().clone();
     let (method, fetched) = runtime.block_on(async {
-        if let Layout::Joined = layout {
-            return Ok(("join", joined(&mut sides).await?));
+        if let Layout::Joined { ranged } = layout {
+            return Ok(("join", joined(&mut sides, threads, ranged).await?));
         }
         let [l, r] = &mut sides;
         futures::try_join!(l.open(threads), r.open(threads))?;
@@ -424,8 +430,9 @@ fn prepare<'a>(
     // A composite key led by an integer column is cut into ranges of that
     // column (its index prefix), when no key column can be NULL (checked
     // once the sides are open: see `fetch`).
+    let int_first = matches!(key_kinds.first(), Some((ValueKind::Int, ValueKind::Int)));
     let layout = match key_kinds.first() {
-        _ if joined => Layout::Joined,
+        _ if joined => Layout::Joined { ranged: int_first },
         Some((ValueKind::Int, ValueKind::Int)) => Layout::IntegerKey,
         _ => Layout::HashedKey,
     };
@@ -474,10 +481,7 @@ pub fn explain(
         Ok(planned) => planned,
         Err(reason) => return Ok(Err(reason)),
     };
-    let threads = match layout {
-        Layout::Joined => 1,
-        _ => spec.db_threads.max(1),
-    };
+    let threads = spec.db_threads.max(1);
     let mut out = Vec::new();
     for (name, side) in ["left", "right"].into_iter().zip(&sides) {
         out.push(format!("-- {name}: {}", comment_text(side.db.describe())));
@@ -504,7 +508,7 @@ pub fn explain(
                      on both sides (shown below), hashed buckets otherwise"
                 }
                 Layout::HashedKey => "hashed buckets",
-                Layout::Joined => "a join on all its columns",
+                Layout::Joined { .. } => "a join on all its columns",
             };
             out.push(format!("-- a composite key, cut into {how}"));
         }
@@ -541,18 +545,30 @@ pub fn explain(
                     side.db.select_list(&side.columns)
                 ));
             }
-            Layout::Joined => {
+            Layout::Joined { ranged } => {
                 out.push(
-                    "-- both sides in one database: one session and snapshot (the left's) \
-                     runs everything below for both"
+                    "-- both sides in one database: the left's sessions and snapshot run \
+                     everything below for both"
                         .into(),
                 );
                 out.push(format!("SELECT COUNT(*) FROM {relation};"));
                 if name == "left" {
-                    out.push(
-                        "-- keys on one side only or with differing values (a full join):".into(),
-                    );
-                    out.push(format!("{};", join_sql(&sides[0], &sides[1])));
+                    let (how, range) = if ranged {
+                        (
+                            format!(
+                                "in {} ranges of the first key column between its MIN and MAX, \
+                                 spread over the sessions",
+                                threads * JOIN_RANGES_PER_SESSION
+                            ),
+                            Some((":from", ":to")),
+                        )
+                    } else {
+                        ("one query".to_string(), None)
+                    };
+                    out.push(format!(
+                        "-- keys on one side only or with differing values (a full join, {how}):"
+                    ));
+                    out.push(format!("{};", join_sql(&sides[0], &sides[1], range)));
                 }
                 out.push("-- keys that occur twice (unless a unique index rules them out):".into());
                 out.push(format!("{};", joined_duplicates_sql(side)));
@@ -1210,7 +1226,7 @@ fn join_value(column: &DbColumn, other: &DbColumn, canonical: &str) -> String {
 
 /// The join behind [`joined`]: per key present on one side only, or whose
 /// compared values differ, the raw key values of each side as text.
-fn join_sql(l: &SideWork<'_>, r: &SideWork<'_>) -> String {
+fn join_sql(l: &SideWork<'_>, r: &SideWork<'_>, range: Option<(&str, &str)>) -> String {
     let keys = l.keys.len();
     let inner = |s: &SideWork<'_>| {
         let raw = s
@@ -1224,8 +1240,12 @@ fn join_sql(l: &SideWork<'_>, r: &SideWork<'_>) -> String {
             .enumerate()
             .map(|(i, v)| format!("{v} AS j{i}"));
         let list: Vec<String> = raw.chain(compared).collect();
+        let within = range.map_or(String::new(), |(from, to)| {
+            let k = &s.keys[0];
+            format!(" WHERE {k} >= {from} AND {k} < {to}")
+        });
         format!(
-            "SELECT 1 AS p, {} FROM {}",
+            "SELECT 1 AS p, {} FROM {}{within}",
             list.join(", "),
             s.db.relation()
         )
@@ -1264,27 +1284,60 @@ fn joined_duplicates_sql(side: &SideWork<'_>) -> String {
 /// whose values differ, and only the rows of those keys (and of NULL and
 /// duplicated keys, which a join cannot pair) are fetched. No checksums:
 /// the database compares the values itself.
-async fn joined(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
+async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> Result<Fetched> {
     let [l, r] = sides;
-    l.open(1).await?;
-    // The one session serves both sides in turn.
+    l.open(threads).await?;
+    // The left's sessions serve both sides in turn.
     let swap = |l: &mut SideWork<'_>, r: &mut SideWork<'_>| {
         std::mem::swap(&mut l.sessions, &mut r.sessions);
+        std::mem::swap(&mut l.note, &mut r.note);
     };
     swap(l, r);
     (r.unique, r.no_nulls) = r.key_facts().await?;
     let count = |s: &SideWork<'_>| format!("SELECT COUNT(*) FROM {}", s.db.relation());
-    let first =
-        |rows: &TextRows| parse_u64(&rows.first().and_then(|r| r.first()).cloned().flatten());
-    let totals = [
-        first(&r.query(&count(l)).await?)?,
-        first(&r.query(&count(r)).await?)?,
-    ];
+    let mut sqls = vec![count(l), count(r)];
+    if ranged {
+        let bounds = |s: &SideWork<'_>| {
+            let k = &s.keys[0];
+            format!("SELECT MIN({k}), MAX({k}) FROM {}", s.db.relation())
+        };
+        let (mut lo, mut hi) = (None::<i128>, None::<i128>);
+        for row in r.query_all(&[bounds(l), bounds(r)]).await? {
+            let row = row.into_iter().next().unwrap_or_default();
+            let get = |i: usize| row.get(i).cloned().flatten();
+            if let (Some(min), Some(max)) = (parse_i128(&get(0))?, parse_i128(&get(1))?) {
+                lo = Some(lo.map_or(min, |x| x.min(min)));
+                hi = Some(hi.map_or(max, |x| x.max(max)));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            let parts = (threads * JOIN_RANGES_PER_SESSION) as i128;
+            let width = ((hi - lo + 1) + parts - 1) / parts;
+            let mut from = lo;
+            while from <= hi {
+                let to = from + width;
+                sqls.push(join_sql(l, r, Some((&from.to_string(), &to.to_string()))));
+                from = to;
+            }
+        }
+    } else {
+        sqls.push(join_sql(l, r, None));
+    }
+    let mut results = r.query_all(&sqls).await?.into_iter();
+    let first = |rows: Option<TextRows>| {
+        parse_u64(
+            &rows
+                .and_then(|r| r.into_iter().next())
+                .and_then(|r| r.into_iter().next())
+                .flatten(),
+        )
+    };
+    let totals = [first(results.next())?, first(results.next())?];
     let keys = l.keys.len();
     // Keys present on one side only, or whose values differ; a side's key
     // with a NULL part (absent there, or a NULL key) adds nothing here.
     let mut all: BTreeSet<Vec<String>> = BTreeSet::new();
-    for row in r.query(&join_sql(l, r)).await? {
+    for row in results.flatten() {
         for values in row.chunks(keys).take(2) {
             if let Some(key) = values.iter().cloned().collect::<Option<Vec<String>>>() {
                 all.insert(key);

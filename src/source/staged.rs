@@ -11,9 +11,9 @@
 
 use std::fs::File;
 use std::io::Cursor;
+use std::io::Write;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::io::Write;
 use std::sync::Arc;
 
 use arrow::array::UInt32Array;
