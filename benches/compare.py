@@ -64,7 +64,7 @@ DB_CASES = {
     "pg-same-db-1m": (1_000_000, 100, "same-db"),
     "pg-same-db-10m": (10_000_000, 100, "same-db"),
 }
-DB_TOOLS = ["recon", "reladiff"]
+DB_TOOLS = ["recon", "reladiff", "db-floor"]
 DB_TABLES = ROOT / "benches" / "db_tables.py"
 DEFAULT_CASES = ["parquet-10m-1k", "parquet-10m-1m", "csv-1m", "scale-1m", "scale-10m", "scale-50m"]
 LABELS = {
@@ -231,10 +231,14 @@ def db_command(tool, database, python, db_threads, tables="orders"):
         url = lambda u: u.replace("postgres://", "postgresql://")
         return [reladiff, url(left[0]), left[1], url(right[0]), right[1],
                 *key_args, *columns, "-s", "-j", str(db_threads)]
+    if tool == "db-floor":
+        return [python, str(PEERS), "db-floor", database, tables]
     raise ValueError(tool)
 
 
 def db_found(tool, stdout):
+    if tool == "db-floor":
+        return None, None
     if tool == "recon":
         report = json.loads(stdout)
         s = report["summary"]
@@ -250,9 +254,10 @@ def db_found(tool, stdout):
 
 
 def run_db_cases(cases, runs, python, db_threads, failures):
-    lines = ["| case | rows | differences | recon | reladiff -j {0} | recon speed-up | "
-             "recon rows fetched | loopback bytes recon / reladiff |".format(db_threads),
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| case | rows | differences | recon | reladiff -j {0} | in-database floor | "
+             "recon speed-up | recon / floor | recon rows fetched | "
+             "loopback bytes recon / reladiff |".format(db_threads),
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for case in cases:
         rows, diffs, tables = DB_CASES[case]
         print(f"building {case} tables ...", file=sys.stderr, flush=True)
@@ -286,14 +291,16 @@ def run_db_cases(cases, runs, python, db_threads, failures):
                 cells.append("–")
                 continue
             cell = f"{med[tool]:.2f} s"
-            if answers.get(tool) != expected:
+            if tool != "db-floor" and answers.get(tool) != expected:
                 cell += f" (found {answers.get(tool)}!)"
                 failures.append(f"{case} {tool}: found {answers.get(tool)} differences, truth has {expected}")
             cells.append(cell)
-        cells.append(f"{med['reladiff'] / med['recon']:.2f}x" if len(med) == 2 else "–")
+        ratio = lambda a, b: f"{med[a] / med[b]:.2f}x" if a in med and b in med else "–"
+        cells.append(ratio("reladiff", "recon"))
+        cells.append(ratio("recon", "db-floor"))
         cells.append(f"{fetched:,} of {2 * rows:,} ({100 * fetched / (2 * rows):.3f}%)"
                      if fetched is not None else "–")
-        if all(traffic[t] for t in DB_TOOLS):
+        if traffic["recon"] and traffic["reladiff"]:
             cells.append(f"{human_bytes(statistics.median(traffic['recon']))} / "
                          f"{human_bytes(statistics.median(traffic['reladiff']))}")
         else:

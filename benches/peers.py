@@ -7,6 +7,7 @@ check that all tools agree with the ground truth before it compares speed.
     python peers.py duckdb-diff   LEFT RIGHT KEY[,KEY...]
     python peers.py duckdb-floor  LEFT RIGHT
     python peers.py datacompy     LEFT RIGHT KEY
+    python peers.py db-floor      DATABASE TABLES
 """
 
 import sys
@@ -68,6 +69,36 @@ def datacompy_polars(left, right, key):
     print(differing)
 
 
+def db_floor(database, tables):
+    """The cheapest in-database pass recon's checksums could hope for: one MD5
+    of each row's plain CONCAT_WS (no canonical forms), summed with no
+    grouping, on both sides at once; PostgreSQL with its parallel workers,
+    MariaDB in two halves on two connections. `tables` is as in compare.py:
+    orders (PostgreSQL and MariaDB), lines (order_lines on both), same-db
+    (orders and orders_copy in PostgreSQL)."""
+    import subprocess
+
+    values = "customer, status, amount, price, created, note"
+    key, table = ("order_id, line", "order_lines") if tables == "lines" else ("id", "orders")
+    first = key.split(",")[0]
+    pg_sum = ("SELECT sum(('x' || substr(md5(concat_ws('|', {k}, {v})), 1, 15))::bit(60)::bigint) "
+              "FROM {t}")
+    my_sum = ("SELECT sum(conv(substr(md5(concat_ws('|', {k}, {v})), 1, 15), 16, 10)) FROM {t} "
+              "WHERE {f} {op} (SELECT (MIN({f}) + MAX({f})) DIV 2 FROM {t})")
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-At", "-c"]
+    mariadb = ["mariadb", "-h", "127.0.0.1", "-u", "root", "-N", "-B", database, "-e"]
+    if tables == "same-db":
+        commands = [psql + [pg_sum.format(k=key, v=values, t=t)] for t in ("orders", "orders_copy")]
+    else:
+        commands = [psql + [pg_sum.format(k=key, v=values, t=table)]]
+        commands += [mariadb + [my_sum.format(k=key, v=values, t=table, f=first, op=op)]
+                     for op in ("<=", ">")]
+    running = [subprocess.Popen(c, stdout=subprocess.DEVNULL) for c in commands]
+    if any(p.wait() != 0 for p in running):
+        sys.exit("a floor query failed")
+    print(0)
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     if command == "duckdb-diff":
@@ -76,6 +107,8 @@ def main(argv):
         duckdb_floor(*args)
     elif command == "datacompy":
         datacompy_polars(*args)
+    elif command == "db-floor":
+        db_floor(*args)
     else:
         sys.exit(f"unknown peer: {command}")
 

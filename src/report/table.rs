@@ -321,14 +321,28 @@ pub fn stats_line(report: &Report) -> String {
         } else {
             0.0
         };
-        return format!(
-            "checksums ran in the databases: {} queries over {}; fetched {} of {} rows \
-             ({share:.3}%, {}) from {}; {:.2} s",
-            thousands(p.left_queries + p.right_queries),
-            count(p.leaves, "key range", "key ranges"),
+        let queries = thousands(p.left_queries + p.right_queries);
+        let fetched = format!(
+            "fetched {} of {} rows ({share:.3}%, {})",
             thousands(fetched),
             thousands(rows),
-            human_bytes(p.left_bytes_fetched + p.right_bytes_fetched),
+            human_bytes(p.left_bytes_fetched + p.right_bytes_fetched)
+        );
+        if p.method == "join" {
+            return format!(
+                "joined in the database: {queries} queries; {fetched} for {}; {:.2} s",
+                count(p.divergent_leaves, "key", "keys"),
+                st.seconds_total
+            );
+        }
+        let leaves = if p.method == "buckets" {
+            count(p.leaves, "key bucket", "key buckets")
+        } else {
+            count(p.leaves, "key range", "key ranges")
+        };
+        return format!(
+            "checksums ran in the databases: {queries} queries over {leaves}; {fetched} from {}; \
+             {:.2} s",
             count(p.divergent_leaves, "divergent leaf", "divergent leaves"),
             st.seconds_total
         );
