@@ -189,6 +189,8 @@ fn kill_when(child: &mut Child, mut find: impl FnMut() -> Option<String>, kill: 
     }
 }
 
+/// Two tables of one PostgreSQL database: a session killed in the middle of
+/// a checksum query (`--no-join`) or of the join is exit 2, never an answer.
 #[test]
 fn a_postgres_connection_killed_mid_checksum_is_exit_2() {
     let Some(admin) = server("RECON_TEST_PG") else {
@@ -201,31 +203,36 @@ fn a_postgres_connection_killed_mid_checksum_is_exit_2() {
          CREATE TABLE b AS SELECT * FROM a; ALTER TABLE b ADD PRIMARY KEY (id); \
          UPDATE b SET w = 0 WHERE id = 777",
     );
-    let mut child = spawn(&[
-        "diff",
-        &pg.url("a"),
-        &pg.url("b"),
-        "--key",
-        "id",
-        "--db-threads",
-        "1",
-        "--format",
-        "json",
-    ]);
-    // Only a checksum query that has run for a while: a session caught as
-    // its last query ends (a schema probe, the snapshot export) may never be
-    // used again, and killing it would test nothing.
-    let sql = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-               AND application_name = 'recon' AND state = 'active' \
-               AND query LIKE '%md5(%' AND now() - query_start > interval '100 ms' LIMIT 1";
-    kill_when(
-        &mut child,
-        || pg.column(sql).into_iter().flatten().next(),
-        |pid| pg.run(&format!("SELECT pg_terminate_backend({pid})")),
-    );
-    let out = finish_within(child, Duration::from_secs(60));
-    let stderr = one_line_error(&out);
-    assert!(stderr.contains("terminat"), "{stderr}");
+    for (mode, marker) in [("--no-join", "md5("), ("--quiet", "FULL JOIN")] {
+        let mut child = spawn(&[
+            "diff",
+            &pg.url("a"),
+            &pg.url("b"),
+            "--key",
+            "id",
+            "--db-threads",
+            "1",
+            mode,
+            "--format",
+            "json",
+        ]);
+        // Only a comparison query that has run for a while: a session caught
+        // as its last query ends (a schema probe, the snapshot export) may
+        // never be used again, and killing it would test nothing.
+        let sql = format!(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'recon' AND state = 'active' \
+             AND query LIKE '%{marker}%' AND now() - query_start > interval '100 ms' LIMIT 1"
+        );
+        kill_when(
+            &mut child,
+            || pg.column(&sql).into_iter().flatten().next(),
+            |pid| pg.run(&format!("SELECT pg_terminate_backend({pid})")),
+        );
+        let out = finish_within(child, Duration::from_secs(60));
+        let stderr = one_line_error(&out);
+        assert!(stderr.contains("terminat"), "{mode}: {stderr}");
+    }
 }
 
 #[test]
