@@ -734,6 +734,31 @@ fn two_tables_of_one_postgres_database_are_joined_in_it() {
          INSERT INTO c VALUES ('x', 1, 1), ('y', 1, 1), ('z''q', 2, 2); \
          INSERT INTO d VALUES ('X', 1, 1), ('y', 1, 2), ('z''q', 2, 2)",
     );
+    // Decimal keys of two scales (`5.00` against `5.000`), more differing keys
+    // than one fetch query lists, a NULL part in a composite key: each row
+    // is fetched once, so no key looks duplicated.
+    pg.run(
+        "CREATE TABLE e (k numeric(10,2), n int, v int); \
+         CREATE TABLE f (k numeric(12,3), n int, v int); \
+         INSERT INTO e SELECT g / 4.0, g % 3, g FROM generate_series(1, 1500) g; \
+         INSERT INTO e VALUES (NULL, 1, 1), (7.5, NULL, 1); \
+         INSERT INTO f SELECT k, n, CASE WHEN v % 2 = 0 THEN v + 1 ELSE v END FROM e",
+    );
+    // Key `k`: 7.5 occurs twice (one real duplicate), a NULL key a side;
+    // `k,n`: no duplicate, two rows a side with a NULL part.
+    for (key, duplicates, null_keys) in [("k", 1, 2), ("k,n", 0, 4)] {
+        let (code, report) = diff(&pg.url("e"), &pg.url("f"), key, &[]);
+        assert_eq!(code, 1, "{key}");
+        assert_eq!(report["stats"]["pushdown"]["method"], "join", "{key}");
+        let (_, whole) = diff(&pg.url("e"), &pg.url("f"), key, &["--no-pushdown"]);
+        assert_eq!(report["summary"], whole["summary"], "{key}");
+        assert_eq!(report["summary"]["duplicate_keys"], duplicates, "{key}");
+        assert_eq!(report["summary"]["null_keys"], null_keys, "{key}");
+        assert!(
+            report["summary"]["changed"].as_u64().unwrap() >= 749,
+            "{key}"
+        );
+    }
     let (code, report) = diff(&pg.url("c"), &pg.url("d"), "k1,k2", &[]);
     assert_eq!(code, 1);
     assert_eq!(report["stats"]["pushdown"]["method"], "join");

@@ -415,7 +415,8 @@ fn prepare<'a>(
         for (s, (db, c)) in [(left, l), (right, r)].into_iter().enumerate() {
             let text = db.dialect().canonical(&c.value, c.kind, form);
             if joined {
-                join_values[s].push(join_value(c, if s == 0 { r } else { l }, &text));
+                let other = if s == 0 { r } else { l };
+                join_values[s].push(join_value(c, other, &text, is_key));
             }
             if is_key {
                 key_parts[s].push(text.clone());
@@ -578,7 +579,7 @@ pub fn explain(
                 out.push(format!(
                     "SELECT {} FROM {relation} WHERE ({}) IN (:keys);",
                     side.db.select_list(&side.columns),
-                    side.keys.join(", ")
+                    side.join_values[..side.keys.len()].join(", ")
                 ));
             }
             Layout::HashedKey => {
@@ -1206,16 +1207,23 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
 /// and NaN equal to NaN; dates; timestamps of one type; bytes), text byte
 /// by byte (`COLLATE "C"`, whatever the column's collation), and the
 /// canonical text (as the checksums hash it) for pairs of different kinds.
-fn join_value(column: &DbColumn, other: &DbColumn, canonical: &str) -> String {
+/// A key column's expression must also write each key one way only, as
+/// its rows are fetched by that text: decimals and floats (`5.00` and
+/// `5.000`, `0` and `-0`) are keyed by their canonical text.
+fn join_value(column: &DbColumn, other: &DbColumn, canonical: &str, is_key: bool) -> String {
     let value = &column.value;
     match (column.kind, other.kind) {
         (ValueKind::Int, ValueKind::Int)
-        | (ValueKind::Decimal { .. }, ValueKind::Decimal { .. })
-        | (ValueKind::Float64, ValueKind::Float64)
-        | (ValueKind::Float32, ValueKind::Float32)
         | (ValueKind::Bool, ValueKind::Bool)
         | (ValueKind::Date, ValueKind::Date)
         | (ValueKind::Binary, ValueKind::Binary) => format!("({value})"),
+        (ValueKind::Decimal { .. }, ValueKind::Decimal { .. })
+        | (ValueKind::Float64, ValueKind::Float64)
+        | (ValueKind::Float32, ValueKind::Float32)
+            if !is_key =>
+        {
+            format!("({value})")
+        }
         (ValueKind::Timestamp, ValueKind::Timestamp) if column.db_type == other.db_type => {
             format!("({value})")
         }
@@ -1225,28 +1233,24 @@ fn join_value(column: &DbColumn, other: &DbColumn, canonical: &str) -> String {
 }
 
 /// The join behind [`joined`]: per key present on one side only, or whose
-/// compared values differ, the raw key values of each side as text.
+/// compared values differ, each side's key as text (its join expressions,
+/// which write each key one way).
 fn join_sql(l: &SideWork<'_>, r: &SideWork<'_>, range: Option<(&str, &str)>) -> String {
     let keys = l.keys.len();
     let inner = |s: &SideWork<'_>| {
-        let raw = s
-            .keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| format!("{k} AS r{i}"));
-        let compared = s
+        let compared: Vec<String> = s
             .join_values
             .iter()
             .enumerate()
-            .map(|(i, v)| format!("{v} AS j{i}"));
-        let list: Vec<String> = raw.chain(compared).collect();
+            .map(|(i, v)| format!("{v} AS j{i}"))
+            .collect();
         let within = range.map_or(String::new(), |(from, to)| {
             let k = &s.keys[0];
             format!(" WHERE {k} >= {from} AND {k} < {to}")
         });
         format!(
             "SELECT 1 AS p, {} FROM {}{within}",
-            list.join(", "),
+            compared.join(", "),
             s.db.relation()
         )
     };
@@ -1255,7 +1259,7 @@ fn join_sql(l: &SideWork<'_>, r: &SideWork<'_>, range: Option<(&str, &str)>) -> 
     differs.extend((keys..l.join_values.len()).map(|i| format!("l.j{i} IS DISTINCT FROM r.j{i}")));
     let out: Vec<String> = ["l", "r"]
         .iter()
-        .flat_map(|side| (0..keys).map(move |i| format!("{side}.r{i}::text")))
+        .flat_map(|side| (0..keys).map(move |i| format!("{side}.j{i}::text")))
         .collect();
     format!(
         "SELECT {} FROM ({}) l FULL JOIN ({}) r ON {} WHERE {}",
@@ -1267,15 +1271,16 @@ fn join_sql(l: &SideWork<'_>, r: &SideWork<'_>, range: Option<(&str, &str)>) -> 
     )
 }
 
-/// Keys that occur more than once on a side, as raw text: a join pairs
-/// equal duplicates with each other and would hide them.
+/// Keys that occur more than once on a side, as the join writes them: a
+/// join pairs equal duplicates with each other and would hide them.
 fn joined_duplicates_sql(side: &SideWork<'_>) -> String {
-    let raw: Vec<String> = side.keys.iter().map(|k| format!("({k})::text")).collect();
+    let keys = &side.join_values[..side.keys.len()];
+    let text: Vec<String> = keys.iter().map(|k| format!("({k})::text")).collect();
     format!(
         "SELECT {} FROM {} GROUP BY {} HAVING COUNT(*) > 1",
-        raw.join(", "),
+        text.join(", "),
         side.db.relation(),
-        side.keys.join(", ")
+        keys.join(", ")
     )
 }
 
@@ -1357,13 +1362,27 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
             }
         }
     }
-    // NULL keys never join: fetched wherever the catalog allows them.
+    // NULL keys: fetched by a query of their own wherever the catalog
+    // allows them (a join may or may not pair them; they are reported apart).
     let nulls = !(l.no_nulls && r.no_nulls);
     let predicates = |s: &SideWork<'_>| -> Vec<String> {
         let d = s.dialect;
-        let target = match s.keys.as_slice() {
+        // The key as the join wrote it: each key one way, so that no row
+        // matches two of the listed keys (and two queries).
+        let target = match &s.join_values[..s.keys.len()] {
             [one] => one.clone(),
             many => format!("({})", many.join(", ")),
+        };
+        // NULL keys come with the query after these, and only there.
+        let not_null: String = if nulls {
+            let parts: Vec<String> = s
+                .keys
+                .iter()
+                .map(|k| format!(" AND {k} IS NOT NULL"))
+                .collect();
+            parts.concat()
+        } else {
+            String::new()
         };
         let literal = |key: &Vec<String>| match key.as_slice() {
             [one] => d.string(one),
@@ -1380,7 +1399,7 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
             .chunks(RANGES_PER_FETCH)
             .map(|chunk| {
                 let values: Vec<String> = chunk.iter().map(|k| literal(k)).collect();
-                format!("{target} IN ({})", values.join(", "))
+                format!("{target} IN ({}){not_null}", values.join(", "))
             })
             .collect();
         if nulls {
