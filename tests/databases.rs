@@ -727,6 +727,32 @@ fn two_tables_of_one_postgres_database_are_joined_in_it() {
     }
     assert_eq!(answers[0], "join");
     assert_eq!(answers[1], "ranges");
+    // The rule file's `[database] join` says the same as `--no-join`.
+    let dir = tempfile::tempdir().unwrap();
+    for (join, method) in [("true", "join"), ("false", "ranges")] {
+        let file = dir.path().join(format!("join_{join}.toml"));
+        let rules = format!(
+            "key = [\"id\"]\n[left]\nsource = \"{}\"\n[right]\nsource = \"{}\"\n\
+             [database]\njoin = {join}\n",
+            pg.url("a"),
+            pg.url("b")
+        );
+        std::fs::write(&file, rules).unwrap();
+        let out = recon()
+            .args(["check", file.to_str().unwrap(), "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report = &json["checks"][0]["report"];
+        assert_eq!(report["stats"]["pushdown"]["method"], method);
+        assert_eq!(reported(report), expected);
+    }
     // A composite text key, joined byte by byte: `x`/`X` are two keys.
     pg.run(
         "CREATE TABLE c (k1 text, k2 int, v int, PRIMARY KEY (k1, k2)); \

@@ -65,7 +65,7 @@ pub struct RepairRule {
     pub max_rows: Option<u64>,
 }
 
-/// How database sides are read (`--db-threads`, `--no-pushdown`).
+/// How database sides are read (`--db-threads`, `--no-pushdown`, `--no-join`).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseRule {
@@ -73,6 +73,9 @@ pub struct DatabaseRule {
     pub threads: Option<std::num::NonZeroUsize>,
     /// Compute checksums inside the databases (default true).
     pub pushdown: Option<bool>,
+    /// Compare two tables of one PostgreSQL database by a join inside it
+    /// (default true; false uses the checksums).
+    pub join: Option<bool>,
     /// Pause checksum queries while a server runs more queries than this
     /// (PostgreSQL: active sessions of others; MySQL: Threads_running).
     pub max_load: Option<u64>,

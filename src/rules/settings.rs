@@ -168,6 +168,7 @@ impl RuleFile {
                 .threads
                 .map_or(default.db_threads, |n| n.get()),
             pushdown: self.database.pushdown.unwrap_or(default.pushdown),
+            join_in_database: self.database.join.unwrap_or(default.join_in_database),
             max_load: self.database.max_load,
             ..default
         }
