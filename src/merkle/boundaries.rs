@@ -187,64 +187,79 @@ pub struct Boundaries {
     prefixes: PrefixIndex,
 }
 
-/// Prefixes per node of [`PrefixIndex`].
-const NODE: usize = 16;
-
-/// The sorted prefixes of the bounds, and coarser copies of them (every
-/// 16th of the level below), so that a lookup reads one node of 16 values
-/// per level, two cache lines, counting the values below the key without
-/// branches. A plain binary search over 4,096 prefixes makes 12 dependent
-/// reads; with keys in random order that was most of the hashing pass.
+/// The sorted prefixes of the bounds, and a table over their range: bucket
+/// `b` holds the prefixes from `base + b << shift` on, and the table says
+/// how many prefixes lie below each bucket. A lookup reads one table entry
+/// and the few prefixes of its bucket (usually none or one), so keys in
+/// random order cost about one cache miss each: a binary search over 4,096
+/// prefixes makes 12 dependent reads, and with keys in random order that was
+/// most of the hashing pass. Buckets follow the bounds' own spread (the bits
+/// they share are skipped), so narrow key ranges spread as well as wide ones;
+/// a skewed bucket falls back to a binary search within it.
 #[derive(Debug, Clone, Default)]
 struct PrefixIndex {
     /// Every prefix, in order.
     all: Vec<u64>,
-    /// Coarsest first, the last over `all`; nodes padded with `u64::MAX`,
-    /// which no key's prefix is below, so every count runs over 16 values.
-    levels: Vec<Vec<[u64; NODE]>>,
+    /// The smallest prefix.
+    base: u64,
+    /// Bits of `prefix - base` below the bucket number.
+    shift: u32,
+    /// `starts[b]`: how many prefixes lie below bucket `b` (one more entry
+    /// than buckets; the last is `all.len()`).
+    starts: Vec<u32>,
 }
+
+/// Buckets per bound, at most [`MAX_BUCKETS`].
+const BUCKETS_PER_BOUND: usize = 4;
+const MAX_BUCKETS: usize = 1 << 16;
 
 impl PrefixIndex {
     fn new(all: Vec<u64>) -> Self {
-        let nodes = |values: &[u64]| -> Vec<[u64; NODE]> {
-            values
-                .chunks(NODE)
-                .map(|chunk| {
-                    let mut node = [u64::MAX; NODE];
-                    node[..chunk.len()].copy_from_slice(chunk);
-                    node
-                })
-                .collect()
+        let (Some(&base), Some(&last)) = (all.first(), all.last()) else {
+            return PrefixIndex::default();
         };
-        let mut levels = vec![nodes(&all)];
-        let mut finer = all.clone();
-        while finer.len() > NODE {
-            let coarser: Vec<u64> = finer.iter().skip(NODE - 1).step_by(NODE).copied().collect();
-            levels.insert(0, nodes(&coarser));
-            finer = coarser;
+        let buckets = (all.len() * BUCKETS_PER_BOUND)
+            .next_power_of_two()
+            .clamp(1, MAX_BUCKETS) as u128;
+        let span = u128::from(last - base) + 1;
+        // The smallest shift that fits the span into the buckets.
+        let mut shift = 0u32;
+        while (span >> shift) >= buckets {
+            shift += 1;
         }
-        PrefixIndex { all, levels }
+        let starts = (0..=buckets)
+            .map(|b| {
+                let from = u128::from(base) + (b << shift);
+                all.partition_point(|&v| u128::from(v) < from) as u32
+            })
+            .collect();
+        PrefixIndex {
+            all,
+            base,
+            shift,
+            starts,
+        }
     }
 
     fn all(&self) -> &[u64] {
         &self.all
     }
 
-    /// How many prefixes are below `wanted`. Element `j` of a level is
-    /// element `16 j + 15` of the level below, so `c` of them below the key
-    /// means the first `16 c` below it there, and the count goes on in node
-    /// `c` of that level.
+    /// How many prefixes are below `wanted`.
     #[inline]
     fn count_below(&self, wanted: u64) -> usize {
-        let mut count = 0usize;
-        for level in &self.levels {
-            // No node `count`: the level ends at a node's end, every value below.
-            let within = level.get(count).map_or(0, |node| {
-                node.iter().map(|&v| usize::from(v < wanted)).sum::<usize>()
-            });
-            count = count * NODE + within;
+        if wanted <= self.base {
+            return 0;
         }
-        count
+        let last = self.starts.len().saturating_sub(1);
+        let bucket = ((wanted - self.base) >> self.shift).min(last as u64) as usize;
+        // Past the last bucket: above every prefix.
+        let (Some(&from), Some(&to)) = (self.starts.get(bucket), self.starts.get(bucket + 1))
+        else {
+            return self.all.len();
+        };
+        let (from, to) = (from as usize, to as usize);
+        from + self.all[from..to].partition_point(|&v| v < wanted)
     }
 }
 
@@ -459,17 +474,34 @@ mod tests {
     }
 
     #[test]
-    fn the_prefix_index_counts_like_a_binary_search_at_every_depth() {
-        for n in [
-            0usize, 1, 15, 16, 17, 255, 256, 257, 4095, 4096, 4097, 70_000,
-        ] {
-            let values: Vec<u64> = (0..n as u64).map(|i| i * 8 + (i % 7)).collect();
+    fn the_prefix_index_counts_like_a_binary_search() {
+        // Even spreads of many sizes, a narrow range far from zero, values
+        // at both ends of u64, and a skewed set (most in one bucket).
+        let mut sets: Vec<Vec<u64>> = [0usize, 1, 15, 16, 17, 255, 256, 4096, 4097, 70_000]
+            .iter()
+            .map(|&n| (0..n as u64).map(|i| i * 8 + (i % 7)).collect())
+            .collect();
+        sets.push((0..3000u64).map(|i| (1 << 63) + i * 3).collect());
+        sets.push(vec![0, 1, u64::MAX - 1, u64::MAX]);
+        let mut skewed: Vec<u64> = (0..2000u64).map(|i| 1_000_000 + i).collect();
+        skewed.extend([5, u64::MAX / 2, u64::MAX - 7]);
+        skewed.sort_unstable();
+        sets.push(skewed);
+        for values in sets {
             let index = PrefixIndex::new(values.clone());
-            for wanted in (0..(n as u64 * 8 + 10)).step_by(1 + n / 500) {
-                let expected = values.partition_point(|&v| v < wanted);
-                assert_eq!(index.count_below(wanted), expected, "n {n}, key {wanted}");
+            let mut probes: Vec<u64> = vec![0, 1, u64::MAX - 1, u64::MAX];
+            for &v in values.iter().step_by(1 + values.len() / 700) {
+                probes.extend([v.wrapping_sub(1), v, v.wrapping_add(1)]);
             }
-            assert_eq!(index.count_below(u64::MAX), n);
+            for wanted in probes {
+                let expected = values.partition_point(|&v| v < wanted);
+                assert_eq!(
+                    index.count_below(wanted),
+                    expected,
+                    "{} values, key {wanted}",
+                    values.len()
+                );
+            }
         }
     }
 
