@@ -1,6 +1,7 @@
-//! Any bytes as a CSV or NDJSON file, compared end to end with itself:
-//! no row differs (duplicate and NULL keys may be reported), or a one-line
-//! error; never a panic.
+//! Any bytes as a CSV or NDJSON file, compared end to end with itself
+//! (each side held in memory or staged in a temporary file, as a large
+//! file is, chosen by the first byte): no row differs (duplicate and NULL
+//! keys may be reported), or a one-line error; never a panic.
 #![no_main]
 
 use std::io::Write;
@@ -32,12 +33,16 @@ fuzz_target!(|data: &[u8]| {
         .expect("a temporary file");
     file.write_all(body).expect("written");
     let path = format!("{format}:{}", file.path().display());
-    let options = OpenOptions {
+    let options = |staged: bool| OpenOptions {
         threads: 1,
+        in_memory_bytes: if staged { 0 } else { source::IN_MEMORY_BYTES },
         ..OpenOptions::default()
     };
-    let open = |side| source::open(&path, None, side, &options, runtime().handle());
-    let (Ok(left), Ok(right)) = (open(Side::Left), open(Side::Right)) else {
+    let open = |side, staged| source::open(&path, None, side, &options(staged), runtime().handle());
+    let (Ok(left), Ok(right)) = (
+        open(Side::Left, selector & 2 != 0),
+        open(Side::Right, selector & 4 != 0),
+    ) else {
         return;
     };
     let Some(key) = left.schema().fields().first().map(|f| f.name().clone()) else {
