@@ -575,6 +575,18 @@ fn a_million_rows_with_fifty_changes_fetch_a_small_fraction() {
     eprintln!("1M rows, 50 changes: {stats}");
 }
 
+/// `recon check FILE`'s report of its first check, which must differ (exit 1).
+fn differing_check(file: &std::path::Path) -> Value {
+    let out = recon()
+        .args(["check", file.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["checks"][0]["report"].clone()
+}
+
 /// The differences a report should list: status, key as text, changed columns.
 fn differences(list: &[(&str, &str, &[&str])]) -> Reported {
     list.iter()
@@ -724,18 +736,7 @@ fn two_tables_of_one_postgres_database_are_joined_in_it() {
             pg.url("b")
         );
         std::fs::write(&file, rules).unwrap();
-        let out = recon()
-            .args(["check", file.to_str().unwrap(), "--format", "json"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let report = &json["checks"][0]["report"];
+        let report = &differing_check(&file);
         assert_eq!(report["stats"]["pushdown"]["method"], method);
         assert_eq!(reported(report), expected);
     }
@@ -961,18 +962,7 @@ fn rule_files_name_database_sources_and_options() {
             ),
         )
         .unwrap();
-        let out = recon()
-            .args(["check", file.to_str().unwrap(), "--format", "json"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let report = &json["checks"][0]["report"];
+        let report = &differing_check(&file);
         assert_eq!(reported(report), expected);
         assert_eq!(report["stats"]["pushdown"].is_null(), !pushdown);
     }
