@@ -566,13 +566,18 @@ fn a_million_rows_with_fifty_changes_fetch_a_small_fraction() {
     assert_eq!(reported(&report), expected);
     assert_eq!(report["summary"]["unchanged"], rows - 50);
     let stats = &report["stats"]["pushdown"];
-    let fetched = stats["left_rows_fetched"].as_u64().unwrap()
-        + stats["right_rows_fetched"].as_u64().unwrap();
+    let fetched = rows_fetched(stats);
     assert!(
         fetched > 0 && fetched < 2 * rows as u64 / 100,
         "fetched {fetched}: {stats}"
     );
     eprintln!("1M rows, 50 changes: {stats}");
+}
+
+/// Rows fetched from both databases (`stats.pushdown`).
+fn rows_fetched(pushdown: &Value) -> u64 {
+    pushdown["left_rows_fetched"].as_u64().unwrap()
+        + pushdown["right_rows_fetched"].as_u64().unwrap()
 }
 
 /// `recon check FILE`'s report of its first check, which must differ (exit 1).
@@ -643,8 +648,7 @@ fn a_composite_key_led_by_an_integer_is_checksummed_in_ranges() {
     assert_eq!(reported(&report), expected);
     assert_eq!(report["summary"]["unchanged"], rows - 3);
     let stats = &report["stats"]["pushdown"];
-    let fetched = stats["left_rows_fetched"].as_u64().unwrap()
-        + stats["right_rows_fetched"].as_u64().unwrap();
+    let fetched = rows_fetched(stats);
     assert!(
         fetched > 0 && fetched < 2 * rows / 100,
         "fetched {fetched}: {stats}"
@@ -718,8 +722,7 @@ fn two_tables_of_one_postgres_database_are_joined_in_it() {
         answers.push(report["stats"]["pushdown"]["method"].clone());
         if extra.is_empty() {
             let stats = &report["stats"]["pushdown"];
-            let fetched = stats["left_rows_fetched"].as_u64().unwrap()
-                + stats["right_rows_fetched"].as_u64().unwrap();
+            let fetched = rows_fetched(stats);
             assert!(fetched <= 20, "fetched {fetched}: {stats}");
         }
     }

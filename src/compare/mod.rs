@@ -76,11 +76,7 @@ pub fn diff(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Compar
 }
 
 fn compare_unmasked(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(spec.threads.max(1))
-        .build()
-        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-    pool.install(|| {
+    crate::source::in_pool(spec.threads, || {
         // A database side not compared by checksums in the database is read
         // once, in one snapshot, in key order (so the merged pass applies).
         let keys = &spec.selection.key;

@@ -32,7 +32,7 @@ use futures::future::try_join_all;
 use super::{Comparison, Spec};
 use crate::error::{Error, Result};
 use crate::plan::{ComparePlan, SideTraits};
-use crate::report::PushdownStats;
+use crate::report::{PushdownMethod, PushdownStats};
 use crate::source::db::{
     CanonicalForm, DatabaseSource, DbColumn, Dialect, Session, TextRows, ValueKind, comment_text,
 };
@@ -212,7 +212,10 @@ pub fn fetch(
     let runtime = left.runtime().clone();
     let (method, fetched) = runtime.block_on(async {
         if let Layout::Joined { ranged } = layout {
-            return Ok(("join", joined(&mut sides, threads, ranged).await?));
+            return Ok((
+                PushdownMethod::Join,
+                joined(&mut sides, threads, ranged).await?,
+            ));
         }
         let [l, r] = &mut sides;
         futures::try_join!(l.open(threads), r.open(threads))?;
@@ -220,8 +223,10 @@ pub fn fetch(
         // first, where equal digests could hide it from the NULL-key count.
         let ranged = l.keys.len() == 1 || (l.no_nulls && r.no_nulls);
         Ok::<_, Error>(match layout {
-            Layout::IntegerKey if ranged => ("ranges", integer_key(&mut sides).await?),
-            _ => ("buckets", hashed_key(&mut sides).await?),
+            Layout::IntegerKey if ranged => {
+                (PushdownMethod::Ranges, integer_key(&mut sides).await?)
+            }
+            _ => (PushdownMethod::Buckets, hashed_key(&mut sides).await?),
         })
     })?;
     let checksummed = Instant::now();
@@ -233,7 +238,7 @@ pub fn fetch(
         ranges,
     } = fetched;
     let mut stats = PushdownStats {
-        method: method.to_string(),
+        method,
         leaves,
         divergent_leaves: divergent,
         left_queries: sides[0].queries.load(Ordering::Relaxed),
@@ -577,9 +582,9 @@ pub fn explain(
                     "-- the rows of those keys, {RANGES_PER_FETCH} keys per query:"
                 ));
                 out.push(format!(
-                    "SELECT {} FROM {relation} WHERE ({}) IN (:keys);",
+                    "SELECT {} FROM {relation} WHERE {} IN (:keys);",
                     side.db.select_list(&side.columns),
-                    side.join_values[..side.keys.len()].join(", ")
+                    sql_tuple(&side.join_values[..side.keys.len()])
                 ));
             }
             Layout::HashedKey => {
@@ -798,6 +803,19 @@ fn short(sql: &str) -> String {
         s.push('…');
     }
     s
+}
+
+/// One SQL value alone, several as a row value `(a, b)`.
+fn sql_tuple(parts: &[String]) -> String {
+    match parts {
+        [one] => one.clone(),
+        many => format!("({})", many.join(", ")),
+    }
+}
+
+/// The count a `SELECT COUNT(*)` returned.
+fn count_of(rows: &TextRows) -> Result<u64> {
+    parse_u64(&rows.first().and_then(|r| r.first()).cloned().flatten())
 }
 
 fn parse_u64(v: &Option<String>) -> Result<u64> {
@@ -1127,9 +1145,7 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
     let count_sql = |s: &SideWork<'_>| format!("SELECT COUNT(*) FROM {}", s.db.relation());
     let (lc, rc) = (count_sql(l), count_sql(r));
     let (lrows, rrows) = futures::try_join!(l.query(&lc), r.query(&rc))?;
-    let first =
-        |rows: &TextRows| parse_u64(&rows.first().and_then(|r| r.first()).cloned().flatten());
-    let rows = first(&lrows)?.max(first(&rrows)?);
+    let rows = count_of(&lrows)?.max(count_of(&rrows)?);
     let buckets = (rows / BUCKET_ROWS).max(1).next_power_of_two().min(1 << 22);
     let secret = crate::canon::keyed::sql_secret();
     let bucket = |s: &SideWork<'_>| s.dialect.bucket(secret, &s.key_text, buckets);
@@ -1299,8 +1315,17 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
     };
     swap(l, r);
     (r.unique, r.no_nulls) = r.key_facts().await?;
+    // Counts, duplicated keys (which the join pairs with each other, so
+    // they are fetched from both sides) and the join, all in one batch over
+    // the sessions.
     let count = |s: &SideWork<'_>| format!("SELECT COUNT(*) FROM {}", s.db.relation());
     let mut sqls = vec![count(l), count(r)];
+    sqls.extend(
+        [&*l, &*r]
+            .into_iter()
+            .filter(|s| !s.unique)
+            .map(joined_duplicates_sql),
+    );
     if ranged {
         let bounds = |s: &SideWork<'_>| {
             let k = &s.keys[0];
@@ -1328,36 +1353,16 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
     } else {
         sqls.push(join_sql(l, r, None));
     }
-    let mut results = r.query_all(&sqls).await?.into_iter();
-    let first = |rows: Option<TextRows>| {
-        parse_u64(
-            &rows
-                .and_then(|r| r.into_iter().next())
-                .and_then(|r| r.into_iter().next())
-                .flatten(),
-        )
-    };
-    let totals = [first(results.next())?, first(results.next())?];
+    let results = r.query_all(&sqls).await?;
+    let totals = [count_of(&results[0])?, count_of(&results[1])?];
+    // The keys to fetch: a duplicate query's row is one key, a join's row
+    // each side's key (present on one side only, or values that differ); a
+    // key with a NULL part (absent on that side, or a NULL key) adds nothing.
     let keys = l.keys.len();
-    // Keys present on one side only, or whose values differ; a side's key
-    // with a NULL part (absent there, or a NULL key) adds nothing here.
     let mut all: BTreeSet<Vec<String>> = BTreeSet::new();
-    for row in results.flatten() {
+    for row in results[2..].iter().flatten() {
         for values in row.chunks(keys).take(2) {
             if let Some(key) = values.iter().cloned().collect::<Option<Vec<String>>>() {
-                all.insert(key);
-            }
-        }
-    }
-    // Duplicated keys, which the join pairs with each other, from both sides.
-    for s in [0, 1] {
-        let side = if s == 0 { &*l } else { &*r };
-        if side.unique {
-            continue;
-        }
-        let sql = joined_duplicates_sql(side);
-        for row in r.query(&sql).await? {
-            if let Some(key) = row.into_iter().collect::<Option<Vec<String>>>() {
                 all.insert(key);
             }
         }
@@ -1369,10 +1374,7 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
         let d = s.dialect;
         // The key as the join wrote it: each key one way, so that no row
         // matches two of the listed keys (and two queries).
-        let target = match &s.join_values[..s.keys.len()] {
-            [one] => one.clone(),
-            many => format!("({})", many.join(", ")),
-        };
+        let target = sql_tuple(&s.join_values[..s.keys.len()]);
         // NULL keys come with the query after these, and only there.
         let not_null: String = if nulls {
             let parts: Vec<String> = s
@@ -1384,16 +1386,8 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
         } else {
             String::new()
         };
-        let literal = |key: &Vec<String>| match key.as_slice() {
-            [one] => d.string(one),
-            many => format!(
-                "({})",
-                many.iter()
-                    .map(|v| d.string(v))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
+        let literal =
+            |key: &Vec<String>| sql_tuple(&key.iter().map(|v| d.string(v)).collect::<Vec<_>>());
         let list: Vec<&Vec<String>> = all.iter().collect();
         let mut out: Vec<String> = list
             .chunks(RANGES_PER_FETCH)

@@ -163,13 +163,24 @@ pub struct Stats {
     pub pushdown: Option<PushdownStats>,
 }
 
+/// How two database sides were compared inside the databases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushdownMethod {
+    /// Checksums of ranges of the (first) key column.
+    #[default]
+    Ranges,
+    /// Checksums of hash buckets of the key.
+    Buckets,
+    /// One join inside the one database both sides live in.
+    Join,
+}
+
 /// What crossed the network when checksums ran inside the databases.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PushdownStats {
-    /// How the databases compared: `ranges` (checksums of key ranges),
-    /// `buckets` (checksums of hash buckets of the key) or `join` (one join
-    /// inside the one database both sides live in).
-    pub method: String,
+    /// How the databases compared.
+    pub method: PushdownMethod,
     /// First-level leaves (key ranges, or hash buckets of the key).
     pub leaves: u64,
     /// Key ranges or buckets whose rows were fetched.

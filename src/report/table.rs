@@ -7,7 +7,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
 use super::values::{ABSENT, short};
-use super::{Report, Strategy, Verdict};
+use super::{PushdownMethod, Report, Strategy, Verdict};
 use crate::error::{Error, Result};
 
 /// Sample rows shown in tables.
@@ -328,14 +328,14 @@ pub fn stats_line(report: &Report) -> String {
             thousands(rows),
             human_bytes(p.left_bytes_fetched + p.right_bytes_fetched)
         );
-        if p.method == "join" {
+        if p.method == PushdownMethod::Join {
             return format!(
                 "joined in the database: {queries} queries; {fetched} for {}; {:.2} s",
                 count(p.divergent_leaves, "key", "keys"),
                 st.seconds_total
             );
         }
-        let leaves = if p.method == "buckets" {
+        let leaves = if p.method == PushdownMethod::Buckets {
             count(p.leaves, "key bucket", "key buckets")
         } else {
             count(p.leaves, "key range", "key ranges")

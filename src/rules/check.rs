@@ -156,12 +156,9 @@ fn compare(
                 abs: a.abs,
                 rel: a.rel,
             };
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads.max(1))
-                .build()
-                .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-            let mut findings =
-                pool.install(|| crate::aggregate::compare(left.as_ref(), right.as_ref(), &spec))?;
+            let mut findings = source::in_pool(threads, || {
+                crate::aggregate::compare(left.as_ref(), right.as_ref(), &spec)
+            })?;
             let mask = Mask::by_names(&rules.report.mask, &rules.columns.map);
             mask_aggregates(&mut findings, &mask, a.group_by.as_deref());
             findings

@@ -74,14 +74,7 @@ impl MemorySource {
     }
 
     fn indexes(&self, columns: &[String]) -> Result<Vec<usize>> {
-        columns
-            .iter()
-            .map(|c| {
-                self.schema
-                    .index_of(c)
-                    .map_err(|_| Error::Schema(format!("{}: no column {c:?}", self.describe)))
-            })
-            .collect()
+        super::column_indexes(&self.schema, &self.describe, columns)
     }
 }
 

@@ -84,6 +84,28 @@ pub trait Positional: Sync {
     ) -> Result<BatchStream>;
 }
 
+/// Runs `work` on a pool of `threads` worker threads (at least one): every
+/// parallel read and comparison of a run stays within `--threads`.
+pub fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| crate::error::Error::Internal(format!("thread pool: {e}")))?
+        .install(work)
+}
+
+/// The positions of `columns` in `schema`, or an error naming the missing one.
+fn column_indexes(schema: &SchemaRef, describe: &str, columns: &[String]) -> Result<Vec<usize>> {
+    columns
+        .iter()
+        .map(|c| {
+            schema
+                .index_of(c)
+                .map_err(|_| crate::error::Error::Schema(format!("{describe}: no column {c:?}")))
+        })
+        .collect()
+}
+
 /// A positional source's scan: one stream per part, in part order.
 fn scan_by_part(source: &dyn Positional, columns: &[String]) -> Result<Vec<BatchStream>> {
     (0..source.part_rows().len())
@@ -150,14 +172,11 @@ pub fn open(
     let text = file.format != FileFormat::Parquet && options.decode_once;
     let source = FileSource::open(file, query, side, options, runtime.clone())?;
     if text && size <= options.in_memory_bytes {
-        return load(source);
+        return in_pool(options.threads, || load(source));
     }
     if text {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(options.threads.max(1))
-            .build()
-            .map_err(|e| crate::error::Error::Internal(format!("thread pool: {e}")))?;
-        return Ok(Arc::new(pool.install(|| StagedSource::stage(&source))?));
+        let staged = in_pool(options.threads, || StagedSource::stage(&source))?;
+        return Ok(Arc::new(staged));
     }
     Ok(Arc::new(source))
 }
@@ -209,11 +228,7 @@ fn column_names(source: &dyn Source) -> Vec<String> {
 /// parallel, and returns each source's row count: the cost of reading alone.
 pub fn read_all(sources: &[&dyn Source], threads: usize) -> Result<Vec<u64>> {
     use rayon::prelude::*;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|e| crate::error::Error::Internal(format!("thread pool: {e}")))?;
-    pool.install(|| {
+    in_pool(threads, || {
         sources
             .par_iter()
             .map(|source| {

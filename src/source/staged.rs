@@ -1,4 +1,4 @@
-//! Text sources too large to hold in memory (CSV, NDJSON over
+//! CSV, NDJSON and Arrow IPC sources too large to hold in memory (over
 //! [`super::IN_MEMORY_BYTES`]), decoded once: DataFusion parses the files in
 //! parallel by byte ranges, and every decoded batch is written, as it comes,
 //! to a temporary file in Arrow's IPC form. The source is then positional, one
@@ -117,15 +117,7 @@ impl StagedSource {
     }
 
     fn indexes(&self, columns: &[String]) -> Result<Vec<usize>> {
-        columns
-            .iter()
-            .map(|c| {
-                self.staged
-                    .schema
-                    .index_of(c)
-                    .map_err(|_| Error::Schema(format!("{}: no column {c:?}", self.describe)))
-            })
-            .collect()
+        super::column_indexes(&self.staged.schema, &self.describe, columns)
     }
 }
 
