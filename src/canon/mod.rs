@@ -24,6 +24,7 @@ use crate::error::{Error, Result, Side, one_line};
 
 pub mod keyed;
 mod rules;
+pub mod stored;
 
 pub use rules::{ColumnRule, Duration, Tolerance, TypeClass, ValueRule, within};
 

@@ -1,9 +1,16 @@
 //! One merged pass for sources stored in key order (a table exported sorted
 //! by its key, the usual case): both sides are read once, window by window
-//! of the same key range, every row is hashed into its leaf's digest as in
-//! the Merkle pass, and the two sides are walked together by key at the same
-//! time, so a differing row is caught as it goes by and nothing is read
-//! twice. Memory holds one batch per side and thread, plus the differing rows.
+//! of the same key range, and walked together by key, so a differing row is
+//! caught as it goes by and nothing is read twice. Memory holds one batch
+//! per side and thread, plus the differing rows.
+//!
+//! Rows paired by key are compared by how their cells are stored (see
+//! [`crate::canon::stored`]): runs of aligned rows by block compares, no row
+//! hashed. Pairs stored differently go to the row comparison, which applies
+//! the value rules; a leaf's digests then carry its row counts and a mark
+//! when the row comparison found a difference there. Columns that cannot be
+//! compared by storage (nested types) make the pass hash every row into its
+//! leaf's digest as the Merkle pass does, and compare pairs by row hash.
 //!
 //! Order is an assumption, checked on every row. The key sample proposes it
 //! (sampled keys strictly increase with their positions) and places each
@@ -20,14 +27,14 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arrow::array::UInt32Array;
+use arrow::array::{ArrayRef, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::record_batch::RecordBatch;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use super::rows::{self, KeptRows, Matched, RowDiff};
-use crate::canon::compare_keys;
+use crate::canon::{compare_keys, stored};
 use crate::error::{Error, Result, Side};
 use crate::merkle::{
     Boundaries, Digest, EncodedBatch, KeySample, NULL_KEY_SAMPLES, RowHasher, SideLeaves,
@@ -80,7 +87,10 @@ pub fn merge(
         RowHasher::new(plan, Side::Right)?,
     ];
     let names = [Side::Left, Side::Right].map(|side| plan.column_names(side));
+    let storage = storage_forms(plan);
     let shared = Shared {
+        plan,
+        storage: storage.as_deref(),
         positionals,
         totals,
         hashers: &hashers,
@@ -96,7 +106,32 @@ pub fn merge(
     let Some(outs) = outs.into_iter().collect::<Option<Vec<WindowOut>>>() else {
         return Ok(None);
     };
-    finish(plan, boundaries, outs, totals).map(Some)
+    finish(plan, boundaries, outs, totals, storage.is_some()).map(Some)
+}
+
+/// How a value column's cells are compared by storage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum StorageForm {
+    /// Both sides store one type: their arrays as read.
+    AsRead,
+    /// The types differ: each side's canonical arrays.
+    Canonical,
+}
+
+/// Per value column, how it is compared by storage; `None` when some column
+/// cannot be (the pass then compares row hashes).
+fn storage_forms(plan: &ComparePlan) -> Option<Vec<StorageForm>> {
+    plan.values
+        .iter()
+        .map(|c| {
+            if c.left_type == c.right_type && stored::comparable_by_storage(&c.left_type) {
+                return Some(StorageForm::AsRead);
+            }
+            // Canonical arrays: the canonical type, and text where one
+            // side's text is parsed.
+            stored::comparable_by_storage(&c.canonical).then_some(StorageForm::Canonical)
+        })
+        .collect()
 }
 
 /// Where one side's rows of a window are read: positions `[start, end)`.
@@ -161,6 +196,9 @@ fn windows(
 
 /// What every window reads with.
 struct Shared<'a> {
+    plan: &'a ComparePlan,
+    /// Per value column, its storage form; `None`: compare row hashes.
+    storage: Option<&'a [StorageForm]>,
     positionals: [&'a dyn Positional; 2],
     totals: [u64; 2],
     hashers: &'a [RowHasher<'a>; 2],
@@ -196,48 +234,199 @@ fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut
     if shared.abandoned.load(Ordering::Relaxed) {
         return Ok(None);
     }
-    let mut left = Cursor::new(shared, window, Side::Left);
-    let mut right = Cursor::new(shared, window, Side::Right);
-    let mut unchanged = vec![0u64; window.leaves.len()];
-    let mut matched = Vec::new();
-    let mut has_left = left.advance()?;
-    let mut has_right = right.advance()?;
-    while has_left || has_right {
-        let order = match (has_left, has_right) {
-            (true, true) => compare_keys(left.key(), right.key()),
-            (true, false) => std::cmp::Ordering::Less,
+    let mut cursors = [
+        Cursor::new(shared, window, Side::Left),
+        Cursor::new(shared, window, Side::Right),
+    ];
+    let mut walk = Walk {
+        first_leaf: window.leaves.start,
+        pending: Vec::new(),
+        unchanged: vec![0u64; window.leaves.len()],
+        matched: Vec::new(),
+        pairs: Vec::new(),
+        runs: Vec::new(),
+        same: Vec::new(),
+    };
+    let mut has = [walk.advance(&mut cursors, 0)?, walk.advance(&mut cursors, 1)?];
+    while has[0] || has[1] {
+        let order = match has {
+            [true, true] => compare_keys(cursors[0].key(), cursors[1].key()),
+            [true, false] => std::cmp::Ordering::Less,
             _ => std::cmp::Ordering::Greater,
         };
+        let [left, right] = &cursors;
         match order {
             std::cmp::Ordering::Equal => {
-                if left.hash() == right.hash() {
-                    unchanged[left.leaf - window.leaves.start] += 1;
-                } else {
-                    let pair = (Some(left.keep()), Some(right.keep()));
-                    matched.push(Matched::new(pair.0, pair.1, left.leaf));
-                }
-                has_left = left.advance()?;
-                has_right = right.advance()?;
+                walk.pending.push((left.row as u32, right.row as u32, left.leaf as u32));
+                take_aligned(&mut cursors, &mut walk.pending);
+                has = [walk.advance(&mut cursors, 0)?, walk.advance(&mut cursors, 1)?];
             }
             std::cmp::Ordering::Less => {
-                matched.push(Matched::new(Some(left.keep()), None, left.leaf));
-                has_left = left.advance()?;
+                walk.pending.push((left.row as u32, NO_ROW, left.leaf as u32));
+                has[0] = walk.advance(&mut cursors, 0)?;
             }
             std::cmp::Ordering::Greater => {
-                matched.push(Matched::new(None, Some(right.keep()), right.leaf));
-                has_right = right.advance()?;
+                walk.pending.push((NO_ROW, right.row as u32, right.leaf as u32));
+                has[1] = walk.advance(&mut cursors, 1)?;
             }
         }
     }
+    walk.settle(&mut cursors)?;
+    let [left, right] = cursors;
     let (left, right) = (left.finish()?, right.finish()?);
     if shared.abandoned.load(Ordering::Relaxed) {
         return Ok(None);
     }
     Ok(Some(WindowOut {
         sides: [left, right],
-        unchanged,
-        matched,
+        unchanged: walk.unchanged,
+        matched: walk.matched,
     }))
+}
+
+/// After a pair of equal keys, takes in one go the rows that follow in both
+/// batches with pairwise equal, increasing, non-NULL keys in the same leaf
+/// (a table and its copy align for long stretches): the checks each step
+/// would make, without the steps.
+fn take_aligned(cursors: &mut [Cursor<'_>; 2], pending: &mut Vec<(u32, u32, u32)>) {
+    let [left, right] = cursors;
+    let (start, leaf) = ([left.next, right.next], left.leaf);
+    let taken = {
+        let (Some(l), Some(r)) = (&left.batch, &right.batch) else {
+            return;
+        };
+        let room = (l.batch.num_rows() - start[0]).min(r.batch.num_rows() - start[1]);
+        let upper = left.shared.boundaries.upper(leaf);
+        let (keys, other_keys) = (&l.encoded.keys, &r.encoded.keys);
+        let null = |e: &EncodedBatch, i: usize| e.nulls.as_ref().is_some_and(|m| m[i]);
+        let mut previous = keys.row(left.row).data();
+        let mut taken = 0;
+        while taken < room {
+            let (i, j) = (start[0] + taken, start[1] + taken);
+            if null(&l.encoded, i) || null(&r.encoded, j) {
+                break;
+            }
+            let key = keys.row(i).data();
+            if key != other_keys.row(j).data()
+                || compare_keys(previous, key).is_ge()
+                || upper.is_some_and(|u| compare_keys(key, u).is_ge())
+            {
+                break;
+            }
+            previous = key;
+            taken += 1;
+        }
+        taken
+    };
+    if taken == 0 {
+        return;
+    }
+    pending.extend((0..taken).map(|t| ((start[0] + t) as u32, (start[1] + t) as u32, leaf as u32)));
+    left.take(taken);
+    right.take(taken);
+}
+
+/// A row index standing for "no row on this side".
+const NO_ROW: u32 = u32::MAX;
+
+/// The walk's rows met since the cursors' current batches were loaded, and
+/// what was settled before.
+struct Walk {
+    first_leaf: usize,
+    /// Rows in key order, as (left row, right row, leaf) of the current
+    /// batches; `NO_ROW` on the side without the key.
+    pending: Vec<(u32, u32, u32)>,
+    /// Per leaf of the window: key pairs found equal.
+    unchanged: Vec<u64>,
+    matched: Vec<Matched>,
+    // Buffers reused from batch to batch.
+    pairs: Vec<(u32, u32)>,
+    runs: Vec<stored::Run>,
+    same: Vec<bool>,
+}
+
+impl Walk {
+    /// Moves cursor `s` to its next row; before it leaves a batch, the rows
+    /// met in it are settled, while both batches are at hand.
+    fn advance(&mut self, cursors: &mut [Cursor<'_>; 2], s: usize) -> Result<bool> {
+        loop {
+            match cursors[s].step() {
+                Step::Row => return Ok(true),
+                Step::Done => return Ok(false),
+                Step::BatchEnd => {
+                    self.settle(cursors)?;
+                    cursors[s].next_batch()?;
+                }
+            }
+        }
+    }
+
+    /// Decides the pending rows: a pair alike (by storage or row hash) is
+    /// unchanged; any other row is kept for the row comparison.
+    fn settle(&mut self, cursors: &mut [Cursor<'_>; 2]) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.pairs.clear();
+        self.pairs.extend(
+            self.pending
+                .iter()
+                .filter(|&&(l, r, _)| l != NO_ROW && r != NO_ROW)
+                .map(|&(l, r, _)| (l, r)),
+        );
+        self.same.clear();
+        self.same.resize(self.pairs.len(), true);
+        let [left, right] = &*cursors;
+        if let (Some(l), Some(r)) = (&left.batch, &right.batch) {
+            if left.shared.storage.is_none() {
+                for (same, &(a, b)) in self.same.iter_mut().zip(&self.pairs) {
+                    *same = l.encoded.hashes[a as usize] == r.encoded.hashes[b as usize];
+                }
+            } else {
+                stored::runs(&self.pairs, &mut self.runs);
+                for (la, ra) in l.compared.iter().zip(&r.compared) {
+                    stored::clear_unlike(la, ra, &self.pairs, &self.runs, &mut self.same)?;
+                }
+            }
+        }
+        let mut k = 0;
+        for &(l, r, leaf) in &self.pending {
+            let leaf = leaf as usize;
+            if l != NO_ROW && r != NO_ROW {
+                let same = self.same[k];
+                k += 1;
+                if same {
+                    self.unchanged[leaf - self.first_leaf] += 1;
+                    continue;
+                }
+            }
+            let [left, right] = &mut *cursors;
+            let kept_left = (l != NO_ROW).then(|| left.keep(l as usize));
+            let kept_right = (r != NO_ROW).then(|| right.keep(r as usize));
+            self.matched.push(Matched::new(kept_left, kept_right, leaf));
+        }
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// Where a cursor stands after a step.
+enum Step {
+    /// On a row the window owns.
+    Row,
+    /// Its batch is used up: the caller settles, then loads the next.
+    BatchEnd,
+    /// No more rows for this window.
+    Done,
+}
+
+/// A batch read by a cursor, with what its rows are compared by.
+struct Loaded {
+    batch: RecordBatch,
+    encoded: EncodedBatch,
+    /// The arrays compared by storage, in the plan's value column order
+    /// (empty when row hashes are compared).
+    compared: Vec<ArrayRef>,
 }
 
 /// Reads one side of a window row by row, checking order, and stops at
@@ -250,7 +439,7 @@ struct Cursor<'a> {
     /// Parts (with row ranges within them) not opened yet.
     pending: VecDeque<(usize, Range<u64>)>,
     stream: Option<BatchStream>,
-    batch: Option<(RecordBatch, EncodedBatch)>,
+    batch: Option<Loaded>,
     /// Position of the current batch's first row.
     batch_start: u64,
     /// The next row of the batch to look at.
@@ -318,19 +507,13 @@ impl<'a> Cursor<'a> {
     fn key(&self) -> &[u8] {
         self.batch
             .as_ref()
-            .map_or(&[], |(_, encoded)| encoded.keys.row(self.row).data())
+            .map_or(&[], |loaded| loaded.encoded.keys.row(self.row).data())
     }
 
-    fn hash(&self) -> u128 {
-        self.batch
-            .as_ref()
-            .map_or(0, |(_, encoded)| encoded.hashes[self.row])
-    }
-
-    /// The current row goes to the row comparison; returns its index among
-    /// the window's kept rows.
-    fn keep(&mut self) -> usize {
-        self.kept.push(self.row as u32);
+    /// Row `row` of the current batch goes to the row comparison; returns
+    /// its index among the window's kept rows.
+    fn keep(&mut self, row: usize) -> usize {
+        self.kept.push(row as u32);
         self.kept_rows += 1;
         self.kept_rows - 1
     }
@@ -341,26 +524,17 @@ impl<'a> Cursor<'a> {
         self.done = true;
     }
 
-    /// Moves to the next row the window owns; false when there is none.
-    fn advance(&mut self) -> Result<bool> {
+    /// Moves to the next row of the current batch that the window owns.
+    fn step(&mut self) -> Step {
         while !self.done {
-            let batch_rows = self.batch.as_ref().map_or(0, |b| b.0.num_rows());
+            let batch_rows = self.batch.as_ref().map_or(0, |b| b.batch.num_rows());
             if self.next >= batch_rows {
-                if !self.next_batch()? {
-                    self.done = true;
-                    // Stopping short of the side's end needs the proof that
-                    // the rest lies above the window.
-                    if !self.passed_end && self.window.end < self.shared.totals[self.side as usize]
-                    {
-                        self.disorder();
-                    }
-                }
-                continue;
+                return Step::BatchEnd;
             }
             let i = self.next;
             self.next += 1;
             let position = self.batch_start + i as u64;
-            let Some((batch, encoded)) = &self.batch else {
+            let Some(Loaded { batch, encoded, .. }) = &self.batch else {
                 continue;
             };
             if encoded.nulls.as_ref().is_some_and(|m| m[i]) {
@@ -405,19 +579,54 @@ impl<'a> Cursor<'a> {
                 }
                 continue;
             }
-            self.out.digests[leaf - self.leaves.start].add(encoded.hashes[i]);
+            let digest = &mut self.out.digests[leaf - self.leaves.start];
+            match encoded.hashes.get(i) {
+                Some(&hash) => digest.add(hash),
+                // Compared by storage: the digest counts rows (see `finish`).
+                None => digest.rows += 1,
+            }
             self.out.rows += 1;
             self.row = i;
-            return Ok(true);
+            return Step::Row;
         }
-        Ok(false)
+        Step::Done
+    }
+
+    /// Moves over the next `n` rows of the batch, known to be owned by the
+    /// window, in the current leaf, with increasing non-NULL keys.
+    fn take(&mut self, n: usize) {
+        let Some(loaded) = &self.batch else {
+            return;
+        };
+        let digest = &mut self.out.digests[self.leaf - self.leaves.start];
+        match loaded.encoded.hashes.get(self.next..self.next + n) {
+            Some(hashes) if !hashes.is_empty() => hashes.iter().for_each(|&h| digest.add(h)),
+            _ => digest.rows += n as u64,
+        }
+        self.out.rows += n as u64;
+        self.next += n;
+        self.row = self.next - 1;
+        self.previous = Some(self.row);
     }
 
     /// Sets the kept rows of the current batch aside and loads the next
-    /// batch; false at the end of the window's read.
-    fn next_batch(&mut self) -> Result<bool> {
+    /// batch; at the end of the window's read, the cursor is done.
+    fn next_batch(&mut self) -> Result<()> {
+        if !self.load_next()? && !self.done {
+            self.done = true;
+            // Stopping short of the side's end needs the proof that the rest
+            // lies above the window.
+            if !self.passed_end && self.window.end < self.shared.totals[self.side as usize] {
+                self.disorder();
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the next batch of the window's read; false at its end.
+    fn load_next(&mut self) -> Result<bool> {
         self.flush_kept()?;
-        if let Some((batch, encoded)) = self.batch.take() {
+        if let Some(Loaded { batch, encoded, .. }) = self.batch.take() {
             if let Some(p) = self.previous.take() {
                 self.carried = Some(encoded.keys.row(p).data().to_vec());
             }
@@ -448,8 +657,7 @@ impl<'a> Cursor<'a> {
                         continue;
                     }
                     self.shared.progress.inc(batch.num_rows() as u64);
-                    let encoded = self.shared.hashers[s].encode(&batch)?;
-                    self.batch = Some((batch, encoded));
+                    self.batch = Some(self.load(batch)?);
                     return Ok(true);
                 }
                 None => self.stream = None,
@@ -457,11 +665,39 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Encodes a batch's keys, and its rows' hashes or the arrays its cells
+    /// are compared by.
+    fn load(&self, batch: RecordBatch) -> Result<Loaded> {
+        let hasher = &self.shared.hashers[self.side as usize];
+        let Some(forms) = self.shared.storage else {
+            let encoded = hasher.encode(&batch)?;
+            return Ok(Loaded {
+                batch,
+                encoded,
+                compared: Vec::new(),
+            });
+        };
+        let plan = self.shared.plan;
+        let nkeys = plan.keys.len();
+        let mut compared = Vec::with_capacity(forms.len());
+        for ((column, form), array) in plan.values.iter().zip(forms).zip(&batch.columns()[nkeys..]) {
+            match form {
+                StorageForm::AsRead => compared.push(array.clone()),
+                StorageForm::Canonical => compared.extend(column.canonicalize(array, self.side)?),
+            }
+        }
+        Ok(Loaded {
+            encoded: hasher.encode_keys(&batch)?,
+            batch,
+            compared,
+        })
+    }
+
     fn flush_kept(&mut self) -> Result<()> {
         if self.kept.is_empty() {
             return Ok(());
         }
-        if let Some((batch, _)) = &self.batch {
+        if let Some(Loaded { batch, .. }) = &self.batch {
             let indices = UInt32Array::from(std::mem::take(&mut self.kept));
             self.out.kept.push(take_record_batch(batch, &indices)?);
         }
@@ -480,6 +716,7 @@ fn finish(
     boundaries: &Boundaries,
     outs: Vec<WindowOut>,
     totals: [u64; 2],
+    by_storage: bool,
 ) -> Result<Merged> {
     let mut sides: [SideLeaves; 2] = Default::default();
     let mut kept: [Vec<RecordBatch>; 2] = Default::default();
@@ -529,6 +766,9 @@ fn finish(
     });
     // Windows follow each other in key order, and so do their matches.
     let mut rows = rows::classify(plan, left_kept?, right_kept?, &matched, Vec::new())?;
+    if by_storage {
+        mark_divergent(&mut sides, &mut rows, &matched)?;
+    }
     // As the Merkle path counts: rows of divergent leaves are the ones
     // compared row by row; the rest are unchanged by their digests.
     let [left, right] = &sides;
@@ -541,6 +781,40 @@ fn finish(
     }
     let [left, right] = sides;
     Ok(Merged { left, right, rows })
+}
+
+/// Compared by storage, the digests count rows only: a leaf diverges where
+/// the row comparison found a difference (or a value within a tolerance, as
+/// hashes would). Pairs stored differently but equal by the value rules
+/// (`-0` and `0`) may lie in other leaves; the report counts those leaves'
+/// rows as unchanged already, so the comparison's count drops them.
+fn mark_divergent(
+    sides: &mut [SideLeaves; 2],
+    rows: &mut RowDiff,
+    matched: &[Matched],
+) -> Result<()> {
+    let mut divergent = vec![false; sides[0].leaves.len()];
+    for leaf in rows.diffs.iter().map(|d| d.leaf).chain(rows.duplicates.iter().map(|d| d.leaf)) {
+        divergent[leaf] = true;
+    }
+    for &leaf in &rows.tolerated_leaves {
+        divergent[leaf] = true;
+    }
+    let equal_elsewhere = matched
+        .iter()
+        .filter(|m| m.left.is_some() && m.right.is_some() && !divergent[m.leaf])
+        .count() as u64;
+    // Every pair outside the divergent leaves was found equal.
+    rows.unchanged = rows.unchanged.checked_sub(equal_elsewhere).ok_or_else(|| {
+        Error::Internal(format!(
+            "merged pass: {equal_elsewhere} equal pairs outside divergent leaves, {} in all",
+            rows.unchanged
+        ))
+    })?;
+    for (digest, _) in sides[1].leaves.iter_mut().zip(&divergent).filter(|(_, d)| **d) {
+        digest.sum = 1;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -142,19 +142,35 @@ impl<'a> RowHasher<'a> {
         })
     }
 
+    /// The batch's keys and row hashes.
     pub fn encode(&self, batch: &RecordBatch) -> Result<EncodedBatch> {
+        self.encode_with(batch, true)
+    }
+
+    /// The batch's keys only (`hashes` left empty).
+    pub fn encode_keys(&self, batch: &RecordBatch) -> Result<EncodedBatch> {
+        self.encode_with(batch, false)
+    }
+
+    fn encode_with(&self, batch: &RecordBatch, hash: bool) -> Result<EncodedBatch> {
         let nkeys = self.keys.len();
         let key_arrays = &batch.columns()[..nkeys];
         let key_canonical = canon::canonical_arrays(&self.keys, key_arrays, self.side)?;
-        let mut all: Vec<ArrayRef> = key_canonical.clone();
-        all.extend(canon::hashed_arrays(
-            &self.values,
-            &batch.columns()[nkeys..],
-            self.side,
-        )?);
+        let keys = canon::encode(&self.key_converter, &key_canonical)?;
+        let hashes = if hash {
+            let mut all: Vec<ArrayRef> = key_canonical;
+            all.extend(canon::hashed_arrays(
+                &self.values,
+                &batch.columns()[nkeys..],
+                self.side,
+            )?);
+            canon::row_hashes(&all)?
+        } else {
+            Vec::new()
+        };
         Ok(EncodedBatch {
-            keys: canon::encode(&self.key_converter, &key_canonical)?,
-            hashes: canon::row_hashes(&all)?,
+            keys,
+            hashes,
             nulls: canon::null_rows(key_arrays),
         })
     }
