@@ -651,6 +651,65 @@ fn sorted_sides_take_the_merged_pass_and_agree_with_the_oracle() {
     }
 }
 
+/// The merged pass dismisses pairs stored alike; pairs stored differently
+/// but equal by the value rules (`-0.0` and `0.0`, two NaNs) must count as
+/// unchanged and mark no range, while a real change in the same run is found.
+#[test]
+fn merged_pass_counts_pairs_equal_by_rule_as_unchanged() {
+    let mut left = sorted_rows(4_000, 5);
+    for (i, row) in left.iter_mut().enumerate() {
+        row.b = match i % 3 {
+            0 => Some(0.0),
+            1 => Some(f64::NAN),
+            _ => row.b,
+        };
+    }
+    let mut right = left.clone();
+    for (i, row) in right.iter_mut().enumerate() {
+        row.b = match i % 3 {
+            0 => Some(-0.0),
+            1 => Some(-f64::NAN),
+            _ => row.b,
+        };
+    }
+    right[1_234].c = Some("changed".into());
+    let expected = oracle(&left, &right, false);
+    assert_eq!(expected.changed.len(), 1);
+    let (got, strategy) = recon_outcome_with(
+        &any_source("l", &left, 2, 300, true),
+        &any_source("r", &right, 2, 300, true),
+        false,
+        64,
+        1 << 16,
+        Paths::ALL,
+    );
+    assert_eq!(strategy, "merged");
+    assert_eq!(got, expected);
+    let spec = Spec {
+        selection: Selection {
+            key: vec!["k1".into()],
+            exclude: vec!["k2".into()],
+            ..Selection::default()
+        },
+        leaf_rows: 64,
+        threads: 2,
+        ..Spec::default()
+    };
+    let report = recon::diff(
+        &any_source("l", &left, 2, 300, true),
+        &any_source("r", &right, 2, 300, true),
+        &spec,
+    )
+    .unwrap()
+    .report;
+    assert_eq!(
+        report.ranges.len(),
+        1,
+        "only the changed row's range diverges"
+    );
+    assert_eq!(report.stats.divergent_leaves, 1);
+}
+
 #[test]
 fn rows_out_of_order_between_samples_fall_back_to_the_general_path() {
     let left = sorted_rows(5_000, 3);

@@ -101,7 +101,10 @@ pub fn clear_unlike(
             _ => t.primitive_width().unwrap_or(0),
         };
         let (left_data, right_data) = (left.to_data(), right.to_data());
-        let (l, r) = (fixed_bytes(&left_data, width), fixed_bytes(&right_data, width));
+        let (l, r) = (
+            fixed_bytes(&left_data, width),
+            fixed_bytes(&right_data, width),
+        );
         match width {
             1 => compare.mark(&Fixed::<1>(l), &Fixed::<1>(r), same),
             2 => compare.mark(&Fixed::<2>(l), &Fixed::<2>(r), same),
@@ -117,7 +120,9 @@ pub fn clear_unlike(
             DataType::LargeUtf8 => {
                 compare.mark(left.as_string::<i64>(), right.as_string::<i64>(), same)
             }
-            DataType::Binary => compare.mark(left.as_binary::<i32>(), right.as_binary::<i32>(), same),
+            DataType::Binary => {
+                compare.mark(left.as_binary::<i32>(), right.as_binary::<i32>(), same)
+            }
             DataType::LargeBinary => {
                 compare.mark(left.as_binary::<i64>(), right.as_binary::<i64>(), same)
             }
@@ -160,16 +165,15 @@ impl Compare<'_> {
             {
                 continue;
             }
-            for k in run.first..run.first + run.len {
-                let (a, b) = (self.pairs[k].0 as usize, self.pairs[k].1 as usize);
+            let cut = run.first..run.first + run.len;
+            for (&(a, b), same) in self.pairs[cut.clone()].iter().zip(&mut same[cut]) {
+                let (a, b) = (a as usize, b as usize);
                 let alike = match (valid(0, a), valid(1, b)) {
                     (true, true) => left.cell_alike(right, a, b),
                     (false, false) => true,
                     _ => false,
                 };
-                if !alike {
-                    same[k] = false;
-                }
+                *same &= alike;
             }
         }
     }
@@ -340,7 +344,9 @@ mod tests {
     fn oracle(left: &ArrayRef, right: &ArrayRef, pairs: &[(u32, u32)]) -> Vec<bool> {
         pairs
             .iter()
-            .map(|&(a, b)| left.slice(a as usize, 1).to_data() == right.slice(b as usize, 1).to_data())
+            .map(|&(a, b)| {
+                left.slice(a as usize, 1).to_data() == right.slice(b as usize, 1).to_data()
+            })
             .collect()
     }
 
@@ -354,7 +360,11 @@ mod tests {
 
     fn check(left: &ArrayRef, right: &ArrayRef, pairs: &[(u32, u32)]) {
         let same = compare(left, right, pairs).unwrap();
-        assert_eq!(same, oracle(left, right, pairs), "{left:?} {right:?} {pairs:?}");
+        assert_eq!(
+            same,
+            oracle(left, right, pairs),
+            "{left:?} {right:?} {pairs:?}"
+        );
     }
 
     /// Cells drawn from few values (so that pairs are often alike), a third
@@ -379,9 +389,13 @@ mod tests {
     fn arrays(kind: u8, cells: &[Option<u8>]) -> ArrayRef {
         let texts = || cells.iter().map(|c| c.map(text)).collect::<Vec<_>>();
         match kind {
-            0 => Arc::new(Int32Array::from_iter(cells.iter().map(|c| c.map(i32::from)))),
+            0 => Arc::new(Int32Array::from_iter(
+                cells.iter().map(|c| c.map(i32::from)),
+            )),
             1 => Arc::new(Float64Array::from_iter(
-                cells.iter().map(|c| c.map(|v| if v == 3 { -0.0 } else { f64::from(v) })),
+                cells
+                    .iter()
+                    .map(|c| c.map(|v| if v == 3 { -0.0 } else { f64::from(v) })),
             )),
             2 => Arc::new(
                 Decimal128Array::from_iter(cells.iter().map(|c| c.map(i128::from)))
@@ -394,7 +408,9 @@ mod tests {
             6 => Arc::new(BinaryViewArray::from_iter(
                 texts().iter().map(|t| t.as_ref().map(|s| s.as_bytes())),
             )),
-            7 => Arc::new(BooleanArray::from_iter(cells.iter().map(|c| c.map(|v| v % 2 == 0)))),
+            7 => Arc::new(BooleanArray::from_iter(
+                cells.iter().map(|c| c.map(|v| v % 2 == 0)),
+            )),
             _ => Arc::new(
                 FixedSizeBinaryArray::try_from_sparse_iter_with_size(
                     cells.iter().map(|c| c.map(|v| [v, 7, v])),
@@ -443,10 +459,20 @@ mod tests {
         pairs.extend([(50, 41), (51, 42), (60, 43)]);
         let mut cut = Vec::new();
         runs(&pairs, &mut cut);
-        let run = |first, left, right, len| Run { first, left, right, len };
+        let run = |first, left, right, len| Run {
+            first,
+            left,
+            right,
+            len,
+        };
         assert_eq!(
             cut,
-            vec![run(0, 5, 0, 32), run(32, 37, 32, 8), run(40, 50, 41, 2), run(42, 60, 43, 1)]
+            vec![
+                run(0, 5, 0, 32),
+                run(32, 37, 32, 8),
+                run(40, 50, 41, 2),
+                run(42, 60, 43, 1)
+            ]
         );
     }
 
@@ -454,9 +480,13 @@ mod tests {
     fn null_slots_holding_other_values_are_alike() {
         // Same validity, different values under the NULLs.
         let data = |values: Vec<i32>| {
-            Int32Array::new(values.into(), Some(NullBuffer::from(vec![true, false, true])))
+            Int32Array::new(
+                values.into(),
+                Some(NullBuffer::from(vec![true, false, true])),
+            )
         };
-        let (l, r): (ArrayRef, ArrayRef) = (Arc::new(data(vec![1, 5, 3])), Arc::new(data(vec![1, 9, 4])));
+        let (l, r): (ArrayRef, ArrayRef) =
+            (Arc::new(data(vec![1, 5, 3])), Arc::new(data(vec![1, 9, 4])));
         let pairs = [(0, 0), (1, 1), (2, 2)];
         assert_eq!(compare(&l, &r, &pairs).unwrap(), vec![true, true, false]);
         // Different types are refused, not guessed.

@@ -247,7 +247,10 @@ fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut
         runs: Vec::new(),
         same: Vec::new(),
     };
-    let mut has = [walk.advance(&mut cursors, 0)?, walk.advance(&mut cursors, 1)?];
+    let mut has = [
+        walk.advance(&mut cursors, 0)?,
+        walk.advance(&mut cursors, 1)?,
+    ];
     while has[0] || has[1] {
         let order = match has {
             [true, true] => compare_keys(cursors[0].key(), cursors[1].key()),
@@ -257,16 +260,22 @@ fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut
         let [left, right] = &cursors;
         match order {
             std::cmp::Ordering::Equal => {
-                walk.pending.push((left.row as u32, right.row as u32, left.leaf as u32));
+                walk.pending
+                    .push((left.row as u32, right.row as u32, left.leaf as u32));
                 take_aligned(&mut cursors, &mut walk.pending);
-                has = [walk.advance(&mut cursors, 0)?, walk.advance(&mut cursors, 1)?];
+                has = [
+                    walk.advance(&mut cursors, 0)?,
+                    walk.advance(&mut cursors, 1)?,
+                ];
             }
             std::cmp::Ordering::Less => {
-                walk.pending.push((left.row as u32, NO_ROW, left.leaf as u32));
+                walk.pending
+                    .push((left.row as u32, NO_ROW, left.leaf as u32));
                 has[0] = walk.advance(&mut cursors, 0)?;
             }
             std::cmp::Ordering::Greater => {
-                walk.pending.push((NO_ROW, right.row as u32, right.leaf as u32));
+                walk.pending
+                    .push((NO_ROW, right.row as u32, right.leaf as u32));
                 has[1] = walk.advance(&mut cursors, 1)?;
             }
         }
@@ -680,7 +689,8 @@ impl<'a> Cursor<'a> {
         let plan = self.shared.plan;
         let nkeys = plan.keys.len();
         let mut compared = Vec::with_capacity(forms.len());
-        for ((column, form), array) in plan.values.iter().zip(forms).zip(&batch.columns()[nkeys..]) {
+        for ((column, form), array) in plan.values.iter().zip(forms).zip(&batch.columns()[nkeys..])
+        {
             match form {
                 StorageForm::AsRead => compared.push(array.clone()),
                 StorageForm::Canonical => compared.extend(column.canonicalize(array, self.side)?),
@@ -794,7 +804,12 @@ fn mark_divergent(
     matched: &[Matched],
 ) -> Result<()> {
     let mut divergent = vec![false; sides[0].leaves.len()];
-    for leaf in rows.diffs.iter().map(|d| d.leaf).chain(rows.duplicates.iter().map(|d| d.leaf)) {
+    for leaf in rows
+        .diffs
+        .iter()
+        .map(|d| d.leaf)
+        .chain(rows.duplicates.iter().map(|d| d.leaf))
+    {
         divergent[leaf] = true;
     }
     for &leaf in &rows.tolerated_leaves {
@@ -811,7 +826,12 @@ fn mark_divergent(
             rows.unchanged
         ))
     })?;
-    for (digest, _) in sides[1].leaves.iter_mut().zip(&divergent).filter(|(_, d)| **d) {
+    for (digest, _) in sides[1]
+        .leaves
+        .iter_mut()
+        .zip(&divergent)
+        .filter(|(_, d)| **d)
+    {
         digest.sum = 1;
     }
     Ok(())
