@@ -765,7 +765,7 @@ pub fn encode(converter: &RowConverter, canonical: &[ArrayRef]) -> Result<Rows> 
 /// arrays' own buffers costs a fraction of encoding whole rows.
 pub fn row_hashes(canonical: &[ArrayRef]) -> Result<Vec<u128>> {
     // Blocks small enough for their words to stay in cache.
-    const BLOCK: usize = 8192;
+    const BLOCK: usize = 1024;
     let rows = canonical.first().map_or(0, |a| a.len());
     if rows <= BLOCK {
         return block_hashes(canonical);
