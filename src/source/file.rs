@@ -250,6 +250,14 @@ impl FileSource {
         };
         let config = SessionConfig::new()
             .with_target_partitions(options.threads.max(1))
+            // Each partition reads its own byte ranges, in file order: with
+            // work stealing, an idle partition reads a sibling's ranges, and
+            // a file stored in key order would come out of order when staged
+            // (the merged pass then gave way to the general path at random).
+            .set_bool(
+                "datafusion.execution.enable_file_stream_work_stealing",
+                false,
+            )
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true);
         let ctx = SessionContext::new_with_config(config);
