@@ -837,7 +837,7 @@ fn value_words(array: &ArrayRef, put: &mut impl FnMut(usize, u64)) -> Result<()>
     if t.is_primitive() {
         let data = array.to_data();
         let w = t.primitive_width().unwrap_or(1);
-        let bytes = &data.buffers()[0].as_slice()[data.offset() * w..(data.offset() + len) * w];
+        let bytes = stored::fixed_bytes(&data, w);
         macro_rules! native {
             ($n:literal, $int:ty) => {
                 for (i, v) in bytes.chunks_exact($n).enumerate() {

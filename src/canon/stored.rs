@@ -205,7 +205,7 @@ fn bits(nulls: &NullBuffer, start: usize, len: usize) -> u64 {
 
 /// The value bytes of a fixed-width array (primitive or fixed-size
 /// binary), from its offset.
-fn fixed_bytes(data: &ArrayData, width: usize) -> &[u8] {
+pub(crate) fn fixed_bytes(data: &ArrayData, width: usize) -> &[u8] {
     let start = data.offset() * width;
     &data.buffers()[0].as_slice()[start..start + data.len() * width]
 }
