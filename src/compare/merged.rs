@@ -40,7 +40,7 @@ use crate::merkle::{
     Boundaries, Digest, EncodedBatch, KeySample, NULL_KEY_SAMPLES, RowHasher, SideLeaves,
 };
 use crate::plan::ComparePlan;
-use crate::source::{BatchStream, Positional, Source};
+use crate::source::{BatchStream, Positional, Source, TextRecords};
 
 /// Both sides after the merged pass: their leaf digests, as the Merkle pass
 /// would have made them, and the row differences.
@@ -86,11 +86,22 @@ pub fn merge(
         RowHasher::new(plan, Side::Left)?,
         RowHasher::new(plan, Side::Right)?,
     ];
-    let names = [Side::Left, Side::Right].map(|side| plan.column_names(side));
-    let storage = storage_forms(plan);
+    let columns = [Side::Left, Side::Right].map(|side| plan.column_names(side));
+    let text = text_sides(sources, positionals, plan);
+    // Text records are read with their keys only, and compared as bytes.
+    let (names, storage) = match text {
+        Some(_) => (
+            [Side::Left, Side::Right]
+                .map(|side| plan.keys.iter().map(|k| k.name(side).to_string()).collect()),
+            Some(Vec::new()),
+        ),
+        None => (columns.clone(), storage_forms(plan)),
+    };
     let shared = Shared {
         plan,
         storage: storage.as_deref(),
+        text,
+        columns: &columns,
         positionals,
         totals,
         hashers: &hashers,
@@ -132,6 +143,40 @@ fn storage_forms(plan: &ComparePlan) -> Option<Vec<StorageForm>> {
             stored::comparable_by_storage(&c.canonical).then_some(StorageForm::Canonical)
         })
         .collect()
+}
+
+/// Both sides' text records, when a record's bytes stand for all its
+/// values on both sides: one delimiter, and each side's columns, in file
+/// order, are the compared columns' counterparts on the other side, with the
+/// same types (equal text then parses to equal values; a pair with other
+/// bytes is decoded and compared by the value rules).
+fn text_sides<'a>(
+    sources: [&dyn Source; 2],
+    positionals: [&'a dyn Positional; 2],
+    plan: &ComparePlan,
+) -> Option<[&'a dyn TextRecords; 2]> {
+    let text = [
+        positionals[0].text_records()?,
+        positionals[1].text_records()?,
+    ];
+    if text[0].delimiter() != text[1].delimiter() {
+        return None;
+    }
+    let (left, right) = (sources[0].schema(), sources[1].schema());
+    let planned = plan.keys.len() + plan.values.len();
+    if left.fields().len() != planned || right.fields().len() != planned {
+        return None;
+    }
+    let counterparts = left.fields().iter().zip(right.fields()).all(|(l, r)| {
+        let key = plan.keys.iter().find(|c| c.left_name == *l.name());
+        let value = plan.values.iter().find(|c| c.left_name == *l.name());
+        match (key, value) {
+            (Some(c), _) => c.right_name == *r.name(),
+            (None, Some(c)) => c.right_name == *r.name() && c.left_type == c.right_type,
+            (None, None) => false,
+        }
+    });
+    counterparts.then_some(text)
 }
 
 /// Where one side's rows of a window are read: positions `[start, end)`.
@@ -199,6 +244,10 @@ struct Shared<'a> {
     plan: &'a ComparePlan,
     /// Per value column, its storage form; `None`: compare row hashes.
     storage: Option<&'a [StorageForm]>,
+    /// Both sides read as text records, compared by their bytes.
+    text: Option<[&'a dyn TextRecords; 2]>,
+    /// The plan's columns per side (the kept rows' columns).
+    columns: &'a [Vec<String>; 2],
     positionals: [&'a dyn Positional; 2],
     totals: [u64; 2],
     hashers: &'a [RowHasher<'a>; 2],
@@ -653,11 +702,11 @@ impl<'a> Cursor<'a> {
                     return Ok(false);
                 };
                 let ranges = [range];
-                self.stream = Some(self.shared.positionals[s].read_part(
-                    part,
-                    &self.shared.names[s],
-                    Some(&ranges),
-                )?);
+                let names = &self.shared.names[s];
+                self.stream = Some(match self.shared.text {
+                    Some(text) => text[s].read_part_text(part, names, Some(&ranges))?,
+                    None => self.shared.positionals[s].read_part(part, names, Some(&ranges))?,
+                });
             }
             match self.stream.as_mut().and_then(Iterator::next) {
                 Some(batch) => {
@@ -688,6 +737,13 @@ impl<'a> Cursor<'a> {
         };
         let plan = self.shared.plan;
         let nkeys = plan.keys.len();
+        if self.shared.text.is_some() {
+            return Ok(Loaded {
+                encoded: hasher.encode_keys(&batch)?,
+                compared: vec![batch.column(nkeys).clone()],
+                batch,
+            });
+        }
         let mut compared = Vec::with_capacity(forms.len());
         for ((column, form), array) in plan.values.iter().zip(forms).zip(&batch.columns()[nkeys..])
         {
@@ -709,13 +765,32 @@ impl<'a> Cursor<'a> {
         }
         if let Some(Loaded { batch, .. }) = &self.batch {
             let indices = UInt32Array::from(std::mem::take(&mut self.kept));
-            self.out.kept.push(take_record_batch(batch, &indices)?);
+            let rows = self.decoded(take_record_batch(batch, &indices)?)?;
+            self.out.kept.push(rows);
         }
         Ok(())
     }
 
+    /// Rows of read batches with the plan's columns: as read, or decoded
+    /// from their text records.
+    fn decoded(&self, rows: RecordBatch) -> Result<RecordBatch> {
+        let s = self.side as usize;
+        match self.shared.text {
+            Some(text) => text[s].decode(
+                rows.column(self.shared.plan.keys.len()),
+                &self.shared.columns[s],
+            ),
+            None => Ok(rows),
+        }
+    }
+
     fn finish(mut self) -> Result<SideOut> {
         self.flush_kept()?;
+        let samples = std::mem::take(&mut self.out.null_key_samples);
+        self.out.null_key_samples = samples
+            .into_iter()
+            .map(|rows| self.decoded(rows))
+            .collect::<Result<_>>()?;
         Ok(self.out)
     }
 }

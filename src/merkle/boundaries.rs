@@ -64,8 +64,19 @@ pub fn sample_keys(
                 .into_par_iter()
                 .enumerate()
                 .map(|(part, start)| {
-                    let stream = positional.read_part(part, &names, None)?;
-                    every_nth(stream, keys, &converter, side, start, stride)
+                    let picks = Picks { start, stride };
+                    if positional.sparse_reads() {
+                        let rows = positional.part_rows()[part];
+                        let ranges: Vec<_> = (picks.first()..rows)
+                            .step_by(stride as usize)
+                            .map(|offset| offset..offset + 1)
+                            .collect();
+                        let stream = positional.read_part(part, &names, Some(&ranges))?;
+                        every_nth(stream, keys, &converter, side, picks, true)
+                    } else {
+                        let stream = positional.read_part(part, &names, None)?;
+                        every_nth(stream, keys, &converter, side, picks, false)
+                    }
                 })
                 .collect::<Result<_>>()?
         }
@@ -85,27 +96,50 @@ pub fn sample_keys(
     Ok(sample)
 }
 
-/// Systematic sample: the rows whose position (counted from `start`, the
-/// part's first row in the source) is a multiple of `stride`. Only those rows
-/// are encoded.
+/// The rows of one part a systematic sample picks: those whose position in
+/// the source is a multiple of `stride`.
+#[derive(Clone, Copy)]
+struct Picks {
+    /// The part's first row in the source.
+    start: u64,
+    stride: u64,
+}
+
+impl Picks {
+    /// The first picked row's offset in the part.
+    fn first(self) -> u64 {
+        (self.stride - self.start % self.stride) % self.stride
+    }
+}
+
+/// Systematic sample of one part: the rows `picks` names. Only those rows
+/// are encoded; with `only_picked`, the stream holds nothing else.
 fn every_nth(
     stream: BatchStream,
     keys: &[&ColumnPlan],
     converter: &RowConverter,
     side: Side,
-    start: u64,
-    stride: u64,
+    picks: Picks,
+    only_picked: bool,
 ) -> Result<KeySample> {
+    let Picks { start, stride } = picks;
     let mut sample = KeySample::default();
     let mut at = start;
     let weight = stride as f64;
     for batch in stream {
         let batch = batch?;
         let n = batch.num_rows() as u64;
-        let first = (stride - at % stride) % stride;
-        let picked: UInt64Array = (first..n).step_by(stride as usize).collect();
-        let batch_start = at;
-        at += n;
+        let (picked, batch_start): (UInt64Array, u64) = if only_picked {
+            // Row i of the stream is the part's i-th pick.
+            let index = at - start;
+            at += n;
+            ((0..n).collect(), start + picks.first() + index * stride)
+        } else {
+            let first = (stride - at % stride) % stride;
+            let batch_start = at;
+            at += n;
+            ((first..n).step_by(stride as usize).collect(), batch_start)
+        };
         if picked.is_empty() {
             continue;
         }
@@ -119,7 +153,10 @@ fn every_nth(
         for i in 0..encoded.num_rows() {
             if !nulls.as_ref().is_some_and(|m| m[i]) {
                 sample.keys.push((encoded.row(i).as_ref().into(), weight));
-                sample.positions.push(batch_start + picked.value(i));
+                sample.positions.push(match only_picked {
+                    true => batch_start + picked.value(i) * stride,
+                    false => batch_start + picked.value(i),
+                });
                 sample.rows += stride;
             }
         }

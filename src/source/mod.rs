@@ -4,6 +4,8 @@
 //! data came from.
 
 mod credentials;
+mod csv_scan;
+mod csv_text;
 pub mod db;
 mod file;
 mod local_store;
@@ -21,6 +23,7 @@ use datafusion::scalar::ScalarValue;
 
 use crate::error::{Result, Side};
 
+pub use csv_text::CsvTextSource;
 pub use file::{FileFormat, FileSource, FileSpec};
 pub use memory::MemorySource;
 pub use parquet::ParquetSource;
@@ -82,6 +85,35 @@ pub trait Positional: Sync {
         columns: &[String],
         ranges: Option<&[Range<u64>]>,
     ) -> Result<BatchStream>;
+    /// True when reading a few rows of a part costs far less than the whole
+    /// part (text, where unread rows are only split, not parsed): the key
+    /// sample then reads only the rows it picks.
+    fn sparse_reads(&self) -> bool {
+        false
+    }
+    /// The source's rows as text records, for sources that hold them.
+    fn text_records(&self) -> Option<&dyn TextRecords> {
+        None
+    }
+}
+
+/// Rows as records of text (CSV): under one delimiter and one schema, two
+/// records with the same bytes hold the same values, so rows can be
+/// compared by their bytes and decoded only where they differ.
+pub trait TextRecords: Sync {
+    /// The field delimiter (the rest of the dialect is arrow-csv's default).
+    fn delimiter(&self) -> u8;
+    /// Reads `keys` (decoded, in that order) of one part and, as a last
+    /// column of type Binary, each row's record (its terminator left out);
+    /// all rows, or the given row ranges as in [`Positional::read_part`].
+    fn read_part_text(
+        &self,
+        part: usize,
+        keys: &[String],
+        ranges: Option<&[Range<u64>]>,
+    ) -> Result<BatchStream>;
+    /// Decodes records read by [`TextRecords::read_part_text`] into `columns`.
+    fn decode(&self, records: &arrow::array::ArrayRef, columns: &[String]) -> Result<RecordBatch>;
 }
 
 /// Runs `work` on a pool of `threads` worker threads (at least one): every
@@ -170,7 +202,30 @@ pub fn open(
         .map(|m| m.len())
         .sum();
     let text = file.format != FileFormat::Parquet && options.decode_once;
+    let csv = matches!(file.format, FileFormat::Csv | FileFormat::Tsv) && query.is_none();
+    let delimiter = match file.format {
+        FileFormat::Tsv => b'\t',
+        _ => options.delimiter,
+    };
+    let (text_spec, paths) = (file.text.clone(), file.files().to_vec());
     let source = FileSource::open(file, query, side, options, runtime.clone())?;
+    // CSV is read in place, as text, under the schema DataFusion inferred.
+    if text && csv {
+        let schema = source.schema();
+        let opened = in_pool(options.threads, || {
+            CsvTextSource::open(
+                &text_spec,
+                side,
+                &paths,
+                schema,
+                delimiter,
+                options.has_header,
+            )
+        })?;
+        if let Some(csv) = opened {
+            return Ok(Arc::new(csv));
+        }
+    }
     if text && size <= options.in_memory_bytes {
         return in_pool(options.threads, || load(source));
     }
