@@ -107,8 +107,9 @@ pub struct Args {
     /// Memory for per-row state (e.g. `2G`, `512M`; default a quarter of
     /// RAM, at most 1 GiB). Unsorted files' row fingerprints (24 bytes a row
     /// and side) beyond it go to a temporary file (TMPDIR) and come back a
-    /// bucket at a time. CSV and NDJSON files larger than a quarter of it (at
-    /// most 256 MiB) are decoded once into a temporary file, not into memory.
+    /// bucket at a time. NDJSON and Arrow IPC files larger than a quarter of
+    /// it (at most 256 MiB) are decoded once into a temporary file, not into
+    /// memory (CSV is read in place).
     #[arg(long, value_name = "SIZE", value_parser = super::parse_size)]
     pub memory_limit: Option<u64>,
     /// Hide the values of these columns (left or right names) in every

@@ -97,10 +97,12 @@ pub fn merge(
         ),
         None => (columns.clone(), storage_forms(plan)),
     };
+    let decoded_forms = text.and_then(|_| storage_forms(plan));
     let shared = Shared {
         plan,
         storage: storage.as_deref(),
         text,
+        decoded_forms: decoded_forms.as_deref(),
         columns: &columns,
         positionals,
         totals,
@@ -143,6 +145,24 @@ fn storage_forms(plan: &ComparePlan) -> Option<Vec<StorageForm>> {
             stored::comparable_by_storage(&c.canonical).then_some(StorageForm::Canonical)
         })
         .collect()
+}
+
+/// The arrays a batch's value columns are compared by, in `forms`.
+fn compared_arrays(
+    plan: &ComparePlan,
+    forms: &[StorageForm],
+    batch: &RecordBatch,
+    side: Side,
+) -> Result<Vec<ArrayRef>> {
+    let nkeys = plan.keys.len();
+    let mut compared = Vec::with_capacity(forms.len());
+    for ((column, form), array) in plan.values.iter().zip(forms).zip(&batch.columns()[nkeys..]) {
+        match form {
+            StorageForm::AsRead => compared.push(array.clone()),
+            StorageForm::Canonical => compared.extend(column.canonicalize(array, side)?),
+        }
+    }
+    Ok(compared)
 }
 
 /// Both sides' text records, when a record's bytes stand for all its
@@ -246,6 +266,8 @@ struct Shared<'a> {
     storage: Option<&'a [StorageForm]>,
     /// Both sides read as text records, compared by their bytes.
     text: Option<[&'a dyn TextRecords; 2]>,
+    /// With text records: how decoded values are compared by storage.
+    decoded_forms: Option<&'a [StorageForm]>,
     /// The plan's columns per side (the kept rows' columns).
     columns: &'a [Vec<String>; 2],
     positionals: [&'a dyn Positional; 2],
@@ -419,6 +441,45 @@ impl Walk {
         }
     }
 
+    /// Text records of paired rows whose bytes differ are decoded, and
+    /// pairs whose values are stored alike (`1.50` and `1.5`) set aside as
+    /// equal here: two exports spelled differently keep only the rows that
+    /// really differ, not every row.
+    fn decode_unlike(
+        &mut self,
+        shared: &Shared<'_>,
+        text: [&dyn TextRecords; 2],
+        forms: &[StorageForm],
+        loaded: [&Loaded; 2],
+    ) -> Result<()> {
+        let unlike: Vec<usize> = (0..self.same.len()).filter(|&k| !self.same[k]).collect();
+        if unlike.is_empty() {
+            return Ok(());
+        }
+        let nkeys = shared.plan.keys.len();
+        let mut compared: [Vec<ArrayRef>; 2] = Default::default();
+        for (s, side) in [Side::Left, Side::Right].into_iter().enumerate() {
+            let rows = UInt32Array::from_iter_values(unlike.iter().map(|&k| match s {
+                0 => self.pairs[k].0,
+                _ => self.pairs[k].1,
+            }));
+            let records = arrow::compute::take(loaded[s].batch.column(nkeys), &rows, None)?;
+            let decoded = text[s].decode(&records, &shared.columns[s])?;
+            compared[s] = compared_arrays(shared.plan, forms, &decoded, side)?;
+        }
+        let pairs: Vec<(u32, u32)> = (0..unlike.len() as u32).map(|i| (i, i)).collect();
+        let mut runs = Vec::new();
+        stored::runs(&pairs, &mut runs);
+        let mut alike = vec![true; unlike.len()];
+        for (la, ra) in compared[0].iter().zip(&compared[1]) {
+            stored::clear_unlike(la, ra, &pairs, &runs, &mut alike)?;
+        }
+        for (&k, alike) in unlike.iter().zip(alike) {
+            self.same[k] = alike;
+        }
+        Ok(())
+    }
+
     /// Decides the pending rows: a pair alike (by storage or row hash) is
     /// unchanged; any other row is kept for the row comparison.
     fn settle(&mut self, cursors: &mut [Cursor<'_>; 2]) -> Result<()> {
@@ -444,6 +505,9 @@ impl Walk {
                 stored::runs(&self.pairs, &mut self.runs);
                 for (la, ra) in l.compared.iter().zip(&r.compared) {
                     stored::clear_unlike(la, ra, &self.pairs, &self.runs, &mut self.same)?;
+                }
+                if let (Some(text), Some(forms)) = (left.shared.text, left.shared.decoded_forms) {
+                    self.decode_unlike(left.shared, text, forms, [l, r])?;
                 }
             }
         }
@@ -744,18 +808,10 @@ impl<'a> Cursor<'a> {
                 batch,
             });
         }
-        let mut compared = Vec::with_capacity(forms.len());
-        for ((column, form), array) in plan.values.iter().zip(forms).zip(&batch.columns()[nkeys..])
-        {
-            match form {
-                StorageForm::AsRead => compared.push(array.clone()),
-                StorageForm::Canonical => compared.extend(column.canonicalize(array, self.side)?),
-            }
-        }
         Ok(Loaded {
             encoded: hasher.encode_keys(&batch)?,
+            compared: compared_arrays(plan, forms, &batch, self.side)?,
             batch,
-            compared,
         })
     }
 

@@ -27,8 +27,10 @@ use super::csv_scan::{ChunkIndex, QUOTE, Structure, index_chunk, unquote};
 use super::{BatchStream, KeyRangeHint, Positional, Source, TextRecords};
 use crate::error::{Error, Result, Side, one_line};
 
-/// Bytes per chunk of the index, and so per part.
-const CHUNK_BYTES: u64 = 8 << 20;
+/// Bytes per chunk of the index, and so per part: a 64th of the file,
+/// within these bounds (many parts for parallel reads of a middling file,
+/// reads of a few megabytes for a large one).
+const CHUNK_BYTES: std::ops::RangeInclusive<u64> = 512..=8 << 20;
 
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 8192;
@@ -355,9 +357,10 @@ fn index_file(
     } else {
         0
     };
+    let chunk_bytes = (len / 64).clamp(*CHUNK_BYTES.start(), *CHUNK_BYTES.end());
     let chunks: Vec<Range<u64>> = (data_start..len)
-        .step_by(CHUNK_BYTES as usize)
-        .map(|lo| lo..(lo + CHUNK_BYTES).min(len))
+        .step_by(chunk_bytes as usize)
+        .map(|lo| lo..(lo + chunk_bytes).min(len))
         .collect();
     let indexes: Vec<ChunkIndex> = chunks
         .par_iter()
