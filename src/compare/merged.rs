@@ -87,7 +87,7 @@ pub fn merge(
         RowHasher::new(plan, Side::Right)?,
     ];
     let columns = [Side::Left, Side::Right].map(|side| plan.column_names(side));
-    let text = text_sides(sources, positionals, plan);
+    let text = text_sides(positionals, plan);
     // Text records are read with their keys only, and compared as bytes.
     let (names, storage) = match text {
         Some(_) => (
@@ -98,12 +98,13 @@ pub fn merge(
         None => (columns.clone(), storage_forms(plan)),
     };
     let decoded_forms = text.and_then(|_| storage_forms(plan));
+    let text_fields = TextFields::new(&sources[0].schema(), &columns);
     let shared = Shared {
         plan,
         storage: storage.as_deref(),
         text,
         decoded_forms: decoded_forms.as_deref(),
-        columns: &columns,
+        text_fields: &text_fields,
         positionals,
         totals,
         hashers: &hashers,
@@ -165,13 +166,13 @@ fn compared_arrays(
     Ok(compared)
 }
 
-/// Both sides' text records, when a record's bytes stand for all its
-/// values on both sides: one delimiter, and each side's columns, in file
-/// order, are the compared columns' counterparts on the other side, with the
-/// same types (equal text then parses to equal values; a pair with other
-/// bytes is decoded and compared by the value rules).
+/// Both sides' text records, when equal text stands for equal values: one
+/// delimiter, and every compared column of one type on both sides (equal
+/// text then parses to equal values; a pair with other bytes is decoded and
+/// compared by the value rules). Each side's text holds the plan's columns
+/// (see [`TextFields`]), so columns left out, extra or in another order on
+/// one side do not matter.
 fn text_sides<'a>(
-    sources: [&dyn Source; 2],
     positionals: [&'a dyn Positional; 2],
     plan: &ComparePlan,
 ) -> Option<[&'a dyn TextRecords; 2]> {
@@ -179,24 +180,39 @@ fn text_sides<'a>(
         positionals[0].text_records()?,
         positionals[1].text_records()?,
     ];
-    if text[0].delimiter() != text[1].delimiter() {
-        return None;
-    }
-    let (left, right) = (sources[0].schema(), sources[1].schema());
-    let planned = plan.keys.len() + plan.values.len();
-    if left.fields().len() != planned || right.fields().len() != planned {
-        return None;
-    }
-    let counterparts = left.fields().iter().zip(right.fields()).all(|(l, r)| {
-        let key = plan.keys.iter().find(|c| c.left_name == *l.name());
-        let value = plan.values.iter().find(|c| c.left_name == *l.name());
-        match (key, value) {
-            (Some(c), _) => c.right_name == *r.name(),
-            (None, Some(c)) => c.right_name == *r.name() && c.left_type == c.right_type,
-            (None, None) => false,
+    let same_types = plan.values.iter().all(|c| c.left_type == c.right_type);
+    (text[0].delimiter() == text[1].delimiter() && same_types).then_some(text)
+}
+
+/// The fields a row's text holds: the plan's columns in the left file's
+/// order (and their counterparts on the right), so that two files laid out
+/// alike compare whole records, as they stand.
+struct TextFields {
+    names: [Vec<String>; 2],
+    /// For each plan column, its place among the text's fields.
+    plan_order: Vec<usize>,
+}
+
+impl TextFields {
+    fn new(left: &arrow::datatypes::Schema, columns: &[Vec<String>; 2]) -> Self {
+        let mut order: Vec<usize> = (0..columns[0].len()).collect();
+        order.sort_by_key(|&i| left.index_of(&columns[0][i]).unwrap_or(usize::MAX));
+        let mut plan_order = vec![0; order.len()];
+        for (place, &i) in order.iter().enumerate() {
+            plan_order[i] = place;
         }
-    });
-    counterparts.then_some(text)
+        TextFields {
+            names: [0, 1].map(|s| order.iter().map(|&i| columns[s][i].clone()).collect()),
+            plan_order,
+        }
+    }
+
+    /// Texts of side `s` decoded into the plan's columns, in plan order.
+    fn decode(&self, text: &dyn TextRecords, s: usize, texts: &ArrayRef) -> Result<RecordBatch> {
+        Ok(text
+            .decode(texts, &self.names[s])?
+            .project(&self.plan_order)?)
+    }
 }
 
 /// Where one side's rows of a window are read: positions `[start, end)`.
@@ -268,8 +284,8 @@ struct Shared<'a> {
     text: Option<[&'a dyn TextRecords; 2]>,
     /// With text records: how decoded values are compared by storage.
     decoded_forms: Option<&'a [StorageForm]>,
-    /// The plan's columns per side (the kept rows' columns).
-    columns: &'a [Vec<String>; 2],
+    /// What a row's text holds, with text records.
+    text_fields: &'a TextFields,
     positionals: [&'a dyn Positional; 2],
     totals: [u64; 2],
     hashers: &'a [RowHasher<'a>; 2],
@@ -464,7 +480,7 @@ impl Walk {
                 _ => self.pairs[k].1,
             }));
             let records = arrow::compute::take(loaded[s].batch.column(nkeys), &rows, None)?;
-            let decoded = text[s].decode(&records, &shared.columns[s])?;
+            let decoded = shared.text_fields.decode(text[s], s, &records)?;
             compared[s] = compared_arrays(shared.plan, forms, &decoded, side)?;
         }
         let pairs: Vec<(u32, u32)> = (0..unlike.len() as u32).map(|i| (i, i)).collect();
@@ -768,7 +784,12 @@ impl<'a> Cursor<'a> {
                 let ranges = [range];
                 let names = &self.shared.names[s];
                 self.stream = Some(match self.shared.text {
-                    Some(text) => text[s].read_part_text(part, names, Some(&ranges))?,
+                    Some(text) => text[s].read_part_text(
+                        part,
+                        names,
+                        &self.shared.text_fields.names[s],
+                        Some(&ranges),
+                    )?,
                     None => self.shared.positionals[s].read_part(part, names, Some(&ranges))?,
                 });
             }
@@ -832,10 +853,11 @@ impl<'a> Cursor<'a> {
     fn decoded(&self, rows: RecordBatch) -> Result<RecordBatch> {
         let s = self.side as usize;
         match self.shared.text {
-            Some(text) => text[s].decode(
-                rows.column(self.shared.plan.keys.len()),
-                &self.shared.columns[s],
-            ),
+            Some(text) => {
+                self.shared
+                    .text_fields
+                    .decode(text[s], s, rows.column(self.shared.plan.keys.len()))
+            }
             None => Ok(rows),
         }
     }

@@ -235,15 +235,18 @@ impl TextFiles {
         self.decode_text(Some(&p), &self.schema, &text, indexes)
     }
 
-    /// Keys decoded and records as bytes, for [`TextRecords`].
+    /// Keys decoded and the text of `fields` as bytes, for [`TextRecords`].
     fn read_text(
         &self,
         part: usize,
         keys: &[usize],
+        fields: &[usize],
         ranges: Option<&[Range<u64>]>,
     ) -> Result<Vec<RecordBatch>> {
         let (p, bytes) = self.read_bytes(part)?;
         let columns = self.schema.fields().len();
+        // Every field in file order: the record as it stands.
+        let whole = fields.iter().copied().eq(0..columns);
         // Keys are decoded from lines of their own fields, with an empty
         // field after them (a line of one empty key would be skipped as an
         // empty line).
@@ -260,7 +263,10 @@ impl TextFiles {
         let out_schema = Arc::new(Schema::new(out_fields));
 
         let structure = Structure::scan(&bytes, self.delimiter);
-        let lead = keys.iter().max().map_or(0, |&k| k + 1);
+        let lead = match whole {
+            true => keys.iter().max().map_or(0, |&k| k + 1),
+            false => keys.iter().chain(fields).max().map_or(0, |&k| k + 1),
+        };
         let mut records = structure.records(lead);
         let mut out = Vec::new();
         let mut key_text = Vec::new();
@@ -317,7 +323,20 @@ impl TextFiles {
                 key_text.push(self.delimiter);
             }
             key_text.push(b'\n');
-            texts.append_value(&bytes[record.span]);
+            if whole {
+                texts.append_value(&bytes[record.span]);
+            } else {
+                // The fields joined as the record joins them: a record of
+                // these fields alone.
+                let mut text = Vec::with_capacity(record.span.len());
+                for (i, &f) in fields.iter().enumerate() {
+                    if i > 0 {
+                        text.push(self.delimiter);
+                    }
+                    text.extend_from_slice(&bytes[record.fields[f].clone()]);
+                }
+                texts.append_value(&text);
+            }
             pending += 1;
             if pending == BATCH_ROWS {
                 flush(&mut key_text, &mut texts)?;
@@ -492,26 +511,34 @@ impl TextRecords for CsvTextSource {
         &self,
         part: usize,
         keys: &[String],
+        fields: &[String],
         ranges: Option<&[Range<u64>]>,
     ) -> Result<BatchStream> {
         let keys = self.files.indexes(keys)?;
+        let fields = self.files.indexes(fields)?;
         let (files, ranges) = (Arc::clone(&self.files), ranges.map(<[_]>::to_vec));
         Ok(lazily(move || {
-            files.read_text(part, &keys, ranges.as_deref())
+            files.read_text(part, &keys, &fields, ranges.as_deref())
         }))
     }
 
-    fn decode(&self, records: &ArrayRef, columns: &[String]) -> Result<RecordBatch> {
+    fn decode(&self, records: &ArrayRef, fields: &[String]) -> Result<RecordBatch> {
         let files = &self.files;
-        let indexes = files.indexes(columns)?;
+        let schema = Arc::new(files.schema.project(&files.indexes(fields)?)?);
+        // Each text ends with an empty field of its own, so that a text of
+        // one empty field is not taken for an empty line.
+        let mut padded: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        padded.push(Field::new("", DataType::Utf8, true));
+        let padded = Arc::new(Schema::new(padded));
         let records = records.as_binary::<i32>();
-        let mut text = Vec::with_capacity(records.values().len() + records.len());
+        let mut text = Vec::with_capacity(records.values().len() + 2 * records.len());
         for record in records.iter().flatten() {
             text.extend_from_slice(record);
+            text.push(files.delimiter);
             text.push(b'\n');
         }
-        let batches = files.decode_text(None, &files.schema, &text, &indexes)?;
-        let schema = Arc::new(files.schema.project(&indexes)?);
+        let all: Vec<usize> = (0..fields.len()).collect();
+        let batches = files.decode_text(None, &padded, &text, &all)?;
         let batch = arrow::compute::concat_batches(&schema, &batches)?;
         if batch.num_rows() != records.len() {
             return Err(Error::Internal(format!(

@@ -98,22 +98,27 @@ pub trait Positional: Sync {
 }
 
 /// Rows as records of text (CSV): under one delimiter and one schema, two
-/// records with the same bytes hold the same values, so rows can be
-/// compared by their bytes and decoded only where they differ.
+/// records whose fields have the same bytes hold the same values, so rows
+/// can be compared by their text and decoded only where it differs.
 pub trait TextRecords: Sync {
     /// The field delimiter (the rest of the dialect is arrow-csv's default).
     fn delimiter(&self) -> u8;
     /// Reads `keys` (decoded, in that order) of one part and, as a last
-    /// column of type Binary, each row's record (its terminator left out);
-    /// all rows, or the given row ranges as in [`Positional::read_part`].
+    /// column of type Binary, each row's text of `fields`: the fields'
+    /// bytes joined by the delimiter, as a record of those fields alone
+    /// (every field in file order: the record itself, its terminator left
+    /// out). All rows, or the given row ranges as in
+    /// [`Positional::read_part`].
     fn read_part_text(
         &self,
         part: usize,
         keys: &[String],
+        fields: &[String],
         ranges: Option<&[Range<u64>]>,
     ) -> Result<BatchStream>;
-    /// Decodes records read by [`TextRecords::read_part_text`] into `columns`.
-    fn decode(&self, records: &arrow::array::ArrayRef, columns: &[String]) -> Result<RecordBatch>;
+    /// Decodes texts read by [`TextRecords::read_part_text`] into the
+    /// columns `fields` (the same fields, in the same order).
+    fn decode(&self, texts: &arrow::array::ArrayRef, fields: &[String]) -> Result<RecordBatch>;
 }
 
 /// Runs `work` on a pool of `threads` worker threads (at least one): every
