@@ -1428,3 +1428,41 @@ fn a_malformed_line_deep_in_a_large_csv_is_exit_2() {
         assert!(line.contains("left"), "{line}");
     }
 }
+
+/// CSV read in place: the same rows spelled differently (quotes, `\r\n`,
+/// blank lines, `1.50` for `1.5`, no newline at the end) are equal; a quote
+/// the CSV parser reads literally (`b"x`) sends the file the general way,
+/// with the same answer; rows with a field too many are an error.
+#[test]
+fn csv_spelled_differently_or_quoted_literally_gives_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let plain = write(d, "plain.csv", b"id,v,w\n1,a,1.5\n2,b,2.0\n3,c,3.25\n");
+    let spelled = write(
+        d,
+        "spelled.csv",
+        b"id,v,w\r\n1,\"a\",1.50\r\n\r\n\"2\",b,2\r\n3,\"c\",3.25",
+    );
+    let (code, report) = diff_json(&plain, &spelled, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["summary"]["unchanged"], 3);
+    assert_eq!(report["stats"]["strategy"], "merged");
+
+    let literal = write(d, "literal.csv", b"id,v,w\n1,a,1.5\n2,b\"x,2.0\n3,c,3.25\n");
+    for (left, right) in [(&plain, &literal), (&literal, &plain)] {
+        let (code, report) = diff_json(left, right, &[]);
+        assert_eq!(code, 1);
+        assert_eq!(reported(&report, "changed"), vec![2]);
+        assert_eq!(report["diffs"][0]["columns"], serde_json::json!(["v"]));
+    }
+
+    let ragged = write(d, "ragged.csv", b"id,v,w\n1,a,1.5\n2,b,2.0,9\n3,c,3.25\n");
+    let e = error_line(&[
+        "diff",
+        plain.to_str().unwrap(),
+        ragged.to_str().unwrap(),
+        "--key",
+        "id",
+    ]);
+    assert!(e.contains("right source"), "{e}");
+}

@@ -1,7 +1,10 @@
 //! Any bytes as a CSV or NDJSON file, compared end to end with itself
 //! (each side held in memory or staged in a temporary file, as a large
-//! file is, chosen by the first byte): no row differs (duplicate and NULL
-//! keys may be reported), or a one-line error; never a panic.
+//! file is, and the right side maybe streamed through DataFusion instead of
+//! read in place, chosen by the first byte): no row differs (duplicate and
+//! NULL keys may be reported), or a one-line error; never a panic. A CSV
+//! read in place against the same file streamed checks recon's record
+//! splitting against DataFusion's parser.
 #![no_main]
 
 use std::io::Write;
@@ -33,15 +36,18 @@ fuzz_target!(|data: &[u8]| {
         .expect("a temporary file");
     file.write_all(body).expect("written");
     let path = format!("{format}:{}", file.path().display());
-    let options = |staged: bool| OpenOptions {
+    let options = |staged: bool, streamed: bool| OpenOptions {
         threads: 1,
         in_memory_bytes: if staged { 0 } else { source::IN_MEMORY_BYTES },
+        decode_once: !streamed,
         ..OpenOptions::default()
     };
-    let open = |side, staged| source::open(&path, None, side, &options(staged), runtime().handle());
+    let open = |side, staged, streamed| {
+        source::open(&path, None, side, &options(staged, streamed), runtime().handle())
+    };
     let (Ok(left), Ok(right)) = (
-        open(Side::Left, selector & 2 != 0),
-        open(Side::Right, selector & 4 != 0),
+        open(Side::Left, selector & 2 != 0, false),
+        open(Side::Right, selector & 4 != 0, selector & 8 != 0),
     ) else {
         return;
     };
