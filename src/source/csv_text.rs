@@ -244,6 +244,10 @@ impl TextFiles {
         ranges: Option<&[Range<u64>]>,
     ) -> Result<Vec<RecordBatch>> {
         let (p, bytes) = self.read_bytes(part)?;
+        // A batch's texts are addressed by 32-bit offsets.
+        if bytes.len() > i32::MAX as usize {
+            return Err(self.read_error(Some(&p), "a record longer than 2 GiB"));
+        }
         let columns = self.schema.fields().len();
         // Every field in file order: the record as it stands.
         let whole = fields.iter().copied().eq(0..columns);

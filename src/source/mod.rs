@@ -159,8 +159,9 @@ pub struct OpenOptions {
     pub delimiter: u8,
     /// CSV files start with a header line.
     pub has_header: bool,
-    /// Decode CSV, NDJSON and Arrow IPC sources once, up front, into a
-    /// positional source (false streams them: `recon scan`'s read floor).
+    /// Make CSV, NDJSON and Arrow IPC sources positional: CSV indexed and
+    /// read in place, the others decoded once, up front (false streams
+    /// them all through DataFusion: `recon scan`'s read floor).
     pub decode_once: bool,
     /// Such sources up to this size are held in memory; larger ones are
     /// staged in a temporary file.
@@ -241,8 +242,8 @@ pub fn open(
     Ok(Arc::new(source))
 }
 
-/// CSV, NDJSON and Arrow IPC sources up to this size on disk are read once
-/// into memory and compared there, as a positional source; larger ones are
+/// NDJSON and Arrow IPC sources (and CSV the in-place reader refuses) up to
+/// this size on disk are read once into memory and compared there, as a positional source; larger ones are
 /// decoded once into a temporary file ([`StagedSource`]). Either way the text
 /// is parsed once: parsing is its main cost, and a streaming comparison would
 /// parse it up to three times (key sample, hashing pass, re-read).

@@ -1,4 +1,5 @@
-//! CSV, NDJSON and Arrow IPC sources too large to hold in memory (over
+//! NDJSON and Arrow IPC sources (and CSV the in-place reader of
+//! `csv_text.rs` refuses) too large to hold in memory (over
 //! [`super::IN_MEMORY_BYTES`]), decoded once: DataFusion parses the files in
 //! parallel by byte ranges, and every decoded batch is written, as it comes,
 //! to a temporary file in Arrow's IPC form. The source is then positional, one
