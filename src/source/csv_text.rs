@@ -317,7 +317,7 @@ impl TextFiles {
                 return Err(self.read_error(
                     Some(&p),
                     format!(
-                        "a record has {} fields, the header {columns}",
+                        "a record has {} fields where the file has {columns} columns",
                         record.field_count
                     ),
                 ));
