@@ -1466,3 +1466,28 @@ fn csv_spelled_differently_or_quoted_literally_gives_the_same_answer() {
     ]);
     assert!(e.contains("right source"), "{e}");
 }
+
+/// CSV compared as text when the files are laid out differently: columns in
+/// another order, a column only on one side, a column left out; only the
+/// row whose compared values differ is reported.
+#[test]
+fn csv_laid_out_differently_is_compared_by_the_fields_it_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let left = write(
+        d,
+        "left.csv",
+        b"id,name,price,note\n1,a,1.5,x\n2,b,2.25,y\n3,c,3,z\n4,d,4,w\n",
+    );
+    let right = write(
+        d,
+        "right.csv",
+        b"price,extra,id,note,name\n1.50,e1,1,x2,a\n2.25,e2,2,y2,b\n3,e3,3,z2,C\n4,e4,4,w2,d\n",
+    );
+    let (code, report) = diff_json(&left, &right, &["--exclude", "note"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["stats"]["strategy"], "merged");
+    assert_eq!(reported(&report, "changed"), vec![3]);
+    assert_eq!(report["diffs"][0]["columns"], serde_json::json!(["name"]));
+    assert_eq!(report["summary"]["unchanged"], 3);
+}
