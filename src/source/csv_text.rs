@@ -6,10 +6,11 @@
 //! DataFusion inferred, so values are the ones the general path reads.
 //!
 //! The merged pass reads these sources as text ([`TextRecords`]): each
-//! row's key fields decoded and its record as bytes. Two records with the
-//! same bytes hold the same values under one dialect and one schema, so
-//! rows paired by key are compared by their bytes and only the rows that
-//! differ are decoded: most of a large export is never parsed into values.
+//! row's key fields decoded and its compared fields as bytes (the record
+//! itself when they are all its fields, in order). Equal text holds equal
+//! values under one dialect and one schema, so rows paired by key are
+//! compared by their bytes and only the rows that differ are decoded: most
+//! of a large export is never parsed into values.
 
 use std::fs::File;
 use std::ops::Range;
