@@ -1491,3 +1491,37 @@ fn csv_laid_out_differently_is_compared_by_the_fields_it_shares() {
     assert_eq!(report["diffs"][0]["columns"], serde_json::json!(["name"]));
     assert_eq!(report["summary"]["unchanged"], 3);
 }
+
+/// A directory of more CSV files than the process may hold open: files are
+/// opened for each read, not held (600 files a side under a limit of 256
+/// descriptors).
+#[test]
+fn csv_directories_of_many_files_stay_within_the_descriptor_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    for side in ["l", "r"] {
+        let d = dir.path().join(side);
+        std::fs::create_dir(&d).unwrap();
+        for i in 0..600 {
+            let mut text = String::from("id,v\n");
+            for k in i * 5..i * 5 + 5 {
+                let v = if side == "r" && k == 1234 { "x" } else { "a" };
+                text.push_str(&format!("{k},{v}\n"));
+            }
+            std::fs::write(d.join(format!("part-{i:04}.csv")), text).unwrap();
+        }
+    }
+    let bin = assert_cmd::cargo::cargo_bin("recon");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" diff \"$1\" \"$2\" --key id --format json -q")
+        .arg(&bin)
+        .arg(dir.path().join("l"))
+        .arg(dir.path().join("r"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reported(&report, "changed"), vec![1234]);
+    assert_eq!(report["summary"]["unchanged"], 2999);
+}

@@ -40,8 +40,8 @@ const BATCH_ROWS: usize = 8192;
 /// the general way).
 const MAX_HEADER_BYTES: u64 = 1 << 20;
 
-/// An indexed file: the file and its parts as (byte range, records).
-type IndexedFile = (File, Vec<(Range<u64>, u64)>);
+/// An indexed file's parts, as (byte range, records).
+type IndexedFile = Vec<(Range<u64>, u64)>;
 
 /// The records that start in one chunk of one file.
 #[derive(Debug, Clone)]
@@ -61,7 +61,9 @@ struct TextFiles {
     side: Side,
     schema: SchemaRef,
     delimiter: u8,
-    files: Vec<(PathBuf, File)>,
+    /// Opened for each read, not held: a directory of many files must not
+    /// use up the process's file descriptors.
+    files: Vec<PathBuf>,
     parts: Vec<TextPart>,
     part_rows: Vec<u64>,
 }
@@ -95,7 +97,7 @@ impl CsvTextSource {
         let mut files = Vec::with_capacity(paths.len());
         let (mut parts, mut part_rows) = (Vec::new(), Vec::new());
         for (path, index) in paths.iter().zip(indexed) {
-            let Some((file, file_parts)) = index else {
+            let Some(file_parts) = index else {
                 return Ok(None);
             };
             for (bytes, rows) in file_parts {
@@ -105,7 +107,7 @@ impl CsvTextSource {
                 });
                 part_rows.push(rows);
             }
-            files.push((path.clone(), file));
+            files.push(path.clone());
         }
         Ok(Some(CsvTextSource {
             files: Arc::new(TextFiles {
@@ -127,7 +129,7 @@ impl TextFiles {
         let message = match part {
             Some(part) => format!(
                 "{}: {message} (in the records from byte {})",
-                self.files[part.file].0.display(),
+                self.files[part.file].display(),
                 part.bytes.start
             ),
             None => message.to_string(),
@@ -147,9 +149,8 @@ impl TextFiles {
             .ok_or_else(|| Error::Internal(format!("no text part {part}")))?
             .clone();
         let mut bytes = vec![0u8; (p.bytes.end - p.bytes.start) as usize];
-        self.files[p.file]
-            .1
-            .read_exact_at(&mut bytes, p.bytes.start)
+        File::open(&self.files[p.file])
+            .and_then(|file| file.read_exact_at(&mut bytes, p.bytes.start))
             .map_err(|e| self.read_error(Some(&p), one_line(e)))?;
         Ok((p, bytes))
     }
@@ -418,7 +419,7 @@ fn index_file(
             (start..end, rows)
         })
         .collect();
-    Ok(Some((file, parts)))
+    Ok(Some(parts))
 }
 
 /// Where the data starts after the header, if the header names the
