@@ -1456,6 +1456,23 @@ fn csv_spelled_differently_or_quoted_literally_gives_the_same_answer() {
         assert_eq!(report["diffs"][0]["columns"], serde_json::json!(["v"]));
     }
 
+    // A quote left open at the end of the file: csv-core would end the
+    // field there, DataFusion refuses the file; the in-place reader leaves
+    // it to DataFusion (read back with a line end added, the field would
+    // have taken the line end in): one-line exit 2, never a difference.
+    let open_quote = write(d, "open_quote.csv", b"id,v,w\n1,a,1.5\n2,b,2.0\n3,c,\"3.25");
+    let e = error_line(&[
+        "diff",
+        open_quote.to_str().unwrap(),
+        plain.to_str().unwrap(),
+        "--key",
+        "id",
+    ]);
+    assert!(
+        e.contains("left source") && e.contains("unterminated"),
+        "{e}"
+    );
+
     let ragged = write(d, "ragged.csv", b"id,v,w\n1,a,1.5\n2,b,2.0,9\n3,c,3.25\n");
     let e = error_line(&[
         "diff",

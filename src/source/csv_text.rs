@@ -148,7 +148,13 @@ impl TextFiles {
             .get(part)
             .ok_or_else(|| Error::Internal(format!("no text part {part}")))?
             .clone();
-        let mut bytes = vec![0u8; (p.bytes.end - p.bytes.start) as usize];
+        // A batch's texts are addressed by 32-bit offsets; checked before
+        // the part is read into memory.
+        let len = p.bytes.end - p.bytes.start;
+        if len > i32::MAX as u64 {
+            return Err(self.read_error(Some(&p), "a record longer than 2 GiB"));
+        }
+        let mut bytes = vec![0u8; len as usize];
         File::open(&self.files[p.file])
             .and_then(|file| file.read_exact_at(&mut bytes, p.bytes.start))
             .map_err(|e| self.read_error(Some(&p), one_line(e)))?;
@@ -187,25 +193,50 @@ impl TextFiles {
         Ok(out)
     }
 
-    /// The selected records of a part (all without `ranges`), each ended by
-    /// a newline, for the decoder.
-    fn select(&self, bytes: &[u8], ranges: &[Range<u64>]) -> Vec<u8> {
+    /// The selected records of a part, each ended by a newline, for the
+    /// decoder.
+    fn select(
+        &self,
+        part: usize,
+        p: &TextPart,
+        bytes: &[u8],
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<u8>> {
         let structure = Structure::scan(bytes, self.delimiter);
         let mut records = structure.records(0);
         let mut out = Vec::new();
         let (mut row, mut range) = (0u64, 0usize);
-        while let Some(record) = records.next_record() {
+        loop {
             while range < ranges.len() && ranges[range].end <= row {
                 range += 1;
             }
             let Some(r) = ranges.get(range) else { break };
+            let Some(record) = records.next_record() else {
+                self.check_rows(part, p, row)?;
+                break;
+            };
             if r.start <= row {
                 out.extend_from_slice(&bytes[record.span]);
                 out.push(b'\n');
             }
             row += 1;
         }
-        out
+        Ok(out)
+    }
+
+    /// A part read to its end holds the records the index counted, or the
+    /// file changed since it was indexed.
+    fn check_rows(&self, part: usize, p: &TextPart, rows: u64) -> Result<()> {
+        match rows == self.part_rows[part] {
+            true => Ok(()),
+            false => Err(self.read_error(
+                Some(p),
+                format!(
+                    "{rows} records where the index found {} (did the file change?)",
+                    self.part_rows[part]
+                ),
+            )),
+        }
     }
 
     fn indexes(&self, columns: &[String]) -> Result<Vec<usize>> {
@@ -233,7 +264,7 @@ impl TextFiles {
             }
             return Ok(batches);
         };
-        let text = self.select(&bytes, ranges);
+        let text = self.select(part, &p, &bytes, ranges)?;
         self.decode_text(Some(&p), &self.schema, &text, indexes)
     }
 
@@ -246,10 +277,6 @@ impl TextFiles {
         ranges: Option<&[Range<u64>]>,
     ) -> Result<Vec<RecordBatch>> {
         let (p, bytes) = self.read_bytes(part)?;
-        // A batch's texts are addressed by 32-bit offsets.
-        if bytes.len() > i32::MAX as usize {
-            return Err(self.read_error(Some(&p), "a record longer than 2 GiB"));
-        }
         let columns = self.schema.fields().len();
         // Every field in file order: the record as it stands.
         let whole = fields.iter().copied().eq(0..columns);
@@ -303,12 +330,16 @@ impl TextFiles {
             key_text.clear();
             Ok(())
         };
+        let mut stopped_early = false;
         while let Some(record) = records.next_record() {
             if let Some(ranges) = ranges {
                 while range < ranges.len() && ranges[range].end <= row {
                     range += 1;
                 }
-                let Some(r) = ranges.get(range) else { break };
+                let Some(r) = ranges.get(range) else {
+                    stopped_early = true;
+                    break;
+                };
                 if r.start > row {
                     row += 1;
                     continue;
@@ -348,6 +379,9 @@ impl TextFiles {
                 flush(&mut key_text, &mut texts)?;
                 pending = 0;
             }
+        }
+        if !stopped_early {
+            self.check_rows(part, &p, row)?;
         }
         if pending > 0 {
             flush(&mut key_text, &mut texts)?;
@@ -410,6 +444,12 @@ fn index_file(
             starts.push((chunk.start + first as u64, index.starts[state]));
         }
         state ^= index.flips as usize;
+    }
+    // A quote still open at the end of the file: csv-core ends the field
+    // there, but a record read back with a line end after it would take
+    // the line end into the field. Read such a file the general way.
+    if state == 1 {
+        return Ok(None);
     }
     let parts = starts
         .iter()
