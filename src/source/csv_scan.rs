@@ -67,18 +67,15 @@ fn prefix_xor(mut x: u64) -> u64 {
 /// The blocks of `bytes`, 64 bytes each, the last padded with zeros, with
 /// the bits that stand for bytes of `bytes`.
 fn blocks(bytes: &[u8]) -> impl Iterator<Item = (std::borrow::Cow<'_, [u8; 64]>, u64)> {
-    let full = bytes.chunks_exact(64);
-    let rest = full.remainder();
+    let (full, rest) = bytes.as_chunks::<64>();
     let tail = (!rest.is_empty()).then(|| {
         let mut block = [0u8; 64];
         block[..rest.len()].copy_from_slice(rest);
         (std::borrow::Cow::Owned(block), (1u64 << rest.len()) - 1)
     });
-    full.map(|b| {
-        let block: &[u8; 64] = b.try_into().expect("chunks of 64");
-        (std::borrow::Cow::Borrowed(block), u64::MAX)
-    })
-    .chain(tail)
+    full.iter()
+        .map(|block| (std::borrow::Cow::Borrowed(block), u64::MAX))
+        .chain(tail)
 }
 
 /// The structure of a buffer that starts at a record start (outside quotes):

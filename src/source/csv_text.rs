@@ -205,17 +205,13 @@ impl TextFiles {
         let structure = Structure::scan(bytes, self.delimiter);
         let mut records = structure.records(0);
         let mut out = Vec::new();
-        let (mut row, mut range) = (0u64, 0usize);
-        loop {
-            while range < ranges.len() && ranges[range].end <= row {
-                range += 1;
-            }
-            let Some(r) = ranges.get(range) else { break };
+        let (mut row, mut walk) = (0u64, RangeWalk { ranges, at: 0 });
+        while let Some(wanted) = walk.wants(row) {
             let Some(record) = records.next_record() else {
                 self.check_rows(part, p, row)?;
                 break;
             };
-            if r.start <= row {
+            if wanted {
                 out.extend_from_slice(&bytes[record.span]);
                 out.push(b'\n');
             }
@@ -305,7 +301,8 @@ impl TextFiles {
         let mut key_text = Vec::new();
         let mut texts = BinaryBuilder::with_capacity(BATCH_ROWS, bytes.len().min(1 << 20));
         let mut pending = 0usize;
-        let (mut row, mut range) = (0u64, 0usize);
+        let mut row = 0u64;
+        let mut walk = ranges.map(|ranges| RangeWalk { ranges, at: 0 });
         let mut flush = |key_text: &mut Vec<u8>, texts: &mut BinaryBuilder| -> Result<()> {
             let mut columns: Vec<ArrayRef> = Vec::with_capacity(keys.len() + 1);
             let decoded = self.decode_text(Some(&p), &key_schema, key_text, &key_indexes)?;
@@ -332,18 +329,16 @@ impl TextFiles {
         };
         let mut stopped_early = false;
         while let Some(record) = records.next_record() {
-            if let Some(ranges) = ranges {
-                while range < ranges.len() && ranges[range].end <= row {
-                    range += 1;
-                }
-                let Some(r) = ranges.get(range) else {
+            match walk.as_mut().map(|w| w.wants(row)) {
+                Some(None) => {
                     stopped_early = true;
                     break;
-                };
-                if r.start > row {
+                }
+                Some(Some(false)) => {
                     row += 1;
                     continue;
                 }
+                _ => {}
             }
             row += 1;
             if record.field_count != columns {
@@ -387,6 +382,22 @@ impl TextFiles {
             flush(&mut key_text, &mut texts)?;
         }
         Ok(out)
+    }
+}
+
+/// Sorted, disjoint row ranges, walked alongside the rows in order.
+struct RangeWalk<'a> {
+    ranges: &'a [Range<u64>],
+    at: usize,
+}
+
+impl RangeWalk<'_> {
+    /// Whether `row` is wanted; `None` once every range lies behind it.
+    fn wants(&mut self, row: u64) -> Option<bool> {
+        while self.ranges.get(self.at).is_some_and(|r| r.end <= row) {
+            self.at += 1;
+        }
+        self.ranges.get(self.at).map(|r| r.start <= row)
     }
 }
 
