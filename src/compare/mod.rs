@@ -50,9 +50,11 @@ struct Outcome {
     spilled: u64,
 }
 
-/// Sampled keys per leaf (both sides together): enough that equal-depth
-/// leaves come out near their target size.
-const SAMPLES_PER_LEAF: usize = 16;
+/// Sampled keys per leaf (both sides together) when both sources are
+/// positional: their samples are systematic (every n-th row), so a sorted
+/// side's leaves come out at their target size, and an unsorted side's
+/// (at most [`UNSORTED_LEAVES`] of them) still from many keys each.
+const SAMPLES_PER_LEAF: usize = 2;
 
 /// Leaves on the fingerprint path, where they only name the divergent
 /// ranges: few enough that the leaf lookup of rows in random order stays in
@@ -181,6 +183,10 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
             .clamp(1, spec.max_leaves.max(1))
     };
     let known_rows = |s: &dyn Source| s.positional().map(|p| p.part_rows().iter().sum::<u64>());
+    // Positional sources go the merged pass (in key order: a systematic
+    // sample of a leaf's worth of rows already makes equal-depth leaves) or
+    // the fingerprint path (few leaves): a sparse sample serves both, and
+    // the same sample whatever the path, so every path names the same ranges.
     let per_side_target = match (known_rows(left), known_rows(right)) {
         (Some(l), Some(r)) => leaves_for(l.max(r) as usize) * SAMPLES_PER_LEAF / 2,
         _ => usize::MAX,
@@ -191,7 +197,22 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
     );
     let (left_sample, right_sample) = (left_sample?, right_sample?);
     let leaves = leaves_for(left_sample.rows.max(right_sample.rows) as usize);
-    let boundaries = Boundaries::from_samples(&[&left_sample, &right_sample], leaves);
+    // Unsorted positional sources are matched by row fingerprints; leaves
+    // then serve only to name ranges in the report, so fewer of them keep
+    // the per-row lookup in cache. A sample out of key order rules out the
+    // merged pass, so those leaves are the only ones needed.
+    let positionals = match (left.positional(), right.positional()) {
+        (Some(l), Some(r)) if spec.unsorted_path => Some([l, r]),
+        _ => None,
+    };
+    let ordered = left_sample.looks_ordered() && right_sample.looks_ordered();
+    let samples = [&left_sample, &right_sample];
+    let boundaries = match positionals {
+        Some(_) if !(ordered && spec.merge_ordered) => {
+            Boundaries::from_samples(&samples, leaves.min(UNSORTED_LEAVES))
+        }
+        _ => Boundaries::from_samples(&samples, leaves),
+    };
     let sampled = Instant::now();
 
     // Sources stored in key order are compared in one merged pass; the
@@ -202,23 +223,17 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
             [left, right],
             &plan,
             &boundaries,
-            [&left_sample, &right_sample],
+            samples,
             spec.group_rows,
             &progress,
         )?
     } else {
         None
     };
-    // Unsorted positional sources are matched by row fingerprints; leaves
-    // then serve only to name ranges in the report, so fewer of them keep
-    // the per-row lookup in cache.
-    let fingerprints = match (left.positional(), right.positional()) {
-        (Some(l), Some(r)) if merged.is_none() && spec.unsorted_path => Some([l, r]),
-        _ => None,
-    };
+    let fingerprints = positionals.filter(|_| merged.is_none());
     let boundaries = match fingerprints {
-        Some(_) if leaves > UNSORTED_LEAVES => {
-            Boundaries::from_samples(&[&left_sample, &right_sample], UNSORTED_LEAVES)
+        Some(_) if boundaries.leaf_count() > UNSORTED_LEAVES => {
+            Boundaries::from_samples(&samples, UNSORTED_LEAVES)
         }
         _ => boundaries,
     };

@@ -20,6 +20,9 @@ use crate::source::{BatchStream, Source};
 /// is not known before it is read).
 pub const SAMPLE_PER_PARTITION: usize = 1 << 16;
 
+/// Sampled keys per leaf kept for choosing bounds: more only lengthen the sort.
+const MAX_SAMPLES_PER_LEAF: usize = 32;
+
 /// A uniform sample of one side's keys (as encoded key rows), with the weight
 /// (rows represented) of each sampled key.
 #[derive(Debug, Default)]
@@ -322,21 +325,34 @@ impl Default for Boundaries {
 
 impl Boundaries {
     /// Equal-depth boundaries for about `leaves` leaves, from both samples.
+    /// A sample larger than the leaves need is thinned first (every n-th
+    /// key, weighing n times as much), so few leaves cost a small sort.
     pub fn from_samples(samples: &[&KeySample], leaves: usize) -> Self {
-        let mut keys: Vec<(&[u8], f64)> = samples
+        let sampled: usize = samples.iter().map(|s| s.keys.len()).sum();
+        let every = (sampled / leaves.saturating_mul(MAX_SAMPLES_PER_LEAF).max(1)).max(1);
+        // Each key beside its prefix: most comparisons are settled without
+        // following the key to the heap.
+        let mut keys: Vec<(u64, &[u8], f64)> = samples
             .iter()
-            .flat_map(|s| s.keys.iter().map(|(k, w)| (k.as_ref(), *w)))
+            .flat_map(|s| {
+                s.keys
+                    .iter()
+                    .step_by(every)
+                    .map(|(k, w)| (prefix(k), k.as_ref(), *w * every as f64))
+            })
             .collect();
         if keys.is_empty() || leaves <= 1 {
             return Boundaries::default();
         }
-        keys.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let total: f64 = keys.iter().map(|k| k.1).sum();
+        // A stable sort merges the runs of samples read in key order (one
+        // per side and part of a sorted source) instead of sorting them anew.
+        keys.par_sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        let total: f64 = keys.iter().map(|k| k.2).sum();
         let step = total / leaves as f64;
         let mut bounds: Vec<Box<[u8]>> = Vec::with_capacity(leaves);
         let mut cumulative = 0.0;
         let mut next = step;
-        for (key, weight) in keys {
+        for (_, key, weight) in keys {
             if cumulative >= next {
                 if bounds.last().is_none_or(|b| b.as_ref() < key) {
                     bounds.push(key.into());
