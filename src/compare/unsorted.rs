@@ -526,8 +526,9 @@ fn match_bucket(
             continue;
         }
         // The low bits are free of the bucket and group bits; an odd value
-        // is never the empty slot. Two key hashes equal but for bit 0 look
-        // repeated: their group is matched in full, which tells them apart.
+        // is never the empty slot. Two key hashes equal but for bit 0 may
+        // look repeated: their group is then matched in full, which tells
+        // them apart.
         let key = f.key | 1;
         let mut at = (f.key as usize) & mask;
         loop {
