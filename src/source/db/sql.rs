@@ -154,15 +154,12 @@ impl Dialect {
             (CanonicalForm::Float, _) => format!(
                 "CASE WHEN {value} = 0 THEN '0' ELSE CAST(CAST({value} AS DOUBLE) AS CHAR) END"
             ),
-            (CanonicalForm::Text, _) if pg && self.utf8 => {
-                format!("octet_length({value})::text || ':' || {value}")
-            }
             (CanonicalForm::Text, _) if pg => {
-                format!("octet_length(convert_to({value}, 'UTF8'))::text || ':' || {value}")
+                format!("{}::text || ':' || {value}", self.utf8_length(value))
             }
-            // MySQL text values arrive as UTF-8 (the column's `value`
-            // converts those stored in another character set).
-            (CanonicalForm::Text, _) => format!("CONCAT(OCTET_LENGTH({value}), ':', {value})"),
+            (CanonicalForm::Text, _) => {
+                format!("CONCAT({}, ':', {value})", self.utf8_length(value))
+            }
             (CanonicalForm::Date, _) if pg => format!("({})::text", self.epoch_days(value)),
             (CanonicalForm::Date, _) => format!(
                 "COALESCE(CAST(DATEDIFF({value}, '1970-01-01') AS CHAR), \
@@ -277,17 +274,28 @@ impl Dialect {
         if form != CanonicalForm::Text {
             return self.canonical(value, kind, form);
         }
-        let length = match self.engine {
-            Engine::MySql => format!("OCTET_LENGTH({value})"),
-            _ if self.utf8 => format!("octet_length({value})::text"),
-            _ => format!("octet_length(convert_to({value}, 'UTF8'))::text"),
+        let length = match self.pg() {
+            true => format!("{}::text", self.utf8_length(value)),
+            false => self.utf8_length(value),
         };
         format!("COALESCE({length}, 'N'), COALESCE({value}, '')")
     }
 
+    /// The byte length of a text value in UTF-8. MySQL text values arrive
+    /// as UTF-8 (the column's `value` converts those stored in another
+    /// character set); a PostgreSQL database in another encoding converts.
+    fn utf8_length(self, value: &str) -> String {
+        match self.engine {
+            Engine::MySql => format!("OCTET_LENGTH({value})"),
+            _ if self.utf8 => format!("octet_length({value})"),
+            _ => format!("octet_length(convert_to({value}, 'UTF8'))"),
+        }
+    }
+
     /// The canonical text of a row: its parts joined with `|` (each part is
-    /// a byte length followed by that many bytes of text, `N`, or a form
-    /// that cannot contain `|`).
+    /// `N`, a form that cannot contain `|`, or text behind its byte length:
+    /// `length:text` in one part, or, in a row hash's text, the length as
+    /// the part before).
     pub fn row_text(self, parts: &[String]) -> String {
         match self.engine {
             Engine::MySql => format!("CONCAT_WS('|', {})", parts.join(", ")),
