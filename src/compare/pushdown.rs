@@ -2,8 +2,10 @@
 //! each database, so only digests cross the network until a key range is
 //! known to differ.
 //!
-//! Every row is written as canonical text that both engines agree on
-//! ([`crate::source::db::sql`]); the MD5 of the run's secret key and that
+//! Every row is written as text that both engines agree on
+//! ([`crate::source::db::sql`]): a mask of its NULL values, then each value
+//! as both engines print it where they print alike, else as its canonical
+//! text; the MD5 of the run's secret key and that
 //! text gives a 60-bit number ([`crate::canon::keyed`]), and a leaf's
 //! digest is the row count and the exact sum of those numbers (a multiset
 //! digest: row order does not matter, duplicates count). Leaves are
@@ -34,7 +36,8 @@ use crate::error::{Error, Result};
 use crate::plan::{ComparePlan, SideTraits};
 use crate::report::{PushdownMethod, PushdownStats};
 use crate::source::db::{
-    CanonicalForm, DatabaseSource, DbColumn, Dialect, Session, TextRows, ValueKind, comment_text,
+    CanonicalForm, DatabaseSource, DbColumn, Dialect, Printed, Session, TextRows, ValueKind,
+    comment_text,
 };
 use crate::source::url::Engine;
 use crate::source::{MemorySource, Source};
@@ -55,6 +58,9 @@ const BUCKET_ROWS: u64 = 64;
 const JOIN_RANGES_PER_SESSION: usize = 4;
 /// Key ranges per fetch query.
 const RANGES_PER_FETCH: usize = 512;
+/// Columns per NULL mask in a row hash's text (bits of a positive 64-bit
+/// integer in both engines).
+const MASK_BITS: usize = 62;
 
 /// Why the two sides cannot be compared by checksums in the databases, or
 /// how they can.
@@ -397,6 +403,9 @@ fn prepare<'a>(
     let mut key_parts: [Vec<String>; 2] = Default::default();
     let mut keys: [Vec<String>; 2] = Default::default();
     let mut key_kinds = Vec::new();
+    // Per side, the mask bit of each column that side can hold NULL in.
+    let mut nulls: [Vec<(usize, String)>; 2] = Default::default();
+    let mut nullable_columns = 0usize;
     for (i, column) in plan.keys.iter().chain(&plan.values).enumerate() {
         let is_key = i < plan.keys.len();
         let name = column.display_name();
@@ -417,13 +426,26 @@ fn prepare<'a>(
                 l.db_type, r.db_type
             ));
         };
+        let print = match (l.printed, r.printed) {
+            (Some(lp), Some(rp)) => Printed::alike(lp, rp),
+            _ => None,
+        };
+        // A NULL either side can hold needs a bit of the NULL mask.
+        let mask_bit = (!(l.not_null && r.not_null)).then(|| {
+            nullable_columns += 1;
+            nullable_columns - 1
+        });
         for (s, (db, c)) in [(left, l), (right, r)].into_iter().enumerate() {
             let text = db.dialect().canonical(&c.value, c.kind, form);
             if joined {
                 let other = if s == 0 { r } else { l };
                 join_values[s].push(join_value(c, other, &text, is_key));
             }
-            parts[s].push(db.dialect().hashed_parts(&c.value, c.kind, form));
+            let print = print.map(|p| p[s]);
+            parts[s].push(db.dialect().row_part(&c.value, c.kind, form, print));
+            if let Some(bit) = mask_bit.filter(|_| !c.not_null) {
+                nulls[s].push((bit, c.value.clone()));
+            }
             if is_key {
                 key_parts[s].push(text);
                 keys[s].push(c.value.clone());
@@ -442,6 +464,24 @@ fn prepare<'a>(
         Some((ValueKind::Int, ValueKind::Int)) => Layout::IntegerKey,
         _ => Layout::HashedKey,
     };
+    // The NULL masks (62 columns each, alike on both sides: a column one
+    // side proves NOT NULL adds nothing there, as its bit is always 0),
+    // then the values.
+    let row_parts = |s: usize| -> Vec<String> {
+        let dialect = [left, right][s].dialect();
+        let mut all: Vec<String> = (0..nullable_columns.div_ceil(MASK_BITS))
+            .map(|chunk| {
+                let bits: Vec<(u32, &str)> = nulls[s]
+                    .iter()
+                    .filter(|(bit, _)| bit / MASK_BITS == chunk)
+                    .map(|(bit, value)| ((bit % MASK_BITS) as u32, value.as_str()))
+                    .collect();
+                dialect.null_mask(&bits)
+            })
+            .collect();
+        all.extend(parts[s].iter().cloned());
+        all
+    };
     let work = |db: &'a DatabaseSource, s: usize| {
         let dialect = db.dialect();
         let secret = crate::canon::keyed::sql_secret();
@@ -450,7 +490,7 @@ fn prepare<'a>(
             db,
             dialect,
             sessions: Vec::new(),
-            row_hash: dialect.hash60(secret, &dialect.row_text(&parts[s])),
+            row_hash: dialect.hash60(secret, &dialect.row_text(&row_parts(s))),
             key_bytes: dialect.bytewise(&key_text),
             key_text,
             keys: keys[s].clone(),

@@ -31,7 +31,7 @@ use super::url::{DatabaseUrl, Engine};
 use super::{BatchStream, KeyRangeHint, MemorySource, Positional, Source};
 use crate::error::{Error, Result, Side, one_line};
 
-pub use sql::{CanonicalForm, Dialect, comment_text};
+pub use sql::{CanonicalForm, Dialect, PrintAs, Printed, comment_text};
 
 /// What describing a table or query finds.
 pub struct Described {
@@ -81,6 +81,12 @@ pub struct DbColumn {
     pub driver_type: DataType,
     /// The SQL expression of the column's value, for canonical text.
     pub value: String,
+    /// How the engine prints the column itself, where another engine may
+    /// print alike (`None`: only its canonical text is comparable).
+    pub printed: Option<Printed>,
+    /// The catalog proves the column of a table NOT NULL (never for a
+    /// query's columns).
+    pub not_null: bool,
 }
 
 /// A table or query in a database, with its columns described.
@@ -642,7 +648,7 @@ impl Session {
         table: Option<&str>,
     ) -> std::result::Result<Described, String> {
         match self {
-            Session::Postgres(c) => postgres::describe(c, relation).await,
+            Session::Postgres(c) => postgres::describe(c, relation, table).await,
             Session::MySql(c) => mysql::describe(c, relation, table).await,
         }
     }

@@ -9,7 +9,9 @@ use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 
-use super::{BATCH_ROWS, DbColumn, Described, Dialect, TextRows, ValueKind, conform, unsupported};
+use super::{
+    BATCH_ROWS, DbColumn, Described, Dialect, Printed, TextRows, ValueKind, conform, unsupported,
+};
 use crate::error::one_line;
 use crate::source::url::{DatabaseUrl, Engine};
 
@@ -64,6 +66,10 @@ pub(super) const SESSION_SETUP: [&str; 4] = [
     "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')",
     "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
 ];
+
+/// The `decimals` a column's metadata gives a floating-point type declared
+/// without a fixed number of digits.
+const NOT_FIXED_DEC: u8 = 31;
 
 pub(super) const BEGIN: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
 
@@ -151,6 +157,10 @@ pub(super) async fn describe(
             let quoted = d.quote(&name);
             let flags = c.flags();
             let unsigned = flags.contains(ColumnFlags::UNSIGNED_FLAG);
+            // ZEROFILL pads the printed value; a query's columns are not
+            // the catalog's word.
+            let plain = !flags.contains(ColumnFlags::ZEROFILL_FLAG);
+            let not_null = table.is_some() && flags.contains(ColumnFlags::NOT_NULL_FLAG);
             let binary = c.character_set() == BINARY_CHARSET;
             let db_type = format!("{:?}", c.column_type())
                 .trim_start_matches("MYSQL_TYPE_")
@@ -243,6 +253,29 @@ pub(super) async fn describe(
                 }
                 _ => return Err(unsupported(&name, &db_type)),
             };
+            let printed = match c.column_type() {
+                _ if !plain => None,
+                ColumnType::MYSQL_TYPE_TINY
+                | ColumnType::MYSQL_TYPE_SHORT
+                | ColumnType::MYSQL_TYPE_INT24
+                | ColumnType::MYSQL_TYPE_LONG
+                | ColumnType::MYSQL_TYPE_LONGLONG => Some(Printed::Integer),
+                ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
+                    Some(Printed::Fixed(c.decimals() as i8))
+                }
+                // DOUBLE(m,d) prints d digits; a plain DOUBLE its shortest.
+                ColumnType::MYSQL_TYPE_DOUBLE if c.decimals() >= NOT_FIXED_DEC => {
+                    Some(Printed::Double)
+                }
+                ColumnType::MYSQL_TYPE_DATE => Some(Printed::Date),
+                ColumnType::MYSQL_TYPE_DATETIME | ColumnType::MYSQL_TYPE_TIMESTAMP => {
+                    match c.decimals() {
+                        n @ 0..=6 => Some(Printed::DateTimeDigits(n)),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
             Ok(DbColumn {
                 name,
                 db_type,
@@ -251,6 +284,8 @@ pub(super) async fn describe(
                 fetch,
                 driver_type,
                 value,
+                printed,
+                not_null,
             })
         })
         .collect::<Res<Vec<_>>>()?;

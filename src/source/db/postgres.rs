@@ -11,7 +11,9 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{Kind, ToSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use super::{BATCH_ROWS, DbColumn, Described, Dialect, TextRows, ValueKind, conform, unsupported};
+use super::{
+    BATCH_ROWS, DbColumn, Described, Dialect, Printed, TextRows, ValueKind, conform, unsupported,
+};
 use crate::error::one_line;
 use crate::source::url::{DatabaseUrl, Engine};
 
@@ -145,7 +147,33 @@ pub(super) async fn export_snapshot(client: &mut Client) -> Option<String> {
 /// The widest decimal recon holds (Decimal256).
 const MAX_PRECISION: i32 = 76;
 
-pub(super) async fn describe(client: &mut Client, relation: &str) -> Res<Described> {
+/// Columns of `table` its catalog declares NOT NULL. A table with
+/// inheritance children proves nothing: before PostgreSQL 18 a child may
+/// drop a NOT NULL its parent declares, and reading the parent reads it.
+async fn not_null_columns(client: &mut Client, table: Option<&str>) -> Res<Vec<String>> {
+    let Some(table) = table else {
+        return Ok(Vec::new());
+    };
+    let d = Dialect::new(Engine::Postgres);
+    let sql = format!(
+        "SELECT a.attname FROM pg_attribute a \
+         WHERE a.attrelid = to_regclass({}) AND a.attnum > 0 AND NOT a.attisdropped \
+           AND a.attnotnull \
+           AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = a.attrelid)",
+        d.string(&d.table(table))
+    );
+    Ok(text_rows(client, &sql)
+        .await?
+        .into_iter()
+        .filter_map(|row| row.into_iter().next().flatten())
+        .collect())
+}
+
+pub(super) async fn describe(
+    client: &mut Client,
+    relation: &str,
+    table: Option<&str>,
+) -> Res<Described> {
     let encoding = text_rows(client, "SHOW server_encoding").await?;
     let utf8 = matches!(
         encoding
@@ -160,6 +188,7 @@ pub(super) async fn describe(client: &mut Client, relation: &str) -> Res<Describ
         .prepare(&format!("SELECT * FROM {relation} LIMIT 0"))
         .await
         .map_err(message)?;
+    let not_null = not_null_columns(client, table).await?;
     let d = Dialect::new(Engine::Postgres);
     let mut columns = Vec::new();
     for c in statement.columns() {
@@ -180,6 +209,8 @@ pub(super) async fn describe(client: &mut Client, relation: &str) -> Res<Describ
             fetch: quoted.clone(),
             driver_type: DataType::Utf8,
             value: quoted.clone(),
+            printed: None,
+            not_null: not_null.contains(&name),
         };
         let typed = |kind, data_type: DataType| (kind, data_type.clone(), data_type);
         let (kind, data_type, driver_type) = match *ty {
@@ -264,6 +295,18 @@ pub(super) async fn describe(client: &mut Client, relation: &str) -> Res<Describ
                 columns.push(Err(unsupported(&name, &db_type)));
                 continue;
             }
+        };
+        column.printed = match *ty {
+            Type::INT2 | Type::INT4 | Type::INT8 => Some(Printed::Integer),
+            Type::NUMERIC => match kind {
+                ValueKind::Decimal { scale: Some(s) } => Some(Printed::Fixed(s)),
+                _ => None,
+            },
+            Type::FLOAT8 => Some(Printed::Double),
+            Type::DATE => Some(Printed::Date),
+            Type::TIMESTAMP => Some(Printed::DateTime),
+            Type::TIMESTAMPTZ => Some(Printed::DateTimeOffset),
+            _ => None,
         };
         column.kind = kind;
         column.data_type = data_type;

@@ -60,6 +60,61 @@ impl CanonicalForm {
     }
 }
 
+/// How the engine's own output function prints a column's values in
+/// recon's sessions (UTC, ISO dates, shortest floats), where another engine
+/// may print the same values the same way. Two columns with the same
+/// `Printed` and equal values print the same text, so a row hash can read
+/// the column itself instead of building its canonical text (cheaper in
+/// both engines); different text still means different values for every
+/// pair that shares a `Printed` (where it may not, a notation difference
+/// only costs a fetch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Printed {
+    /// Decimal digits behind an optional `-`.
+    Integer,
+    /// This many digits after the point, always (`1.50`).
+    Fixed(i8),
+    /// A double's shortest round-trip digits.
+    Double,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// `YYYY-MM-DD HH:MM:SS`, and a fraction without trailing zeros only
+    /// where one is stored (PostgreSQL's `timestamp`).
+    DateTime,
+    /// `YYYY-MM-DD HH:MM:SS`, then `.` and exactly this many fractional
+    /// digits if there are any (MySQL's `DATETIME(n)`, `TIMESTAMP(n)`).
+    DateTimeDigits(u8),
+    /// PostgreSQL's `timestamptz`, with its `+00` offset.
+    DateTimeOffset,
+}
+
+/// How one side of a column pair writes its values into a row hash's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintAs {
+    /// The column itself, as its engine prints it.
+    Itself,
+    /// A PostgreSQL `timestamp` with its fraction padded to this many
+    /// digits, as MySQL prints a `DATETIME(n)`.
+    PaddedFraction(u8),
+}
+
+impl Printed {
+    /// How each side prints a pair of columns so that equal values give
+    /// equal text, or `None` when only canonical text can do that.
+    pub fn alike(left: Printed, right: Printed) -> Option<[PrintAs; 2]> {
+        use {PrintAs::*, Printed::*};
+        match (left, right) {
+            (l, r) if l == r => Some([Itself, Itself]),
+            // A fraction stored in PostgreSQL, where MySQL can store none,
+            // prints as the difference it is.
+            (DateTime, DateTimeDigits(0)) | (DateTimeDigits(0), DateTime) => Some([Itself, Itself]),
+            (DateTime, DateTimeDigits(n)) => Some([PaddedFraction(n), Itself]),
+            (DateTimeDigits(n), DateTime) => Some([Itself, PaddedFraction(n)]),
+            _ => None,
+        }
+    }
+}
+
 /// The SQL of one engine, and how its database stores text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
@@ -128,11 +183,18 @@ impl Dialect {
 
     /// The canonical text of `value` (an expression of kind `kind`), never
     /// NULL: NULL is written `N`, which no non-NULL canonical text equals.
-    /// Every branch keeps NULL as NULL until that last step (a `CASE` with
-    /// an `ELSE` would turn it into a value).
     pub fn canonical(self, value: &str, kind: ValueKind, form: CanonicalForm) -> String {
+        format!(
+            "COALESCE({}, 'N')",
+            self.canonical_or_null(value, kind, form)
+        )
+    }
+
+    /// The canonical text of `value`, NULL where the value is NULL: no
+    /// branch turns NULL into a value (a `CASE` with an `ELSE` would).
+    fn canonical_or_null(self, value: &str, kind: ValueKind, form: CanonicalForm) -> String {
         let pg = self.pg();
-        let text = match (form, kind) {
+        match (form, kind) {
             (CanonicalForm::Number, ValueKind::Bool) if pg => {
                 format!("CASE WHEN {value} THEN '1' WHEN NOT {value} THEN '0' END")
             }
@@ -172,8 +234,7 @@ impl Dialect {
             ),
             (CanonicalForm::Binary, _) if pg => format!("encode({value}, 'hex')"),
             (CanonicalForm::Binary, _) => format!("LOWER(HEX({value}))"),
-        };
-        format!("COALESCE({text}, 'N')")
+        }
     }
 
     fn as_text(self, value: &str) -> String {
@@ -264,21 +325,71 @@ impl Dialect {
         }
     }
 
-    /// What a value adds to the text a row hash reads: its canonical text,
-    /// except that text is written as two parts, its byte length (`N` for
-    /// NULL) and its bytes, so no concatenation builds `length:text` first
-    /// (0.35 s of PostgreSQL's and 0.3 s of MariaDB's CPU per 10M rows with
-    /// three text columns). The length says where the bytes end, so the row's
-    /// text still reads back one way: `N|` is NULL, `0|` the empty string.
-    pub fn hashed_parts(self, value: &str, kind: ValueKind, form: CanonicalForm) -> String {
-        if form != CanonicalForm::Text {
-            return self.canonical(value, kind, form);
+    /// What a value adds to the text a row hash reads, NULL where the value
+    /// is NULL (`CONCAT_WS` then skips it; the row's [`Self::null_mask`]
+    /// says which values were NULL). Text is two parts, its UTF-8 byte length
+    /// and its bytes, so a `|` inside it cannot shift the parts after it;
+    /// a value both engines print alike (`printed_alike`) is the column
+    /// itself, printed by the engine's own output function as the floor
+    /// query does; anything else is its canonical text.
+    ///
+    /// Measured on 10M rows of seven columns, against `COALESCE` around each
+    /// canonical text: 2.8 s less of MariaDB's CPU (19.3 s -> 16.5 s) and
+    /// 0.6 s less of PostgreSQL's (13.6 s -> 13.0 s): MariaDB spends more on
+    /// `COALESCE` and on its epoch arithmetic than on printing a `DATETIME`.
+    pub fn row_part(
+        self,
+        value: &str,
+        kind: ValueKind,
+        form: CanonicalForm,
+        print: Option<PrintAs>,
+    ) -> String {
+        match (form, print) {
+            (CanonicalForm::Text, _) => format!("{}, {value}", self.utf8_length(value)),
+            (_, Some(PrintAs::Itself)) => value.to_string(),
+            (_, Some(PrintAs::PaddedFraction(digits))) => self.padded_fraction(value, digits),
+            (_, None) => self.canonical_or_null(value, kind, form),
         }
-        let length = match self.pg() {
-            true => format!("{}::text", self.utf8_length(value)),
-            false => self.utf8_length(value),
-        };
-        format!("COALESCE({length}, 'N'), COALESCE({value}, '')")
+    }
+
+    /// A PostgreSQL `timestamp` printed as MySQL prints a `DATETIME(digits)`:
+    /// `.` and zeros where it has no fraction, its fraction padded with
+    /// zeros to `digits` otherwise. Never cut: a fraction of more digits
+    /// (a value MySQL cannot store), a BC date or a five-digit year stays
+    /// longer than any MySQL text, so it still differs. MariaDB would pay
+    /// 1.3 s more CPU per 10M rows for epoch microseconds than for printing
+    /// the column; this costs PostgreSQL what the microseconds did.
+    fn padded_fraction(self, value: &str, digits: u8) -> String {
+        let width = 20 + u32::from(digits);
+        let zeros = "0".repeat(usize::from(digits));
+        format!(
+            "({value})::text || CASE WHEN {value} = date_trunc('second', {value}) THEN '.{zeros}' \
+             ELSE repeat('0', {width} - octet_length(({value})::text)) END"
+        )
+    }
+
+    /// An integer whose bit `i` is set when `nullable[i]` (a value
+    /// expression, or `None` for a column the catalog proves NOT NULL) is
+    /// NULL: with it in front, a row's text still reads back one way once
+    /// `CONCAT_WS` has skipped its NULL parts. At most 62 bits.
+    pub fn null_mask(self, nullable: &[(u32, &str)]) -> String {
+        if nullable.is_empty() {
+            return "0".into();
+        }
+        let terms: Vec<String> = nullable
+            .iter()
+            .map(|&(bit, value)| {
+                let weight = 1u64 << bit;
+                match self.engine {
+                    Engine::MySql => format!("({value} IS NULL) * {weight}"),
+                    _ => format!("CASE WHEN {value} IS NULL THEN {weight} ELSE 0 END"),
+                }
+            })
+            .collect();
+        match self.engine {
+            Engine::MySql => format!("({})", terms.join(" + ")),
+            _ => format!("(0::int8 + {})", terms.join(" + ")),
+        }
     }
 
     /// The byte length of a text value in UTF-8. MySQL text values arrive
@@ -292,10 +403,10 @@ impl Dialect {
         }
     }
 
-    /// The canonical text of a row: its parts joined with `|` (each part is
-    /// `N`, a form that cannot contain `|`, or text behind its byte length:
-    /// `length:text` in one part, or, in a row hash's text, the length as
-    /// the part before).
+    /// The text of a row: its parts joined with `|`. A key's canonical text
+    /// has every part non-NULL (`N`, a form that cannot contain `|`, or
+    /// `length:text`); a row hash's text starts with its NULL masks and has
+    /// each text value behind its length as the part before.
     pub fn row_text(self, parts: &[String]) -> String {
         match self.engine {
             Engine::MySql => format!("CONCAT_WS('|', {})", parts.join(", ")),
@@ -397,5 +508,31 @@ mod tests {
         assert!(!safe.chars().any(char::is_control), "{safe:?}");
         assert_eq!(safe, "/tmp/x\\nDROP TABLE orders; --\\r\\u{b}.parquet");
         assert_eq!(comment_text("plain é name"), "plain é name");
+    }
+
+    #[test]
+    fn only_formats_that_print_alike_are_hashed_as_printed() {
+        use {PrintAs::*, Printed::*};
+        assert_eq!(Printed::alike(Fixed(2), Fixed(2)), Some([Itself, Itself]));
+        // `1.5` and `1.50` are equal values printed differently.
+        assert_eq!(Printed::alike(Fixed(1), Fixed(2)), None);
+        assert_eq!(Printed::alike(Integer, Fixed(0)), None);
+        assert_eq!(
+            Printed::alike(DateTime, DateTimeDigits(0)),
+            Some([Itself, Itself])
+        );
+        assert_eq!(
+            Printed::alike(DateTimeDigits(6), DateTime),
+            Some([Itself, PaddedFraction(6)])
+        );
+        assert_eq!(Printed::alike(DateTimeDigits(3), DateTimeDigits(6)), None);
+        assert_eq!(Printed::alike(DateTimeOffset, DateTimeDigits(6)), None);
+        // The padding never cuts a longer text down to a MySQL one.
+        let padded = Dialect::new(Engine::Postgres).padded_fraction("v", 6);
+        assert!(
+            padded.contains("repeat('0', 26 - octet_length((v)::text))"),
+            "{padded}"
+        );
+        assert!(!padded.contains("rpad"), "{padded}");
     }
 }

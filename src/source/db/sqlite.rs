@@ -118,6 +118,8 @@ fn column_for(name: &str, declared: Option<&str>) -> DbColumn {
         data_type,
         fetch: d.quote(name),
         value: d.quote(name),
+        printed: None,
+        not_null: false,
     }
 }
 
