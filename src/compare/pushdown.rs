@@ -441,8 +441,8 @@ fn prepare<'a>(
                 let other = if s == 0 { r } else { l };
                 join_values[s].push(join_value(c, other, &text, is_key));
             }
-            let print = print.map(|p| p[s]);
-            parts[s].push(db.dialect().row_part(&c.value, c.kind, form, print));
+            let side_print = print.map(|p| p[s]);
+            parts[s].push(db.dialect().row_part(&c.value, c.kind, form, side_print));
             if let Some(bit) = mask_bit.filter(|_| !c.not_null) {
                 nulls[s].push((bit, c.value.clone()));
             }
@@ -532,10 +532,13 @@ pub fn explain(
     for (name, side) in ["left", "right"].into_iter().zip(&sides) {
         out.push(format!("-- {name}: {}", comment_text(side.db.describe())));
         out.extend(side.db.session_sql(threads));
-        if let Some((unique, not_null)) = side.key_facts_sql() {
-            out.push("-- what the catalog proves about the key (unique, NOT NULL):".into());
+        if let Some(unique) = side.key_facts_sql() {
+            out.push(
+                "-- whether the catalog proves the key unique (NOT NULL columns were read \
+                 with the columns):"
+                    .into(),
+            );
             out.push(format!("{unique};"));
-            out.push(format!("{not_null};"));
         }
         if let Some(max) = spec.max_load {
             out.push(format!(
@@ -730,39 +733,23 @@ impl SideWork<'_> {
             .collect()
     }
 
-    /// Whether a unique index covers the key (no duplicates possible), and
-    /// whether every key column is declared NOT NULL (no NULL keys). Only
-    /// what the catalog guarantees counts: an index that is not valid (a
-    /// failed `CREATE UNIQUE INDEX CONCURRENTLY`), partial or on expressions
-    /// proves nothing, nor does anything about a PostgreSQL table with
-    /// inheritance children (reading it reads theirs, which its constraints
-    /// do not cover). Unknown for queries.
-    /// The catalog queries behind [`Self::key_facts`]: unique indexes, then
-    /// NOT NULL columns (none for a query source).
-    fn key_facts_sql(&self) -> Option<(String, String)> {
+    /// The catalog query behind [`Self::key_facts`]: unique indexes (none
+    /// for a query source).
+    fn key_facts_sql(&self) -> Option<String> {
         let table = self.db.table()?;
         let d = self.dialect;
         Some(match self.db.engine() {
             Engine::Postgres => {
                 let relation = format!("to_regclass({})", d.string(&d.table(table)));
-                let no_children = format!(
-                    "NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = {relation})"
-                );
-                (
-                    format!(
-                        "SELECT string_agg(a.attname, ',') \
-                         FROM pg_index i JOIN pg_attribute a \
-                           ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-                         WHERE i.indrelid = {relation} AND i.indisunique AND i.indisvalid \
-                           AND i.indisready AND i.indislive \
-                           AND i.indpred IS NULL AND i.indexprs IS NULL AND {no_children} \
-                         GROUP BY i.indexrelid"
-                    ),
-                    format!(
-                        "SELECT a.attname FROM pg_attribute a \
-                         WHERE a.attrelid = {relation} AND a.attnum > 0 AND NOT a.attisdropped \
-                           AND a.attnotnull AND {no_children}"
-                    ),
+                format!(
+                    "SELECT string_agg(a.attname, ',') \
+                     FROM pg_index i JOIN pg_attribute a \
+                       ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                     WHERE i.indrelid = {relation} AND i.indisunique AND i.indisvalid \
+                       AND i.indisready AND i.indislive \
+                       AND i.indpred IS NULL AND i.indexprs IS NULL \
+                       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = {relation}) \
+                     GROUP BY i.indexrelid"
                 )
             }
             _ => {
@@ -770,47 +757,43 @@ impl SideWork<'_> {
                     Some((s, t)) => (d.string(s), d.string(t)),
                     None => ("DATABASE()".to_string(), d.string(table)),
                 };
-                let table = format!("TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}");
-                (
-                    format!(
-                        "SELECT GROUP_CONCAT(COLUMN_NAME SEPARATOR ',') \
-                         FROM information_schema.STATISTICS \
-                         WHERE {table} AND NON_UNIQUE = 0 GROUP BY INDEX_NAME"
-                    ),
-                    format!(
-                        "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
-                         WHERE {table} AND IS_NULLABLE = 'NO'"
-                    ),
+                format!(
+                    "SELECT GROUP_CONCAT(COLUMN_NAME SEPARATOR ',') \
+                     FROM information_schema.STATISTICS \
+                     WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name} AND NON_UNIQUE = 0 \
+                     GROUP BY INDEX_NAME"
                 )
             }
         })
     }
 
+    /// Whether a unique index covers the key (no duplicates possible), and
+    /// whether every key column is declared NOT NULL (no NULL keys). Only
+    /// what the catalog guarantees counts: an index that is not valid (a
+    /// failed `CREATE UNIQUE INDEX CONCURRENTLY`), partial or on expressions
+    /// proves nothing, nor does anything about a PostgreSQL table with
+    /// inheritance children (reading it reads theirs, which its constraints
+    /// do not cover). Unknown for queries.
     async fn key_facts(&mut self) -> Result<(bool, bool)> {
-        let Some((unique_sql, not_null_sql)) = self.key_facts_sql() else {
-            return Ok((false, false));
-        };
-        let key_names: BTreeSet<String> = self
-            .db
-            .schema()
-            .fields()
+        // Whether each key column is NOT NULL was read with the columns.
+        let key_columns: Vec<&DbColumn> = self
+            .columns
             .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| {
-                self.db
-                    .column(n)
-                    .is_some_and(|c| self.keys.contains(&c.value))
-            })
+            .copied()
+            .filter(|c| self.keys.contains(&c.value))
             .collect();
+        let no_nulls =
+            key_columns.len() == self.keys.len() && key_columns.iter().all(|c| c.not_null);
+        let Some(unique_sql) = self.key_facts_sql() else {
+            return Ok((false, no_nulls));
+        };
+        let key_names: BTreeSet<String> = key_columns.iter().map(|c| c.name.clone()).collect();
         let first = |row: &Vec<Option<String>>| row.first().cloned().flatten().unwrap_or_default();
         let mut unique = false;
         for row in self.query(&unique_sql).await? {
             let columns: BTreeSet<String> = first(&row).split(',').map(str::to_string).collect();
             unique |= !columns.is_empty() && columns.is_subset(&key_names);
         }
-        let not_null: BTreeSet<String> =
-            self.query(&not_null_sql).await?.iter().map(first).collect();
-        let no_nulls = key_names.len() == self.keys.len() && key_names.is_subset(&not_null);
         Ok((unique, no_nulls))
     }
 
