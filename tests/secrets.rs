@@ -103,7 +103,7 @@ fn masked_values_appear_in_no_diff_output() {
             "acct,social",
         ],
     ];
-    for (format, mask) in ["table", "json", "ndjson", "markdown"]
+    for (format, mask) in ["table", "json", "ndjson", "markdown", "html"]
         .into_iter()
         .flat_map(|f| masks.map(|m| (f, m)))
     {
@@ -306,11 +306,13 @@ fn a_password_appears_in_no_output_or_error() {
                 "--markdown",
                 "m.md",
             ],
+            vec!["check", "db.toml", "--format", "html", "--html", "h.html"],
             vec!["validate", "db.toml"],
         ];
         for args in runs {
             let out = recon(dir.path()).args(&args).output().unwrap();
-            let text = everything(&out, &[&dir.path().join("j.xml"), &dir.path().join("m.md")]);
+            let files = ["j.xml", "m.md", "h.html"].map(|f| dir.path().join(f));
+            let text = everything(&out, &files.iter().map(|p| p.as_path()).collect::<Vec<_>>());
             assert!(
                 out.status.code() == Some(2) || args[0] != "diff",
                 "{args:?}: {out:?}"

@@ -18,6 +18,8 @@ use super::{EXIT_DIFFERENT, EXIT_EQUAL, EXIT_ERROR};
 pub enum Format {
     Table,
     Json,
+    /// One self-contained page: a row per check, linked to its details.
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +41,9 @@ pub struct Args {
     /// Also write a Markdown summary here (for a pull-request comment).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Also write an HTML page here (a row per check, linked to its details).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Worker threads [default: all cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -52,6 +57,7 @@ pub fn run(args: Args) -> Result<u8> {
     let create = |path: &PathBuf| OutputFile::create(&path.display().to_string());
     let junit = args.junit.as_ref().map(create).transpose()?;
     let markdown = args.markdown.as_ref().map(create).transpose()?;
+    let html = args.html.as_ref().map(create).transpose()?;
 
     let results: Vec<rules::check::CheckResult> = files
         .iter()
@@ -82,6 +88,7 @@ pub fn run(args: Args) -> Result<u8> {
     match format {
         Format::Table => checks::write_checks_table(&results, &mut out)?,
         Format::Json => checks::write_checks_json(&results, &mut out)?,
+        Format::Html => recon::report::write_checks_html(&results, &mut out, "standard output")?,
     }
     out.flush().map_err(|e| Error::Output {
         path: "standard output".into(),
@@ -95,6 +102,11 @@ pub fn run(args: Args) -> Result<u8> {
     if let Some(mut file) = markdown {
         let path = file.path().to_string();
         checks::write_checks_markdown(&results, &mut file, &path)?;
+        file.commit()?;
+    }
+    if let Some(mut file) = html {
+        let path = file.path().to_string();
+        recon::report::write_checks_html(&results, &mut file, &path)?;
         file.commit()?;
     }
     // Errors also go to stderr, one line each, as for every command.

@@ -19,6 +19,8 @@ pub enum Format {
     Json,
     Ndjson,
     Markdown,
+    /// One self-contained page (inline CSS and SVG; nothing is fetched).
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,6 +68,9 @@ pub struct Args {
     /// Write every differing row to this .parquet or .csv file.
     #[arg(long, value_name = "FILE")]
     pub output_diffs: Option<String>,
+    /// Also write the report as one self-contained HTML page to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<String>,
     /// List at most N differences (all are still counted).
     #[arg(long, value_name = "N")]
     pub max_diffs: Option<usize>,
@@ -220,6 +225,7 @@ pub struct Prepared {
     pub spec: Spec,
     pub repair: recon::rules::RepairRule,
     diffs_file: Option<report::DiffsFile>,
+    html_file: Option<report::OutputFile>,
 }
 
 /// Opens both sources and applies flags and rule file.
@@ -244,6 +250,11 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         .output_diffs
         .as_deref()
         .map(report::DiffsFile::create)
+        .transpose()?;
+    let html_file = args
+        .html
+        .as_deref()
+        .map(report::OutputFile::create)
         .transpose()?;
     let left = source::open(
         &args.left,
@@ -302,6 +313,7 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         spec,
         repair: file.map(|f| f.rules.repair).unwrap_or_default(),
         diffs_file,
+        html_file,
     })
 }
 
@@ -313,11 +325,17 @@ pub fn compare(args: &Args) -> Result<Compared> {
         spec,
         repair,
         diffs_file,
+        html_file,
     } = prepare(args)?;
     let [left, right] = &sources;
     let outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
     if let Some(file) = diffs_file {
         outcome.write_diffs_to(file)?;
+    }
+    if let Some(mut file) = html_file {
+        let path = file.path().to_string();
+        report::write_html(&outcome.report, &mut file, &path)?;
+        file.commit()?;
     }
     Ok(Compared {
         outcome,
@@ -362,6 +380,7 @@ pub fn run(args: Args) -> Result<u8> {
         Format::Json => report::write_json(&outcome.report, &mut out)?,
         Format::Ndjson => report::write_ndjson(&outcome.report, &mut out)?,
         Format::Markdown => report::write_markdown(&outcome.report, &mut out, sample)?,
+        Format::Html => report::write_html(&outcome.report, &mut out, "standard output")?,
     }
     out.flush().map_err(|e| Error::Output {
         path: "standard output".into(),

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod generate;
 pub mod repair;
 pub mod scan;
+pub mod shell;
 pub mod validate;
 
 use clap::{Parser, Subcommand};
@@ -22,7 +23,11 @@ pub const EXIT_ERROR: u8 = 2;
     name = "recon",
     version,
     about = "Find where two data sources disagree",
-    long_about = "Find where two data sources disagree.\n\nExit codes: 0 equal, 1 different, 2 error."
+    long_about = "Find where two data sources disagree.\n\nExit codes: 0 equal, 1 different, 2 error.",
+    after_help = "Examples:\n  \
+        recon diff testdata/orders/left.parquet testdata/orders/right.parquet --key id\n  \
+        recon check --junit results.xml --html results.html\n  \
+        recon diff --help"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -32,19 +37,57 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compare two sources by key.
+    #[command(after_help = DIFF_EXAMPLES)]
     Diff(Box<diff::Args>),
     /// Write the SQL patch that makes a database table agree with the source of truth.
+    #[command(after_help = REPAIR_EXAMPLES)]
     Repair(Box<repair::Args>),
     /// Run the reconciliations described by rule files (default: rules/*.toml).
+    #[command(after_help = CHECK_EXAMPLES)]
     Check(check::Args),
     /// Check rule files without reading any data.
+    #[command(after_help = "Examples:\n  recon validate\n  recon validate rules/orders_exact.toml")]
     Validate(validate::Args),
     /// Generate a pair of test files with known differences.
+    #[command(after_help = "Examples:\n  \
+        recon gen --out /tmp/pair --rows 1000000 --updates 100 --inserts 10 --deletes 10\n  \
+        recon gen --out /tmp/pair --rows 100000 --format csv --shuffle")]
     Gen(generate::Args),
     /// Read every column of sources and count their rows (checks that recon can
     /// read them, and measures what reading alone costs).
+    #[command(
+        after_help = "Examples:\n  recon scan testdata/orders/left.parquet\n  \
+        recon scan 'exports/*.csv' --query \"SELECT * FROM t WHERE region = 'EU'\""
+    )]
     Scan(scan::Args),
+    /// Write a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = "Examples:\n  \
+        recon completions bash > ~/.local/share/bash-completion/completions/recon\n  \
+        recon completions zsh > \"${fpath[1]}/_recon\"\n  \
+        recon completions fish > ~/.config/fish/completions/recon.fish")]
+    Completions(shell::CompletionsArgs),
+    /// Write recon's manual page (roff) to standard output.
+    #[command(after_help = "Examples:\n  recon man > recon.1 && man -l recon.1\n  \
+        recon man diff > recon-diff.1")]
+    Man(shell::ManArgs),
 }
+
+const DIFF_EXAMPLES: &str = "Examples:
+  recon diff testdata/orders/left.parquet testdata/orders/right.parquet --key id
+  recon diff old.csv new.parquet --key order_id,line --exclude updated_at --abs-tol price=0.01
+  recon diff 'postgres://app@db1/shop?table=orders' 'mysql://app@db2/shop?table=orders' --key id
+  recon diff left.parquet right.parquet --key id --html report.html --format json > report.json";
+
+const REPAIR_EXAMPLES: &str = "Examples:
+  recon repair 'postgres://app@db1/shop?table=orders' 'mysql://app@db2/shop?table=orders' \\
+      --key id --sql patch.sql
+  recon repair truth.parquet 'postgres://app@db/shop?table=orders' --key id --apply \\
+      --backup before.parquet
+  recon repair truth.parquet stale.parquet --key id --write repaired.parquet";
+
+const CHECK_EXAMPLES: &str = "Examples:
+  recon check
+  recon check rules/orders_exact.toml --strict --junit results.xml --html results.html";
 
 /// Runs a parsed command and returns its exit code.
 pub fn run(cli: Cli) -> recon::Result<u8> {
@@ -55,6 +98,8 @@ pub fn run(cli: Cli) -> recon::Result<u8> {
         Command::Validate(args) => validate::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
     }
 }
 

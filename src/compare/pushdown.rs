@@ -156,8 +156,9 @@ fn plan<'a>(
     Ok(prepare(&plan, left, right, spec).map(|(layout, sides)| (plan, layout, sides)))
 }
 
-/// Integer key ranges and the rows fetched from each, per side.
-type RangeRows = (Vec<(i128, i128)>, [Vec<u64>; 2]);
+/// Integer key ranges and the rows fetched from each, per side; the key's
+/// MIN and MAX + 1 over both sides.
+type RangeRows = (Vec<(i128, i128)>, [Vec<u64>; 2], (i128, i128));
 
 /// What the checksums inside the databases leave to recon: the rows of the
 /// divergent ranges, as two in-memory sources, and what the comparison of
@@ -180,9 +181,23 @@ impl FetchedRows {
     /// tables: their row counts, the unfetched rows as unchanged, the key
     /// ranges, the notes and the statistics of the checksums.
     pub fn complete(self, mut comparison: Comparison) -> Result<Comparison> {
-        if let Some((ranges, rows)) = &self.ranges {
-            comparison.report.ranges =
-                key_ranges(ranges, rows.clone(), &comparison.rows, &self.plan)?;
+        match &self.ranges {
+            Some((ranges, rows, key_space)) => {
+                comparison.report.ranges = key_ranges(
+                    ranges,
+                    rows.clone(),
+                    *key_space,
+                    &comparison.rows,
+                    &self.plan,
+                )?;
+            }
+            // The row diff placed its ranges among the fetched rows only,
+            // not in the whole key space.
+            None => comparison
+                .report
+                .ranges
+                .iter_mut()
+                .for_each(|r| r.span = None),
         }
         let [left_total, right_total] = self.totals;
         let report = &mut comparison.report;
@@ -242,6 +257,7 @@ pub fn fetch(
         divergent,
         totals,
         ranges,
+        key_space,
     } = fetched;
     let mut stats = PushdownStats {
         method,
@@ -290,8 +306,10 @@ pub fn fetch(
             rows_per_range(ranges, &right_batches, &key.right_name),
         ]
     });
-    let ranges = match (ranges, range_rows) {
-        (Some(ranges), Some([left_rows, right_rows])) => Some((ranges, [left_rows?, right_rows?])),
+    let ranges = match (ranges, range_rows, key_space) {
+        (Some(ranges), Some([left_rows, right_rows]), Some(key_space)) => {
+            Some((ranges, [left_rows?, right_rows?], key_space))
+        }
         _ => None,
     };
     Ok(Ok(FetchedRows {
@@ -346,6 +364,7 @@ fn range_of(ranges: &[(i128, i128)], k: i128) -> Option<usize> {
 fn key_ranges(
     ranges: &[(i128, i128)],
     [left_rows, right_rows]: [Vec<u64>; 2],
+    (first, end): (i128, i128),
     rows: &crate::compare::rows::RowDiff,
     plan: &ComparePlan,
 ) -> Result<Vec<crate::report::DivergentRange>> {
@@ -369,6 +388,8 @@ fn key_ranges(
         }
     }
     let name = plan.keys[0].left_name.clone();
+    let width = (end - first).max(1) as f64;
+    let fraction = |v: i128| ((v - first) as f64 / width).clamp(0.0, 1.0);
     let bound = |v: i128| {
         let number = serde_json::Number::from_i128(v).map(serde_json::Value::Number);
         number.map(|n| serde_json::Map::from_iter([(name.clone(), n)]))
@@ -378,6 +399,7 @@ fn key_ranges(
         .enumerate()
         .filter(|&(i, _)| differences[i] > 0)
         .map(|(i, &(a, b))| crate::report::DivergentRange {
+            span: Some([fraction(a), fraction(b)]),
             from: bound(a),
             to: bound(b),
             left_rows: left_rows[i],
@@ -673,6 +695,8 @@ struct Fetched {
     totals: [u64; 2],
     /// The key ranges fetched, with an integer key.
     ranges: Option<Vec<(i128, i128)>>,
+    /// The integer key's MIN and MAX + 1 over both sides.
+    key_space: Option<(i128, i128)>,
 }
 
 impl SideWork<'_> {
@@ -990,6 +1014,7 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         divergent: divergent_count,
         totals,
         ranges: Some(ranges.clone()),
+        key_space: lo.zip(hi).map(|(lo, hi)| (lo, hi + 1)),
     })
 }
 
@@ -1243,6 +1268,7 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         divergent: fetch.len() as u64,
         totals,
         ranges: None,
+        key_space: None,
     })
 }
 
@@ -1440,6 +1466,7 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
         divergent: all.len() as u64,
         totals,
         ranges: None,
+        key_space: None,
     })
 }
 

@@ -31,7 +31,8 @@ pub fn summary_line(results: &[CheckResult]) -> String {
     )
 }
 
-fn counts(r: &CheckResult) -> String {
+/// The counts of one check, one line.
+pub(super) fn counts(r: &CheckResult) -> String {
     match &r.report {
         Some(report) => {
             let s = &report.summary;

@@ -5,6 +5,7 @@
 
 pub mod checks;
 mod diffs_file;
+mod html;
 mod json;
 mod markdown;
 mod mask;
@@ -24,6 +25,7 @@ use crate::plan::{ComparePlan, OneSidedColumn, TypeDifference};
 use values::{ValueRenderer, row_object};
 
 pub use diffs_file::{DiffsFile, write_diffs};
+pub use html::{HTML_SAMPLE, write_checks_html, write_html};
 pub use json::{write_json, write_ndjson};
 pub use markdown::write_markdown;
 pub use mask::{MASKED, Mask};
@@ -92,6 +94,13 @@ pub struct DivergentRange {
     pub right_rows: u64,
     /// Keys in the range found only-left, only-right, changed or duplicated.
     pub differences: u64,
+    /// Where the range lies in the key space, as fractions from 0 (the
+    /// first key) to 1 (the last): of the leaves, which hold about equal
+    /// numbers of rows, for files; of the key's MIN..MAX for an integer key
+    /// checksummed in databases. Absent where the key was hashed into buckets,
+    /// which have no key order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<[f64; 2]>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -424,11 +433,13 @@ fn divergent_ranges(input: &ReportInput<'_>, rows: &RowDiff) -> Result<Vec<Diver
     for leaf in leaves_of_findings {
         *per_leaf.entry(leaf).or_default() += 1;
     }
+    let leaf_count = b.leaf_count().max(1) as f64;
     Ok(runs
         .into_iter()
         .map(|(start, end)| {
             let sum = |leaves: &SideLeaves| leaves.leaves[start..=end].iter().map(|d| d.rows).sum();
             DivergentRange {
+                span: Some([start as f64 / leaf_count, (end + 1) as f64 / leaf_count]),
                 from: take_bound(b.lower(start).is_some()),
                 to: take_bound(b.upper(end).is_some()),
                 left_rows: sum(input.left_leaves),

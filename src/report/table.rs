@@ -41,10 +41,15 @@ pub fn thousands(n: u64) -> String {
 const CELL_CHARS: usize = 60;
 
 fn clip(text: &str) -> String {
-    if text.chars().count() <= CELL_CHARS {
+    clip_to(text, CELL_CHARS)
+}
+
+/// `text` cut to at most `chars` characters, the last an ellipsis when cut.
+pub(super) fn clip_to(text: &str, chars: usize) -> String {
+    if text.chars().count() <= chars {
         return text.to_string();
     }
-    let mut out: String = text.chars().take(CELL_CHARS - 1).collect();
+    let mut out: String = text.chars().take(chars.saturating_sub(1)).collect();
     out.push('…');
     out
 }

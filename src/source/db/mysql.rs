@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use datafusion_table_providers::sql::arrow_sql_gen::mysql::rows_to_arrow;
+use datafusion_table_providers_mysql::arrow_sql_gen::rows_to_arrow;
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use datafusion_table_providers::sql::arrow_sql_gen::postgres::rows_to_arrow;
+use datafusion_table_providers_postgres::arrow_sql_gen::rows_to_arrow;
 use futures::{StreamExt, pin_mut};
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::config::SslMode;
