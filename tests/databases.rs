@@ -657,13 +657,30 @@ fn a_composite_key_led_by_an_integer_is_checksummed_in_ranges() {
     assert_eq!(report["stats"]["pushdown"]["method"], "ranges");
     let ranges = report["ranges"].as_array().unwrap();
     assert_eq!(ranges.len(), 4, "{ranges:?}");
+    let mut last_end = 0.0;
     for (range, order) in ranges.iter().zip([7, 30001, 45000, 59999]) {
         let (from, to) = (&range["from"]["order_id"], &range["to"]["order_id"]);
         assert!(
             from.as_i64().unwrap() <= order && order < to.as_i64().unwrap(),
             "{range}"
         );
+        // Placed in the key space by key value, in key order.
+        let span: Vec<f64> = range["span"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_f64().unwrap())
+            .collect();
+        assert!(
+            last_end <= span[0] && span[0] < span[1] && span[1] <= 1.0,
+            "{range}"
+        );
+        last_end = span[1];
     }
+    assert!(
+        last_end > 0.99,
+        "the last range ends at the last key: {ranges:?}"
+    );
     // A NULL-able later key column keeps the hashed buckets (no ranges), same answer.
     pg.run(
         "ALTER TABLE order_lines DROP CONSTRAINT order_lines_pkey; \
@@ -678,6 +695,9 @@ fn a_composite_key_led_by_an_integer_is_checksummed_in_ranges() {
     assert_eq!(code, 1);
     assert_eq!(reported(&report), expected);
     assert_eq!(report["stats"]["pushdown"]["method"], "buckets");
+    // Hash buckets have no key order: no place in the key space is claimed.
+    let ranges = report["ranges"].as_array().unwrap();
+    assert!(ranges.iter().all(|r| r.get("span").is_none()), "{ranges:?}");
 }
 
 /// A table and its copy in one PostgreSQL database are compared by one join

@@ -516,7 +516,7 @@ fn aggregates(page: &mut String, r: &CheckResult) {
          <th>left</th><th>right</th><th>equal</th></tr></thead><tbody>",
     );
     for f in r.aggregates.iter().take(LIST_SAMPLE) {
-        let metric = serde_json::to_value(&f.metric)
+        let metric = serde_json::to_value(f.metric)
             .ok()
             .as_ref()
             .map_or_else(String::new, short);
