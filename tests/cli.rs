@@ -1542,3 +1542,36 @@ fn csv_directories_of_many_files_stay_within_the_descriptor_limit() {
     assert_eq!(reported(&report, "changed"), vec![1234]);
     assert_eq!(report["summary"]["unchanged"], 2999);
 }
+
+/// Output files get the mode `File::create` gives (0666 less the umask),
+/// not the private mode of the temporary file they are written in.
+#[cfg(unix)]
+#[test]
+fn output_files_take_the_umask_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/orders");
+    let recon = assert_cmd::cargo::cargo_bin("recon");
+    for (umask, mode) in [("022", 0o644), ("077", 0o600), ("002", 0o664)] {
+        let html = dir.path().join(format!("report-{umask}.html"));
+        let diffs = dir.path().join(format!("diffs-{umask}.csv"));
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask {umask} && exec \"$0\" diff \"$1\" \"$2\" --key id --format json \
+                 --html \"$3\" --output-diffs \"$4\" > /dev/null"
+            ))
+            .arg(&recon)
+            .arg(root.join("left.parquet"))
+            .arg(root.join("right.parquet"))
+            .arg(&html)
+            .arg(&diffs)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(1));
+        for file in [&html, &diffs] {
+            let got = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(got, mode, "{} under umask {umask}", file.display());
+        }
+    }
+}

@@ -41,11 +41,17 @@ impl OutputFile {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let staged = tempfile::Builder::new()
-                .prefix(&format!(".{name}."))
-                .suffix(".recon-partial")
-                .tempfile_in(dir)
-                .map_err(fail)?;
+            let prefix = format!(".{name}.");
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(&prefix).suffix(".recon-partial");
+            // The mode `File::create` would give (0666 less the umask), not
+            // the temporary file's private 0600: a report is made to be read.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(std::fs::Permissions::from_mode(0o666));
+            }
+            let staged = builder.tempfile_in(dir).map_err(fail)?;
             Target::Staged(staged)
         };
         Ok(OutputFile {
