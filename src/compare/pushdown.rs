@@ -156,9 +156,11 @@ fn plan<'a>(
     Ok(prepare(&plan, left, right, spec).map(|(layout, sides)| (plan, layout, sides)))
 }
 
-/// Integer key ranges and the rows fetched from each, per side; the key's
-/// MIN and MAX + 1 over both sides.
-type RangeRows = (Vec<(i128, i128)>, [Vec<u64>; 2], (i128, i128));
+/// An integer key's MIN and MAX + 1 over both sides.
+type KeySpace = (i128, i128);
+
+/// Integer key ranges and the rows fetched from each, per side, in the key space.
+type RangeRows = (Vec<(i128, i128)>, [Vec<u64>; 2], KeySpace);
 
 /// What the checksums inside the databases leave to recon: the rows of the
 /// divergent ranges, as two in-memory sources, and what the comparison of
@@ -257,7 +259,6 @@ pub fn fetch(
         divergent,
         totals,
         ranges,
-        key_space,
     } = fetched;
     let mut stats = PushdownStats {
         method,
@@ -299,15 +300,15 @@ pub fn fetch(
             .map(|m| m.positional().without_declared_nullability())
     };
     // Rows fetched per key range, counted before the batches move.
-    let range_rows = ranges.as_ref().map(|ranges| {
+    let range_rows = ranges.as_ref().map(|(ranges, _)| {
         let key = &plan.keys[0];
         [
             rows_per_range(ranges, &left_batches, &key.left_name),
             rows_per_range(ranges, &right_batches, &key.right_name),
         ]
     });
-    let ranges = match (ranges, range_rows, key_space) {
-        (Some(ranges), Some([left_rows, right_rows]), Some(key_space)) => {
+    let ranges = match (ranges, range_rows) {
+        (Some((ranges, key_space)), Some([left_rows, right_rows])) => {
             Some((ranges, [left_rows?, right_rows?], key_space))
         }
         _ => None,
@@ -364,7 +365,7 @@ fn range_of(ranges: &[(i128, i128)], k: i128) -> Option<usize> {
 fn key_ranges(
     ranges: &[(i128, i128)],
     [left_rows, right_rows]: [Vec<u64>; 2],
-    (first, end): (i128, i128),
+    (first, end): KeySpace,
     rows: &crate::compare::rows::RowDiff,
     plan: &ComparePlan,
 ) -> Result<Vec<crate::report::DivergentRange>> {
@@ -693,10 +694,9 @@ struct Fetched {
     divergent: u64,
     /// Rows per side, from the digests.
     totals: [u64; 2],
-    /// The key ranges fetched, with an integer key.
-    ranges: Option<Vec<(i128, i128)>>,
-    /// The integer key's MIN and MAX + 1 over both sides.
-    key_space: Option<(i128, i128)>,
+    /// The key ranges fetched, with an integer key, and the key's MIN and
+    /// MAX + 1 over both sides.
+    ranges: Option<(Vec<(i128, i128)>, KeySpace)>,
 }
 
 impl SideWork<'_> {
@@ -1013,8 +1013,11 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         leaves,
         divergent: divergent_count,
         totals,
-        ranges: Some(ranges.clone()),
-        key_space: lo.zip(hi).map(|(lo, hi)| (lo, hi + 1)),
+        // Without a key value no range holds a difference to place.
+        ranges: Some((
+            ranges.clone(),
+            lo.zip(hi).map_or((0, 1), |(lo, hi)| (lo, hi + 1)),
+        )),
     })
 }
 
@@ -1268,7 +1271,6 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         divergent: fetch.len() as u64,
         totals,
         ranges: None,
-        key_space: None,
     })
 }
 
@@ -1466,7 +1468,6 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
         divergent: all.len() as u64,
         totals,
         ranges: None,
-        key_space: None,
     })
 }
 
