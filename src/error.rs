@@ -50,6 +50,11 @@ pub enum Error {
     #[error("cannot write {path}: {message}")]
     Output { path: String, message: String },
 
+    /// A snapshot or a state directory cannot be used (damaged, another
+    /// version, or taken under another plan).
+    #[error("{path}: {message}")]
+    Snapshot { path: String, message: String },
+
     /// A source gave different rows when read a second time.
     #[error("{0}")]
     Unstable(String),

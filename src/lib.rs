@@ -30,6 +30,7 @@ pub mod plan;
 pub mod repair;
 pub mod report;
 pub mod rules;
+pub mod snapshot;
 pub mod source;
 
 pub use compare::{Comparison, Spec, diff, explain};

@@ -17,16 +17,50 @@ struct Secret {
     sql: String,
 }
 
+static SECRET: OnceLock<Secret> = OnceLock::new();
+
 fn secret() -> &'static Secret {
-    static SECRET: OnceLock<Secret> = OnceLock::new();
     SECRET.get_or_init(|| {
         let mut bytes = [0u8; SECRET_LEN];
         if getrandom::fill(&mut bytes).is_err() {
             fallback_fill(&mut bytes);
         }
+        Secret::new(bytes)
+    })
+}
+
+impl Secret {
+    fn new(bytes: [u8; SECRET_LEN]) -> Self {
         let sql = bytes[..16].iter().map(|b| format!("{b:02x}")).collect();
         Secret { bytes, sql }
-    })
+    }
+}
+
+/// The run's key as hex, to be stored with digests that a later run (a
+/// snapshot, `--state`) must reproduce. Whoever holds it can compute
+/// digests, so it is written only where the digests themselves go.
+pub fn exported() -> String {
+    secret().bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Makes `hex` (from [`exported`]) the run's key, so that digests stored by
+/// an earlier run compare with this run's. Fails when it is not a key, or
+/// when this process already hashed with another key (it cannot change once
+/// used).
+pub fn adopt(hex: &str) -> Result<(), String> {
+    let decoded: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    let bytes: [u8; SECRET_LEN] = decoded
+        .and_then(|d| d.try_into().ok())
+        .ok_or_else(|| "the stored digest key is damaged".to_string())?;
+    let active = SECRET.get_or_init(|| Secret::new(bytes));
+    if active.bytes == bytes {
+        Ok(())
+    } else {
+        Err("its digest key differs from the one this run already hashed with".into())
+    }
 }
 
 /// Where the operating system's generator cannot be reached: the standard
@@ -62,6 +96,11 @@ impl Key {
     #[inline]
     pub fn hash128(self, bytes: &[u8]) -> u128 {
         xxhash_rust::xxh3::xxh3_128_with_secret(bytes, self.0)
+    }
+
+    /// A keyed hasher for a stream of bytes (a file's content).
+    pub fn streaming(self) -> xxhash_rust::xxh3::Xxh3 {
+        xxhash_rust::xxh3::Xxh3::with_secret(*self.0)
     }
 }
 
@@ -107,5 +146,16 @@ mod tests {
         let mut other = [0u8; SECRET_LEN];
         fallback_fill(&mut other);
         assert_ne!(other, secret().bytes);
+    }
+
+    #[test]
+    fn a_key_in_use_can_be_adopted_again_but_not_replaced() {
+        let hex = exported();
+        assert_eq!(hex.len(), 2 * SECRET_LEN);
+        assert_eq!(adopt(&hex), Ok(()));
+        let other: String = hex.chars().rev().collect();
+        assert!(adopt(&other).is_err());
+        assert!(adopt("zz").is_err());
+        assert!(adopt(&hex[..10]).is_err());
     }
 }

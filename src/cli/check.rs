@@ -47,6 +47,10 @@ pub struct Args {
     /// Worker threads [default: all cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Keep each check's Merkle leaves in DIR/CHECK between runs: the next
+    /// run re-hashes only the files that changed.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -62,7 +66,9 @@ pub fn run(args: Args) -> Result<u8> {
     let results: Vec<rules::check::CheckResult> = files
         .iter()
         .map(|path| match rules::load(path) {
-            Ok(loaded) => rules::check::run(&loaded, threads, runtime.handle()),
+            Ok(loaded) => {
+                rules::check::run(&loaded, threads, runtime.handle(), args.state.as_deref())
+            }
             Err(e) => rules::check::CheckResult {
                 name: path.file_stem().map_or_else(
                     || path.display().to_string(),

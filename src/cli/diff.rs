@@ -8,6 +8,7 @@ use std::io::{IsTerminal, Write};
 use clap::ValueEnum;
 use recon::report::{self, Verdict};
 use recon::rules::{ColumnRule, TypeClass};
+use recon::snapshot::Snapshot;
 use recon::source::{self, OpenOptions};
 use recon::{Error, Result, Selection, Side, Spec};
 
@@ -121,6 +122,23 @@ pub struct Args {
     /// output: report, differences file, repair backup. Adds to a rule file's mask.
     #[arg(long, value_delimiter = ',', value_name = "COLS")]
     pub mask: Vec<String>,
+    /// Keep each side's Merkle leaves in DIR between runs: the next run
+    /// re-hashes only the files that changed (size, times, inode; and the
+    /// content of a file changed within seconds of a run) and re-reads only
+    /// the rows of divergent ranges. For sources read from files.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<std::path::PathBuf>,
+    /// When a side is a snapshot: write the divergent ranges to this file,
+    /// for `recon extract` on the snapshot's source.
+    #[arg(long, value_name = "FILE")]
+    pub ranges_out: Option<String>,
+    /// Compare only the rows whose key lies in the ranges of this file
+    /// (written by --ranges-out), on both sides.
+    #[arg(long, value_name = "FILE")]
+    pub ranges: Option<String>,
+    /// With --state: hash every file again and rewrite the state.
+    #[arg(long, requires = "state")]
+    pub full: bool,
     /// Print the SQL each database would be sent (sessions, isolation,
     /// checksum and fetch queries) and stop, without running any of it.
     #[arg(long)]
@@ -228,23 +246,35 @@ pub struct Prepared {
     html_file: Option<report::OutputFile>,
 }
 
+/// How `args` open file sources.
+fn open_options(args: &Args, threads: usize) -> Result<OpenOptions> {
+    Ok(OpenOptions {
+        threads,
+        delimiter: super::parse_delimiter(&args.delimiter)?,
+        has_header: !args.no_header,
+        in_memory_bytes: args.memory_limit.map_or(source::IN_MEMORY_BYTES, |m| {
+            (m / 4).min(source::IN_MEMORY_BYTES)
+        }),
+        ..OpenOptions::default()
+    })
+}
+
 /// Opens both sources and applies flags and rule file.
 pub fn prepare(args: &Args) -> Result<Prepared> {
     let threads = super::thread_count(args.threads)?;
     if args.leaf_rows == 0 {
         return Err(Error::Usage("--leaf-rows must be at least 1".into()));
     }
-    let delimiter = super::parse_delimiter(&args.delimiter)?;
+    for side in [&args.left, &args.right] {
+        if Snapshot::sniff(side).is_some() {
+            return Err(Error::Usage(format!(
+                "{side} is a snapshot: it holds digests, not rows, so only `recon diff` \
+                 compares with it (no repair, no --explain, no --output-diffs)"
+            )));
+        }
+    }
     let runtime = super::runtime(threads)?;
-    let options = OpenOptions {
-        threads,
-        delimiter,
-        has_header: !args.no_header,
-        in_memory_bytes: args.memory_limit.map_or(source::IN_MEMORY_BYTES, |m| {
-            (m / 4).min(source::IN_MEMORY_BYTES)
-        }),
-        ..OpenOptions::default()
-    };
+    let options = open_options(args, threads)?;
     // Open the output first: a bad path should fail before the work, not after.
     let diffs_file = args
         .output_diffs
@@ -270,8 +300,42 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         &options,
         runtime.handle(),
     )?;
+    let (spec, file) = build_spec(args, threads)?;
+    let (left, right) = match &args.ranges {
+        None => (left, right),
+        Some(ranges) => {
+            let right_key: Vec<String> = spec
+                .selection
+                .key
+                .iter()
+                .map(|k| spec.selection.right_name(k).to_string())
+                .collect();
+            let restrict = |s: &dyn source::Source, key: &[String], side| {
+                recon::source::in_pool(threads, || {
+                    recon::compare::rows_in_ranges(s, key, side, ranges)
+                })
+            };
+            let l: std::sync::Arc<dyn source::Source> =
+                std::sync::Arc::new(restrict(left.as_ref(), &spec.selection.key, Side::Left)?);
+            let r: std::sync::Arc<dyn source::Source> =
+                std::sync::Arc::new(restrict(right.as_ref(), &right_key, Side::Right)?);
+            (l, r)
+        }
+    };
+    Ok(Prepared {
+        sources: [left, right],
+        runtime,
+        spec,
+        repair: file.map(|f| f.rules.repair).unwrap_or_default(),
+        diffs_file,
+        html_file,
+    })
+}
+
+/// The comparison's settings: the rule file's, then the flags over them,
+/// checked as one.
+fn build_spec(args: &Args, threads: usize) -> Result<(Spec, Option<recon::rules::LoadedRules>)> {
     let file = args.rules.as_deref().map(recon::rules::load).transpose()?;
-    // The rule file's settings, then the flags over them, checked as one.
     let mut spec = file.as_ref().map_or_else(
         || Spec {
             threads,
@@ -305,16 +369,11 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         spec.memory_limit = bytes;
     }
     spec.progress = !args.quiet && std::io::stderr().is_terminal();
+    spec.state = args.state.clone();
+    spec.full_rehash = args.full;
     spec.mask
         .extend(args.mask.iter().map(|c| c.trim().to_string()));
-    Ok(Prepared {
-        sources: [left, right],
-        runtime,
-        spec,
-        repair: file.map(|f| f.rules.repair).unwrap_or_default(),
-        diffs_file,
-        html_file,
-    })
+    Ok((spec, file))
 }
 
 /// Opens both sources, applies flags and rule file, and compares.
@@ -358,12 +417,97 @@ pub fn run(args: Args) -> Result<u8> {
         })?;
         return Ok(EXIT_EQUAL);
     }
+    let snapshots = [&args.left, &args.right].map(|a| Snapshot::sniff(a).is_some());
+    if snapshots.contains(&true) {
+        return run_with_snapshot(&args, snapshots);
+    }
     let Compared {
         outcome,
         sources,
         runtime,
         ..
     } = compare(&args)?;
+    print_report(&args, &outcome.report)?;
+    // The output is kept until here so that runtime teardown never races the report.
+    drop((sources, runtime));
+    Ok(match outcome.report.verdict {
+        Verdict::Equal => EXIT_EQUAL,
+        Verdict::Different => EXIT_DIFFERENT,
+    })
+}
+
+/// `recon diff` where a side (or both) is a snapshot.
+fn run_with_snapshot(args: &Args, snapshots: [bool; 2]) -> Result<u8> {
+    let threads = super::thread_count(args.threads)?;
+    if args.explain || args.output_diffs.is_some() || args.state.is_some() || args.ranges.is_some()
+    {
+        return Err(Error::Usage(
+            "a snapshot holds digests, not rows: --explain, --output-diffs, --state and \
+             --ranges do not apply to a comparison with one"
+                .into(),
+        ));
+    }
+    let html_file = args
+        .html
+        .as_deref()
+        .map(report::OutputFile::create)
+        .transpose()?;
+    let runtime = super::runtime(threads)?;
+    let options = open_options(args, threads)?;
+    let (spec, _) = build_spec(args, threads)?;
+    let read = |path: &str, is: bool| is.then(|| Snapshot::read(path)).transpose();
+    let left_snap = read(&args.left, snapshots[0])?;
+    let right_snap = read(&args.right, snapshots[1])?;
+    let open = |text: &str, query: Option<&str>, side: Side, is: bool| {
+        (!is)
+            .then(|| source::open(text, query, side, &options, runtime.handle()))
+            .transpose()
+    };
+    let left_live = open(
+        &args.left,
+        args.left_query.as_deref(),
+        Side::Left,
+        snapshots[0],
+    )?;
+    let right_live = open(
+        &args.right,
+        args.right_query.as_deref(),
+        Side::Right,
+        snapshots[1],
+    )?;
+    let outcome = recon::compare::diff_with_snapshot(
+        side_input(left_snap.as_ref(), &args.left, left_live.as_deref())?,
+        side_input(right_snap.as_ref(), &args.right, right_live.as_deref())?,
+        &spec,
+        args.ranges_out.as_deref(),
+    )?;
+    if let Some(mut file) = html_file {
+        let path = file.path().to_string();
+        report::write_html(&outcome.report, &mut file, &path)?;
+        file.commit()?;
+    }
+    print_report(args, &outcome.report)?;
+    drop((left_live, right_live, runtime));
+    Ok(match outcome.report.verdict {
+        Verdict::Equal => EXIT_EQUAL,
+        Verdict::Different => EXIT_DIFFERENT,
+    })
+}
+
+fn side_input<'a>(
+    snapshot: Option<&'a Snapshot>,
+    path: &'a str,
+    live: Option<&'a dyn source::Source>,
+) -> Result<recon::compare::SideInput<'a>> {
+    match (snapshot, live) {
+        (Some(snapshot), _) => Ok(recon::compare::SideInput::Snapshot { snapshot, path }),
+        (None, Some(live)) => Ok(recon::compare::SideInput::Live(live)),
+        (None, None) => Err(Error::Internal("a side with no input".into())),
+    }
+}
+
+/// Prints the report in the format asked for (table on a terminal, JSON otherwise).
+fn print_report(args: &Args, report: &recon::Report) -> Result<()> {
     let stdout = std::io::stdout();
     let format = args.format.unwrap_or(if stdout.is_terminal() {
         Format::Table
@@ -376,20 +520,14 @@ pub fn run(args: Args) -> Result<u8> {
         .min(report::TABLE_SAMPLE);
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
-        Format::Table => report::write_table(&outcome.report, &mut out, sample)?,
-        Format::Json => report::write_json(&outcome.report, &mut out)?,
-        Format::Ndjson => report::write_ndjson(&outcome.report, &mut out)?,
-        Format::Markdown => report::write_markdown(&outcome.report, &mut out, sample)?,
-        Format::Html => report::write_html(&outcome.report, &mut out, "standard output")?,
+        Format::Table => report::write_table(report, &mut out, sample)?,
+        Format::Json => report::write_json(report, &mut out)?,
+        Format::Ndjson => report::write_ndjson(report, &mut out)?,
+        Format::Markdown => report::write_markdown(report, &mut out, sample)?,
+        Format::Html => report::write_html(report, &mut out, "standard output")?,
     }
     out.flush().map_err(|e| Error::Output {
         path: "standard output".into(),
         message: e.to_string(),
-    })?;
-    // The output is kept until here so that runtime teardown never races the report.
-    drop((sources, runtime));
-    Ok(match outcome.report.verdict {
-        Verdict::Equal => EXIT_EQUAL,
-        Verdict::Different => EXIT_DIFFERENT,
     })
 }

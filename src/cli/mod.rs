@@ -7,6 +7,7 @@ pub mod generate;
 pub mod repair;
 pub mod scan;
 pub mod shell;
+pub mod snapshot;
 pub mod validate;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +54,19 @@ pub enum Command {
         recon gen --out /tmp/pair --rows 1000000 --updates 100 --inserts 10 --deletes 10\n  \
         recon gen --out /tmp/pair --rows 100000 --format csv --shuffle")]
     Gen(generate::Args),
+    /// Write a source's Merkle leaves (digests, no row values) to a snapshot
+    /// file that `recon diff` takes as a side.
+    #[command(after_help = "Examples:\n  \
+        recon snapshot archive/ --key id -o archive.snapshot.parquet\n  \
+        recon diff archive.snapshot.parquet 'postgres://app@db/shop?table=orders' --key id\n  \
+        recon snapshot replica.parquet --key id --like archive.snapshot.parquet -o replica.snapshot.parquet")]
+    Snapshot(snapshot::Args),
+    /// Write the rows of a source that lie in the ranges a comparison with a
+    /// snapshot found divergent (`recon diff ... --ranges-out`).
+    #[command(after_help = "Examples:\n  \
+        recon extract archive/ --ranges ranges.parquet -o rows.parquet\n  \
+        recon diff rows.parquet replica.parquet --key id --ranges ranges.parquet")]
+    Extract(snapshot::ExtractArgs),
     /// Read every column of sources and count their rows (checks that recon can
     /// read them, and measures what reading alone costs).
     #[command(
@@ -98,6 +112,8 @@ pub fn run(cli: Cli) -> recon::Result<u8> {
         Command::Validate(args) => validate::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
+        Command::Extract(args) => snapshot::extract(args),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
     }

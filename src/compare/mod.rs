@@ -22,18 +22,24 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::error::{Error, Result, Side};
 use crate::merkle::{self, Boundaries, SideLeaves, TreeComparison};
 use crate::plan::{ComparePlan, SideTraits};
-use crate::report::{Mask, Report, ReportInput, Stats, Strategy};
+use crate::report::{Mask, Report, ReportInput, StateStats, Stats, Strategy};
+use crate::snapshot::state::StateDir;
 use crate::source::Source;
 use crate::source::db::comment_text;
 
+mod incremental;
 mod merged;
 pub mod pushdown;
 mod reread;
 pub mod rows;
+mod snapshot;
 mod spec;
 mod unsorted;
 
 pub use rows::{DuplicateKey, KeyDiff, RowDiff, Status};
+pub use snapshot::{
+    RangeSet, SideInput, diff_with_snapshot, extract, ranges_key, rows_in_ranges, take_snapshot,
+};
 pub use spec::{Comparison, Spec};
 
 /// What a strategy found: each side's leaf digests, the leaves whose
@@ -175,13 +181,7 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
 
     // Leaves for the larger side; sized before sampling when both sides know
     // their row counts (positional sources), from the sample otherwise.
-    let leaves_for = |rows: usize| {
-        // Small tables still get a few leaves, so the report can name narrow ranges.
-        let floor = rows.div_ceil(4).min(64);
-        rows.div_ceil(spec.leaf_rows.max(1))
-            .max(floor)
-            .clamp(1, spec.max_leaves.max(1))
-    };
+    let leaves_for = |rows: usize| leaves_for(spec, rows);
     let known_rows = |s: &dyn Source| s.positional().map(|p| p.part_rows().iter().sum::<u64>());
     // Positional sources go the merged pass (in key order: a systematic
     // sample of a leaf's worth of rows already makes equal-depth leaves) or
@@ -191,11 +191,56 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         (Some(l), Some(r)) => leaves_for(l.max(r) as usize) * SAMPLES_PER_LEAF / 2,
         _ => usize::MAX,
     };
-    let (left_sample, right_sample) = rayon::join(
-        || merkle::sample_keys(left, &keys, Side::Left, per_side_target),
-        || merkle::sample_keys(right, &keys, Side::Right, per_side_target),
-    );
-    let (left_sample, right_sample) = (left_sample?, right_sample?);
+    let sample = || -> Result<(merkle::KeySample, merkle::KeySample)> {
+        let (l, r) = rayon::join(
+            || merkle::sample_keys(left, &keys, Side::Left, per_side_target),
+            || merkle::sample_keys(right, &keys, Side::Right, per_side_target),
+        );
+        Ok((l?, r?))
+    };
+    let progress = progress_bar(spec.progress);
+    let mut notes = Vec::new();
+    if let Some(dir) = &spec.state {
+        let state = StateDir::new(dir);
+        let fresh = || -> Result<Boundaries> {
+            let (l, r) = sample()?;
+            let leaves = leaves_for(l.rows.max(r.rows) as usize);
+            Ok(Boundaries::from_samples(&[&l, &r], leaves))
+        };
+        let fresh_leaves = match (known_rows(left), known_rows(right)) {
+            (Some(l), Some(r)) => leaves_for(l.max(r) as usize),
+            _ => 1,
+        };
+        let plan_fresh = incremental::FreshPlan {
+            leaves: fresh_leaves,
+            boundaries: &fresh,
+        };
+        match incremental::compare([left, right], &plan, spec, &state, plan_fresh, &progress)? {
+            Some(done) => {
+                let mut comparison = finish(
+                    [left, right],
+                    spec,
+                    plan.clone(),
+                    &done.boundaries,
+                    done.outcome,
+                    [started, started],
+                    &progress,
+                    Some(done.stats),
+                )?;
+                comparison.report.schema.notes.extend(done.notes);
+                for (side, kept) in [Side::Left, Side::Right].into_iter().zip(&done.states) {
+                    state.save(side, kept)?;
+                }
+                return Ok(comparison);
+            }
+            None => notes.push(
+                "--state: not kept, a side is not read from files by position (a query, \
+                 a database, or files read through DataFusion)"
+                    .to_string(),
+            ),
+        }
+    }
+    let (left_sample, right_sample) = sample()?;
     let leaves = leaves_for(left_sample.rows.max(right_sample.rows) as usize);
     // Unsorted positional sources are matched by row fingerprints; leaves
     // then serve only to name ranges in the report, so fewer of them keep
@@ -217,7 +262,6 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
 
     // Sources stored in key order are compared in one merged pass; the
     // general path (hash, compare trees, re-read) assumes nothing.
-    let progress = progress_bar(spec.progress);
     let merged = if spec.merge_ordered {
         merged::merge(
             [left, right],
@@ -271,9 +315,36 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
             }
         }
     };
+    let mut comparison = finish(
+        [left, right],
+        spec,
+        plan,
+        &boundaries,
+        outcome,
+        [started, sampled],
+        &progress,
+        None,
+    )?;
+    comparison.report.schema.notes.extend(notes);
+    Ok(comparison)
+}
+
+/// The end every strategy shares: check that the divergent leaves are
+/// explained, gather the statistics and build the report.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    [left, right]: [&dyn Source; 2],
+    spec: &Spec,
+    plan: ComparePlan,
+    boundaries: &Boundaries,
+    outcome: Outcome,
+    [started, sampled]: [Instant; 2],
+    progress: &ProgressBar,
+    state: Option<StateStats>,
+) -> Result<Comparison> {
     progress.finish_and_clear();
     // Whichever strategy ran, its divergent leaves must be explained.
-    check_repeatable(&outcome.trees.divergent_leaves, &outcome.rows, &boundaries)?;
+    check_repeatable(&outcome.trees.divergent_leaves, &outcome.rows, boundaries)?;
     let finished = Instant::now();
     let Outcome {
         left: left_leaves,
@@ -293,8 +364,8 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         leaves: boundaries.leaf_count(),
         divergent_leaves: comparison.divergent_leaves.len(),
         tree_nodes_compared: comparison.nodes_compared,
-        left_rows_hashed: left_leaves.rows,
-        right_rows_hashed: right_leaves.rows,
+        left_rows_hashed: left_leaves.rows - state.as_ref().map_or(0, |s| s.left_rows_reused),
+        right_rows_hashed: right_leaves.rows - state.as_ref().map_or(0, |s| s.right_rows_reused),
         left_rows_rescanned: rows.left.rescanned,
         right_rows_rescanned: rows.right.rescanned,
         left_rows_reread: rows.left.reread,
@@ -304,12 +375,13 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         seconds_rows: (finished - hashed).as_secs_f64(),
         seconds_total: (finished - started).as_secs_f64(),
         pushdown: None,
+        state,
     };
     let report = Report::build(ReportInput {
         left_name: left.describe(),
         right_name: right.describe(),
         plan: &plan,
-        boundaries: &boundaries,
+        boundaries,
         left_leaves: &left_leaves,
         right_leaves: &right_leaves,
         comparison: &comparison,
@@ -323,6 +395,15 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         rows,
         mask: Mask::default(),
     })
+}
+
+/// Leaves for a side of `rows` rows.
+fn leaves_for(spec: &Spec, rows: usize) -> usize {
+    // Small tables still get a few leaves, so the report can name narrow ranges.
+    let floor = rows.div_ceil(4).min(64);
+    rows.div_ceil(spec.leaf_rows.max(1))
+        .max(floor)
+        .clamp(1, spec.max_leaves.max(1))
 }
 
 /// A bar over the hashing pass; hidden unless asked for (the CLI asks only

@@ -51,7 +51,7 @@ pub(super) fn compare(
 
 /// The general row phase: reads back the rows of divergent leaves (and of
 /// possibly duplicated keys) on both sides and compares them.
-fn reread_divergent(
+pub(super) fn reread_divergent(
     [left, right]: [&dyn Source; 2],
     plan: &ComparePlan,
     boundaries: &Boundaries,

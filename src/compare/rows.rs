@@ -103,6 +103,18 @@ pub struct Reread<'a> {
     pub group_rows: u64,
 }
 
+/// The rows of one side in the selected leaves, read back as the row phase
+/// reads them (for a comparison with a snapshot, which has no rows).
+pub fn rows_in(
+    source: &dyn Source,
+    plan: &ComparePlan,
+    side: Side,
+    reread: &Reread<'_>,
+) -> Result<KeptRows> {
+    let hint = range_hint(plan, reread)?;
+    keep_rows(source, plan, side, reread, hint.as_ref())
+}
+
 /// Re-reads the selected rows of both sides and diffs them.
 pub fn diff_rows(
     left: &dyn Source,

@@ -47,6 +47,11 @@ pub struct Spec {
     /// Pause checksum queries while a server runs more than this many
     /// queries of others (`--max-load`).
     pub max_load: Option<u64>,
+    /// Keep each side's leaves here between runs and re-hash only the
+    /// files that changed (`--state`).
+    pub state: Option<std::path::PathBuf>,
+    /// With `state`: hash every file again (`--full`).
+    pub full_rehash: bool,
 }
 
 impl Default for Spec {
@@ -67,6 +72,8 @@ impl Default for Spec {
             db_threads: 4,
             mask: Vec::new(),
             max_load: None,
+            state: None,
+            full_rehash: false,
         }
     }
 }

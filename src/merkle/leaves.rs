@@ -185,6 +185,8 @@ struct Totals {
     key_hashes: Vec<u64>,
     /// Positional sources: per part read, its chunk map and key order.
     parts: Vec<PartSummary>,
+    /// Records of the parts read, when asked for.
+    records: Vec<(usize, PartRecord)>,
 }
 
 impl Totals {
@@ -193,6 +195,7 @@ impl Totals {
             side: SideLeaves::with_leaves(leaf_count),
             key_hashes: Vec::new(),
             parts: Vec::new(),
+            records: Vec::new(),
         }
     }
 
@@ -204,6 +207,7 @@ impl Totals {
         }
         self.key_hashes.extend(hashes);
         self.parts.extend(other.parts);
+        self.records.extend(other.records);
         self
     }
 }
@@ -224,6 +228,34 @@ struct Tracking {
     keep_key_hashes: bool,
 }
 
+/// What the hashing pass learned about one part of a positional source,
+/// kept between runs (`--state`) so that an unchanged part need not be read
+/// again: its rows' contribution to each leaf, its chunk map and key order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartRecord {
+    pub rows: u64,
+    pub null_key_rows: u64,
+    /// (leaf, digest of the part's rows in it), by leaf, leaves it has rows in only.
+    pub leaves: Vec<(u32, Digest)>,
+    /// Per chunk of [`CHUNK_ROWS`] rows: the smallest and largest leaf.
+    pub chunks: Vec<(u32, u32)>,
+    /// Whether the part's keys strictly increase, and its smallest and
+    /// largest keys (encoded).
+    pub increasing: bool,
+    pub low: Option<Box<[u8]>>,
+    pub high: Option<Box<[u8]>>,
+}
+
+impl PartRecord {
+    fn order(&self) -> KeyOrder {
+        KeyOrder {
+            increasing: self.increasing,
+            low: self.low.clone(),
+            high: self.high.clone(),
+        }
+    }
+}
+
 /// Hashes every row of one side into its leaf.
 pub fn hash_side(
     source: &dyn Source,
@@ -232,6 +264,21 @@ pub fn hash_side(
     boundaries: &Boundaries,
     progress: &ProgressBar,
 ) -> Result<SideLeaves> {
+    Ok(hash_side_keeping(source, plan, side, boundaries, &[], false, progress)?.0)
+}
+
+/// [`hash_side`] for a positional source that takes the parts `reuse`
+/// holds a record of (indexed by part) from there instead of reading them,
+/// and, with `record`, returns a record of every part it read.
+pub fn hash_side_keeping(
+    source: &dyn Source,
+    plan: &ComparePlan,
+    side: Side,
+    boundaries: &Boundaries,
+    reuse: &[Option<PartRecord>],
+    record: bool,
+    progress: &ProgressBar,
+) -> Result<(SideLeaves, Vec<(usize, PartRecord)>)> {
     let hasher = RowHasher::new(plan, side)?;
     let names = plan.column_names(side);
     let leaf_count = boundaries.leaf_count();
@@ -242,6 +289,15 @@ pub fn hash_side(
             .try_fold(
                 || Totals::new(leaf_count),
                 |mut totals, part| {
+                    if let Some(kept) = reuse.get(part).and_then(Option::as_ref) {
+                        for &(leaf, digest) in &kept.leaves {
+                            totals.side.leaves[leaf as usize].merge(&digest);
+                        }
+                        totals.side.rows += kept.rows;
+                        totals.parts.push((part, kept.chunks.clone(), kept.order()));
+                        progress.inc(kept.rows);
+                        return Ok(totals);
+                    }
                     let rows = positional.part_rows()[part];
                     let mut tracking = Tracking {
                         chunks: Some(vec![(u32::MAX, 0); rows.div_ceil(CHUNK_ROWS) as usize]),
@@ -252,19 +308,55 @@ pub fn hash_side(
                         keep_key_hashes: false,
                     };
                     let stream = positional.read_part(part, &names, None)?;
-                    hash_stream(
-                        stream,
-                        &hasher,
-                        boundaries,
-                        &mut totals,
-                        &mut tracking,
-                        progress,
-                    )?;
-                    totals.parts.push((
-                        part,
-                        tracking.chunks.unwrap_or_default(),
-                        tracking.order.unwrap_or_default(),
-                    ));
+                    if record {
+                        // The part alone, to know its own contribution.
+                        let mut own = Totals::new(leaf_count);
+                        hash_stream(
+                            stream,
+                            &hasher,
+                            boundaries,
+                            &mut own,
+                            &mut tracking,
+                            progress,
+                        )?;
+                        let order = tracking.order.unwrap_or_default();
+                        let chunks = tracking.chunks.unwrap_or_default();
+                        totals.records.push((
+                            part,
+                            PartRecord {
+                                rows: own.side.rows,
+                                null_key_rows: own.side.null_key_rows,
+                                leaves: own
+                                    .side
+                                    .leaves
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|(_, d)| d.rows > 0)
+                                    .map(|(leaf, d)| (leaf as u32, *d))
+                                    .collect(),
+                                chunks: chunks.clone(),
+                                increasing: order.increasing,
+                                low: order.low.clone(),
+                                high: order.high.clone(),
+                            },
+                        ));
+                        totals.side.absorb(own.side);
+                        totals.parts.push((part, chunks, order));
+                    } else {
+                        hash_stream(
+                            stream,
+                            &hasher,
+                            boundaries,
+                            &mut totals,
+                            &mut tracking,
+                            progress,
+                        )?;
+                        totals.parts.push((
+                            part,
+                            tracking.chunks.unwrap_or_default(),
+                            tracking.order.unwrap_or_default(),
+                        ));
+                    }
                     Ok::<_, crate::error::Error>(totals)
                 },
             )
@@ -309,7 +401,9 @@ pub fn hash_side(
         });
     }
     out.duplicate_key_hashes = repeated(key_hashes);
-    Ok(out)
+    let mut records = totals.records;
+    records.sort_unstable_by_key(|r| r.0);
+    Ok((out, records))
 }
 
 /// Hashes one stream's rows into `totals`, noting what `tracking` asks for.

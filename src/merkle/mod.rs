@@ -8,7 +8,9 @@ mod leaves;
 
 pub use boundaries::{Boundaries, KeySample, sample_keys};
 pub(crate) use leaves::{EncodedBatch, RowHasher};
-pub use leaves::{NULL_KEY_SAMPLES, PositionMap, SideLeaves, hash_side};
+pub use leaves::{
+    NULL_KEY_SAMPLES, PartRecord, PositionMap, SideLeaves, hash_side, hash_side_keeping,
+};
 
 use rayon::prelude::*;
 

@@ -170,6 +170,26 @@ pub struct Stats {
     /// inside them; the figures above then cover the fetched rows only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pushdown: Option<PushdownStats>,
+    /// Set when the run kept state (`--state`): what it reused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateStats>,
+}
+
+/// What a run with `--state` took from the last run's state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StateStats {
+    /// The last run's state was used (same plan, boundaries kept).
+    pub reused: bool,
+    /// The leaf boundaries were planned afresh because the leaves had drifted.
+    pub replanned: bool,
+    /// Files whose rows were taken from the state, and files read and hashed.
+    pub left_files_reused: u64,
+    pub left_files_hashed: u64,
+    pub right_files_reused: u64,
+    pub right_files_hashed: u64,
+    /// Rows taken from the state (the `*_rows_hashed` figures count them too).
+    pub left_rows_reused: u64,
+    pub right_rows_reused: u64,
 }
 
 /// How two database sides were compared inside the databases.
@@ -226,7 +246,22 @@ pub struct Report {
     pub diffs_truncated: bool,
     pub duplicates: Vec<DuplicateRecord>,
     pub null_key_samples: Vec<NullKeyRecord>,
+    /// Set when a side is a snapshot (digests, no rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotComparison>,
     pub stats: Stats,
+}
+
+/// A comparison with a snapshot: rows cannot be matched, only located.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotComparison {
+    /// The side read from its source (none when both are snapshots).
+    pub live_side: Option<Side>,
+    /// Rows of the live side in the divergent ranges.
+    pub live_rows_in_ranges: u64,
+    /// The first of them (key and compared columns).
+    pub rows: Vec<Map<String, Value>>,
+    pub rows_truncated: bool,
 }
 
 /// Everything the report is built from.
@@ -383,6 +418,7 @@ impl Report {
             diffs,
             duplicates,
             null_key_samples,
+            snapshot: None,
             stats: input.stats,
         })
     }

@@ -46,9 +46,29 @@ pub struct CheckResult {
 }
 
 /// Runs one loaded rule file; errors become a result with status `error`.
-pub fn run(loaded: &LoadedRules, threads: usize, runtime: &tokio::runtime::Handle) -> CheckResult {
+/// Runs one check; with `state`, its comparison keeps state in the
+/// check's own directory under it (named after the check).
+pub fn run(
+    loaded: &LoadedRules,
+    threads: usize,
+    runtime: &tokio::runtime::Handle,
+    state: Option<&std::path::Path>,
+) -> CheckResult {
     let started = Instant::now();
-    let (status, reasons, aggregates, report) = match compare(loaded, threads, runtime) {
+    // The check's name as one safe path component.
+    let directory: String = loaded
+        .name()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let state = state.map(|dir| dir.join(directory));
+    let (status, reasons, aggregates, report) = match compare(loaded, threads, runtime, state) {
         Ok((aggregates, report)) => {
             let (mut status, mut reasons) = match &report {
                 Some(report) => evaluate(&loaded.rules.gate, report),
@@ -109,6 +129,7 @@ fn compare(
     loaded: &LoadedRules,
     threads: usize,
     runtime: &tokio::runtime::Handle,
+    state: Option<std::path::PathBuf>,
 ) -> Result<(Vec<AggregateFinding>, Option<Report>)> {
     let rules = &loaded.rules;
     let at = |message: String| Error::Rules {
@@ -167,7 +188,8 @@ fn compare(
     if rules.key.is_empty() {
         return Ok((aggregates, None));
     }
-    let spec = rules.spec(threads);
+    let mut spec = rules.spec(threads);
+    spec.state = state;
     let report = crate::diff(left.as_ref(), right.as_ref(), &spec)?.report;
     write_files(&rules.report, &report)?;
     Ok((aggregates, Some(report)))

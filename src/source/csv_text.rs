@@ -537,6 +537,14 @@ impl Positional for CsvTextSource {
         &self.files.part_rows
     }
 
+    fn files(&self) -> &[PathBuf] {
+        &self.files.files
+    }
+
+    fn part_file(&self, part: usize) -> Option<usize> {
+        self.files.parts.get(part).map(|p| p.file)
+    }
+
     fn read_part(
         &self,
         part: usize,

@@ -95,6 +95,16 @@ pub trait Positional: Sync {
     fn text_records(&self) -> Option<&dyn TextRecords> {
         None
     }
+    /// The files the parts come from, for sources read from files: a run
+    /// that keeps state (`--state`) re-hashes only the parts of files that
+    /// changed since.
+    fn files(&self) -> &[std::path::PathBuf] {
+        &[]
+    }
+    /// The index into [`Positional::files`] of the file a part comes from.
+    fn part_file(&self, _part: usize) -> Option<usize> {
+        None
+    }
 }
 
 /// Rows as records of text (CSV): under one delimiter and one schema, two

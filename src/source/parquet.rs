@@ -50,6 +50,8 @@ pub struct ParquetSource {
     schema: SchemaRef,
     parts: Vec<Part>,
     part_rows: Vec<u64>,
+    /// The files' paths, in file order.
+    paths: Vec<PathBuf>,
 }
 
 impl ParquetSource {
@@ -109,6 +111,7 @@ impl ParquetSource {
             schema,
             parts,
             part_rows,
+            paths: paths.to_vec(),
         }))
     }
 
@@ -163,6 +166,14 @@ impl Source for ParquetSource {
 impl Positional for ParquetSource {
     fn part_rows(&self) -> &[u64] {
         &self.part_rows
+    }
+
+    fn files(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    fn part_file(&self, part: usize) -> Option<usize> {
+        self.parts.get(part).map(|p| p.file)
     }
 
     fn read_part(

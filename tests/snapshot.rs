@@ -1,0 +1,234 @@
+//! Snapshots through the CLI: taking one, comparing a live source against
+//! it, refusing one taken under another plan or of an unknown version, and
+//! the two-party exchange (ranges out, extract, row diff) end to end.
+
+mod common;
+
+use common::{diff, recon, reported};
+use serde_json::Value;
+
+fn generate(dir: &std::path::Path, rows: &str, extra: &[&str]) {
+    let out = recon()
+        .args(["gen", "--out"])
+        .arg(dir)
+        .args(["--rows", rows])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn snapshot(source: &str, output: &str, extra: &[&str]) -> std::process::Output {
+    recon()
+        .args(["snapshot", source, "--key", "id", "-o", output])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn path(dir: &std::path::Path, name: &str) -> String {
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_snapshot_stands_for_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(
+        dir.path(),
+        "20000",
+        &["--updates", "7", "--inserts", "3", "--deletes", "2"],
+    );
+    let (left, right) = (
+        path(dir.path(), "left.parquet"),
+        path(dir.path(), "right.parquet"),
+    );
+    let snap = path(dir.path(), "left.snapshot.parquet");
+    // Small leaves, so that the rows of the divergent ranges are all listed.
+    let out = snapshot(&left, &snap, &["--leaf-rows", "32"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Against its own source: equal, exit 0.
+    let (code, report) = diff(&snap, &left, "id", &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["ranges"].as_array().unwrap().len(), 0);
+
+    // Against the changed copy: exit 1, and every planted difference lies
+    // in a divergent range that holds the right side's row of that key.
+    let (code, against) = diff(&snap, &right, "id", &[]);
+    assert_eq!(code, 1);
+    let (_, direct) = diff(&left, &right, "id", &[]);
+    let listed: Vec<i64> = against["snapshot"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        against["snapshot"]["live_rows_in_ranges"].as_u64().unwrap() as usize,
+        listed.len()
+    );
+    assert_eq!(against["snapshot"]["rows_truncated"], false);
+    for ((status, key), _) in reported(&direct) {
+        let key: i64 = key.parse().unwrap();
+        if status != "only_left" {
+            assert!(listed.contains(&key), "{status} {key} not in the ranges");
+        }
+    }
+    assert_eq!(
+        against["summary"]["left_rows"],
+        direct["summary"]["left_rows"]
+    );
+    // Few rows read back: the ranges, not the table (12 differences, 32-row leaves).
+    assert!(listed.len() <= 12 * 64, "{}", listed.len());
+}
+
+#[test]
+fn a_snapshot_of_another_plan_or_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "2000", &[]);
+    let left = path(dir.path(), "left.parquet");
+    let snap = path(dir.path(), "s.parquet");
+    assert!(
+        snapshot(&left, &snap, &["--exclude", "note"])
+            .status
+            .success()
+    );
+    let out = recon()
+        .args(["diff", &snap, &left, "--key", "id"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another plan") && stderr.contains("note"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // The same exclusion: accepted.
+    let out = recon()
+        .args([
+            "diff",
+            &snap,
+            &left,
+            "--key",
+            "id",
+            "--exclude",
+            "note",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A snapshot whose version this build does not know.
+    let text = std::fs::read(&snap).unwrap();
+    let needle = b"\"version\":1";
+    let at = text
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the version in the footer");
+    let mut changed = text.clone();
+    changed[at + needle.len() - 1] = b'9';
+    let future = path(dir.path(), "future.parquet");
+    std::fs::write(&future, changed).unwrap();
+    let out = recon()
+        .args(["diff", &future, &left, "--key", "id", "--exclude", "note"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("version 9"), "{stderr}");
+}
+
+#[test]
+fn two_parties_exchange_only_the_rows_of_divergent_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(
+        dir.path(),
+        "30000",
+        &["--updates", "5", "--inserts", "4", "--deletes", "3"],
+    );
+    // Party A holds left.parquet, party B right.parquet.
+    let (a, b) = (
+        path(dir.path(), "left.parquet"),
+        path(dir.path(), "right.parquet"),
+    );
+    let snap = path(dir.path(), "a.snapshot.parquet");
+    let ranges = path(dir.path(), "ranges.parquet");
+    let rows = path(dir.path(), "a-rows.parquet");
+    assert!(snapshot(&a, &snap, &["--leaf-rows", "64"]).status.success());
+    // B compares against A's snapshot and sends back the ranges.
+    let out = recon()
+        .args([
+            "diff",
+            &snap,
+            &b,
+            "--key",
+            "id",
+            "--format",
+            "json",
+            "--ranges-out",
+            &ranges,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let against: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // A extracts its rows in those ranges.
+    let out = recon()
+        .args(["extract", &a, "--ranges", &ranges, "-o", &rows])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "FILE: N rows"
+    let crossed: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .rsplit(": ")
+        .next()
+        .and_then(|t| t.trim_end_matches(" rows").parse().ok())
+        .expect("a row count");
+    // B diffs A's rows against its own, both restricted to the ranges.
+    let (code, restricted) = diff(&rows, &b, "id", &["--ranges", &ranges]);
+    let (direct_code, direct) = diff(&a, &b, "id", &[]);
+    assert_eq!(code, direct_code);
+    assert_eq!(reported(&restricted), reported(&direct));
+    for field in ["only_left", "only_right", "changed"] {
+        assert_eq!(
+            restricted["summary"][field], direct["summary"][field],
+            "{field}"
+        );
+    }
+    // Only rows of divergent ranges crossed: as many as the ranges hold on A's side.
+    let in_ranges: u64 = against["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["left_rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(crossed, in_ranges);
+    // 12 differences in 64-row leaves (at most two leaves' worth of a range each way).
+    assert!(in_ranges <= 12 * 2 * 64, "{in_ranges}");
+}
