@@ -1528,3 +1528,103 @@ fn date_text(days: i64) -> String {
         .format("%Y-%m-%d")
         .to_string()
 }
+
+/// `--state` with two databases: a run killed part-way is continued from the
+/// checksums it had journaled, and gives the uninterrupted run's answer.
+#[test]
+fn a_killed_run_resumes_from_its_journal() {
+    let Some((pg, my)) = both("resume") else {
+        return;
+    };
+    let rows = 1_000_000;
+    pg.run(&format!(
+        "CREATE TABLE t (id bigint PRIMARY KEY, v text, n numeric(12,2)); \
+         INSERT INTO t SELECT g, md5(g::text), (g % 100000) / 100.0 FROM generate_series(1, {rows}) g"
+    ));
+    my.run(&format!(
+        "CREATE TABLE t (id bigint PRIMARY KEY, v text, n decimal(12,2));\n\
+         INSERT INTO t SELECT seq, md5(seq), (seq % 100000) / 100 FROM seq_1_to_{rows}"
+    ));
+    let changed: Vec<i64> = (0..30).map(|i| i * 33_331 + 7).collect();
+    let list: Vec<String> = changed.iter().map(i64::to_string).collect();
+    my.run(&format!(
+        "UPDATE t SET n = n + 1 WHERE id IN ({})",
+        list.join(",")
+    ));
+    let (left, right) = (pg.url("t"), my.url("t"));
+    let (code, whole) = diff(&left, &right, "id", &["--db-threads", "1"]);
+    assert_eq!(code, 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let journal = state.join("databases.journal");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("recon"))
+        .args([
+            "diff",
+            &left,
+            &right,
+            "--key",
+            "id",
+            "--format",
+            "json",
+            "--db-threads",
+            "1",
+            "--state",
+        ])
+        .arg(&state)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once a few chunks of checksums are journaled.
+    let started = std::time::Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count());
+        if lines >= 2 + 4 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed part-way"
+        );
+        assert!(started.elapsed().as_secs() < 60);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(journal.exists());
+
+    let state_arg = state.to_string_lossy().into_owned();
+    let (code, resumed) = diff(
+        &left,
+        &right,
+        "id",
+        &["--db-threads", "1", "--state", &state_arg],
+    );
+    assert_eq!(code, 1);
+    assert_same_answer(&resumed, &whole, "resumed run");
+    let kept = &resumed["stats"]["state"];
+    let taken = kept["left_leaves_resumed"].as_u64().unwrap()
+        + kept["right_leaves_resumed"].as_u64().unwrap();
+    assert!(taken > 0, "{kept}");
+    assert!(
+        resumed["schema"]["notes"]
+            .to_string()
+            .contains("mixes two moments"),
+        "{}",
+        resumed["schema"]["notes"]
+    );
+    // A finished run leaves nothing to resume.
+    assert!(!journal.exists());
+    // --resume=no starts afresh even from a journal.
+    std::fs::write(&journal, "{}\n").unwrap();
+    let (code, fresh) = diff(
+        &left,
+        &right,
+        "id",
+        &["--db-threads", "1", "--state", &state_arg, "--resume", "no"],
+    );
+    assert_eq!(code, 1);
+    assert_same_answer(&fresh, &whole, "--resume=no");
+    assert_eq!(fresh["stats"]["state"]["left_leaves_resumed"], 0);
+}

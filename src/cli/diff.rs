@@ -139,6 +139,11 @@ pub struct Args {
     /// With --state: hash every file again and rewrite the state.
     #[arg(long, requires = "state")]
     pub full: bool,
+    /// With --state and two databases: continue an unfinished run from the
+    /// checksums it had finished (`no`: start afresh; a resumed run mixes
+    /// two moments of the sources, and the report says so).
+    #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = ["yes", "no"])]
+    pub resume: String,
     /// Print the SQL each database would be sent (sessions, isolation,
     /// checksum and fetch queries) and stop, without running any of it.
     #[arg(long)]
@@ -371,6 +376,7 @@ fn build_spec(args: &Args, threads: usize) -> Result<(Spec, Option<recon::rules:
     spec.progress = !args.quiet && std::io::stderr().is_terminal();
     spec.state = args.state.clone();
     spec.full_rehash = args.full;
+    spec.resume = args.resume == "yes";
     spec.mask
         .extend(args.mask.iter().map(|c| c.trim().to_string()));
     Ok((spec, file))

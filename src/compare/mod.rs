@@ -95,6 +95,10 @@ fn compare_unmasked(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Resul
         let (left_db, right_db) = (left.as_database(), right.as_database());
         let mut pushdown_note = None;
         if let (Some(l), Some(r), true) = (left_db, right_db, spec.pushdown) {
+            // An unfinished run's digests compare only under its key.
+            if let Some(dir) = spec.state.as_deref().filter(|_| spec.resume) {
+                crate::snapshot::journal::adopt_key(dir);
+            }
             match pushdown::fetch(l, r, spec)? {
                 Ok(fetched) => {
                     let comparison = run(&fetched.left, &fetched.right, spec)?;

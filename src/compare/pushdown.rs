@@ -24,6 +24,7 @@
 //! fetched lies in a leaf whose digests agree.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -32,9 +33,10 @@ use arrow::record_batch::RecordBatch;
 use futures::future::try_join_all;
 
 use super::{Comparison, Spec};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Side};
 use crate::plan::{ComparePlan, SideTraits};
 use crate::report::{PushdownMethod, PushdownStats};
+use crate::snapshot::journal::{Finished, Journal};
 use crate::source::db::{
     CanonicalForm, DatabaseSource, DbColumn, Dialect, Printed, Session, TextRows, ValueKind,
     comment_text,
@@ -174,6 +176,9 @@ pub struct FetchedRows {
     totals: [u64; 2],
     unfetched: u64,
     ranges: Option<RangeRows>,
+    resumed: Option<Resumed>,
+    /// The run keeps state (`--state`).
+    state: bool,
     started: Instant,
     checksummed: Instant,
 }
@@ -209,6 +214,22 @@ impl FetchedRows {
         report.summary.unchanged += self.unfetched;
         report.left.rows = left_total;
         report.right.rows = right_total;
+        if let Some(resumed) = &self.resumed {
+            report.schema.notes.push(format!(
+                "resumed an unfinished run begun {}: the digests of {} of {} key ranges on the \
+                 left and {} on the right are from then, the rest from now, so the result \
+                 mixes two moments of the sources (--resume=no starts afresh)",
+                resumed.since, resumed.leaves[0], resumed.of, resumed.leaves[1]
+            ));
+        }
+        report.stats.state = Some(crate::report::StateStats {
+            reused: self.resumed.is_some(),
+            left_leaves_resumed: self.resumed.as_ref().map_or(0, |r| r.leaves[0]),
+            right_leaves_resumed: self.resumed.as_ref().map_or(0, |r| r.leaves[1]),
+            resumed_since: self.resumed.as_ref().map(|r| r.since.clone()),
+            ..Default::default()
+        })
+        .filter(|_| self.state);
         let mut stats = self.stats;
         stats.seconds_compare = self.checksummed.elapsed().as_secs_f64();
         report.stats.seconds_total = self.started.elapsed().as_secs_f64();
@@ -247,7 +268,11 @@ pub fn fetch(
         let ranged = l.keys.len() == 1 || (l.no_nulls && r.no_nulls);
         Ok::<_, Error>(match layout {
             Layout::IntegerKey if ranged => {
-                (PushdownMethod::Ranges, integer_key(&mut sides).await?)
+                let state = spec.state.as_deref().map(|dir| (dir, spec.resume));
+                (
+                    PushdownMethod::Ranges,
+                    integer_key(&mut sides, state).await?,
+                )
             }
             _ => (PushdownMethod::Buckets, hashed_key(&mut sides).await?),
         })
@@ -259,6 +284,7 @@ pub fn fetch(
         divergent,
         totals,
         ranges,
+        resumed,
     } = fetched;
     let mut stats = PushdownStats {
         method,
@@ -271,7 +297,14 @@ pub fn fetch(
         right_seconds_paused: sides[1].paused_ms.load(Ordering::Relaxed) as f64 / 1e3,
         ..PushdownStats::default()
     };
-    let notes: Vec<String> = sides.iter_mut().filter_map(|s| s.note.take()).collect();
+    let mut notes: Vec<String> = sides.iter_mut().filter_map(|s| s.note.take()).collect();
+    if spec.state.is_some() && method != PushdownMethod::Ranges {
+        notes.push(
+            "--state: database runs resume by ranges of an integer key; this one cannot \
+             (it compared by hash buckets or by a join)"
+                .into(),
+        );
+    }
     drop(sides);
     let [left_batches, right_batches] = batches;
     let fetched_rows = |b: &[RecordBatch]| b.iter().map(|b| b.num_rows() as u64).sum::<u64>();
@@ -322,6 +355,8 @@ pub fn fetch(
         totals,
         unfetched,
         ranges,
+        resumed,
+        state: spec.state.is_some(),
         started,
         checksummed,
     }))
@@ -697,6 +732,20 @@ struct Fetched {
     /// The key ranges fetched, with an integer key, and the key's MIN and
     /// MAX + 1 over both sides.
     ranges: Option<(Vec<(i128, i128)>, KeySpace)>,
+    /// First-level chunks taken from an unfinished run's journal (left,
+    /// right), and when that run began.
+    resumed: Option<Resumed>,
+}
+
+/// What a run took from an earlier, unfinished one.
+#[derive(Debug, Clone)]
+struct Resumed {
+    /// First-level leaves whose digests were taken, per side.
+    leaves: [u64; 2],
+    /// First-level leaves in all.
+    of: u64,
+    /// When the earlier run began.
+    since: String,
 }
 
 impl SideWork<'_> {
@@ -889,7 +938,10 @@ fn parse_i128(v: &Option<String>) -> Result<Option<i128>> {
 }
 
 /// Integer keys: equal-width key ranges, bisected in SQL.
-async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
+async fn integer_key(
+    sides: &mut [SideWork<'_>; 2],
+    state: Option<(&Path, bool)>,
+) -> Result<Fetched> {
     // The key's range and its NULLs, on both sides.
     let bounds = |side: &SideWork<'_>| {
         let k = &side.keys[0];
@@ -922,6 +974,7 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
 
     let mut ranges: Vec<(i128, i128)> = Vec::new();
     let mut leaves = 0u64;
+    let mut resumed = None;
     let mut totals = [l.null_rows, r.null_rows];
     if let (Some(lo), Some(hi)) = (lo, hi) {
         let span = hi - lo + 1;
@@ -929,10 +982,61 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         let width = (span + count - 1) / count;
         let count = (span + width - 1) / width;
         leaves = count as u64;
+        // With a state directory, each chunk of first-level digests is
+        // journaled, and an unfinished run's chunks of the same work are
+        // taken instead of being computed again.
+        let work = format!(
+            "{lo} {width} {count}|{}|{}|{}|{}",
+            l.db.relation(),
+            l.row_hash,
+            r.db.relation(),
+            r.row_hash
+        );
+        let work = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(work.as_bytes()));
+        let journal = state
+            .map(|(dir, resume)| Journal::open(dir, &work, resume))
+            .transpose()?;
+        let none = Finished::default();
+        let finished = |side: usize| journal.as_ref().map_or(&none, |j| &j.finished[side]);
         let (ld, rd) = futures::try_join!(
-            first_level(l, lo, width, count),
-            first_level(r, lo, width, count)
+            first_level(
+                l,
+                lo,
+                width,
+                count,
+                finished(0),
+                journal.as_ref().map(|j| (j, Side::Left))
+            ),
+            first_level(
+                r,
+                lo,
+                width,
+                count,
+                finished(1),
+                journal.as_ref().map(|j| (j, Side::Right))
+            )
         )?;
+        if let Some(journal) = journal {
+            let leaves_resumed = [0, 1].map(|s| {
+                journal.finished[s]
+                    .chunks
+                    .iter()
+                    .map(|c| (c.1 - c.0) as u64)
+                    .sum::<u64>()
+            });
+            if let Some(since) = journal
+                .resumed_from
+                .clone()
+                .filter(|_| leaves_resumed.iter().any(|&c| c > 0))
+            {
+                resumed = Some(Resumed {
+                    leaves: leaves_resumed,
+                    of: count as u64,
+                    since,
+                });
+            }
+            journal.finish()?;
+        }
         totals[0] += ld.values().map(|d| d.0).sum::<u64>();
         totals[1] += rd.values().map(|d| d.0).sum::<u64>();
         let mut todo: Vec<(i128, i128, u64)> = divergent(&ld, &rd)
@@ -1018,6 +1122,7 @@ async fn integer_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
             ranges.clone(),
             lo.zip(hi).map_or((0, 1), |(lo, hi)| (lo, hi + 1)),
         )),
+        resumed,
     })
 }
 
@@ -1100,13 +1205,26 @@ async fn first_level(
     lo: i128,
     width: i128,
     count: i128,
+    finished: &Finished,
+    journal: Option<(&Journal, Side)>,
 ) -> Result<BTreeMap<i128, Digest>> {
     struct Schedule {
         next: i128,
         chunk: i128,
     }
     let schedule = Mutex::new(Schedule { next: 0, chunk: 64 });
-    let found = Mutex::new(BTreeMap::new());
+    // Leaf ranges an earlier run finished, by first leaf.
+    let mut done: Vec<(i128, i128)> = finished.chunks.iter().map(|c| (c.0, c.1)).collect();
+    done.sort_unstable();
+    let done = &done;
+    let found = Mutex::new(
+        finished
+            .chunks
+            .iter()
+            .flat_map(|c| c.2.iter().map(|(k, d)| (*k, *d)))
+            .collect::<BTreeMap<i128, Digest>>(),
+    );
+
     let db = side.db;
     let queries = &side.queries;
     let (max_load, paused_ms) = (side.max_load, &side.paused_ms);
@@ -1117,11 +1235,22 @@ async fn first_level(
             loop {
                 let (first, last) = {
                     let mut s = schedule.lock().map_err(|_| poisoned())?;
+                    // Past the leaves an earlier run finished.
+                    while let Some(&(_, end)) =
+                        done.iter().find(|&&(a, b)| a <= s.next && s.next < b)
+                    {
+                        s.next = end;
+                    }
                     if s.next >= count {
                         return Ok::<(), Error>(());
                     }
                     let first = s.next;
-                    s.next = (first + s.chunk).min(count);
+                    let before_done = done
+                        .iter()
+                        .map(|&(a, _)| a)
+                        .find(|&a| a > first)
+                        .unwrap_or(count);
+                    s.next = (first + s.chunk).min(count).min(before_done);
                     (first, s.next)
                 };
                 let view = RangeSql {
@@ -1146,6 +1275,9 @@ async fn first_level(
                     s.chunk = ((done as f64 * factor) as i128).max(1);
                 }
                 let parsed = digests(&rows, lo, width)?;
+                if let Some((journal, side)) = journal {
+                    journal.record(side, first, last, &parsed)?;
+                }
                 found.lock().map_err(|_| poisoned())?.extend(parsed);
             }
         }
@@ -1271,6 +1403,7 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
         divergent: fetch.len() as u64,
         totals,
         ranges: None,
+        resumed: None,
     })
 }
 
@@ -1468,6 +1601,7 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
         divergent: all.len() as u64,
         totals,
         ranges: None,
+        resumed: None,
     })
 }
 

@@ -52,6 +52,9 @@ pub struct Spec {
     pub state: Option<std::path::PathBuf>,
     /// With `state`: hash every file again (`--full`).
     pub full_rehash: bool,
+    /// With `state` and two databases: take the chunks an unfinished run
+    /// finished (`--resume=no`: start afresh).
+    pub resume: bool,
 }
 
 impl Default for Spec {
@@ -74,6 +77,7 @@ impl Default for Spec {
             max_load: None,
             state: None,
             full_rehash: false,
+            resume: true,
         }
     }
 }

@@ -190,6 +190,12 @@ pub struct StateStats {
     /// Rows taken from the state (the `*_rows_hashed` figures count them too).
     pub left_rows_reused: u64,
     pub right_rows_reused: u64,
+    /// Two databases: first-level key ranges whose digests were taken from
+    /// an unfinished run's journal, per side, and when that run began.
+    pub left_leaves_resumed: u64,
+    pub right_leaves_resumed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_since: Option<String>,
 }
 
 /// How two database sides were compared inside the databases.

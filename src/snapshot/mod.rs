@@ -12,6 +12,7 @@
 //! lower bounds.
 
 mod identity;
+pub mod journal;
 pub mod state;
 
 use std::fs::File;
