@@ -232,3 +232,33 @@ fn two_parties_exchange_only_the_rows_of_divergent_ranges() {
     // 12 differences in 64-row leaves (at most two leaves' worth of a range each way).
     assert!(in_ranges <= 12 * 2 * 64, "{in_ranges}");
 }
+
+/// A snapshot an earlier build wrote (kept in testdata) is read by this one
+/// and still stands for its source: neither the format nor the hashing may
+/// change without a new snapshot version.
+#[test]
+fn a_snapshot_from_an_earlier_build_still_stands_for_its_source() {
+    let snap = "testdata/snapshots/orders-left.snapshot.parquet";
+    let (code, report) = diff(snap, "testdata/orders/left.parquet", "id", &[]);
+    assert_eq!(code, 0, "{report}");
+    let (code, report) = diff(snap, "testdata/orders/right.parquet", "id", &[]);
+    assert_eq!(code, 1);
+    let listed: Vec<i64> = report["snapshot"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string("testdata/orders/truth.json").unwrap())
+            .unwrap();
+    let mut planted = 0;
+    for field in ["only_right", "changed"] {
+        for key in truth[field].as_array().unwrap() {
+            let key = key.as_i64().or_else(|| key["id"].as_i64()).unwrap();
+            assert!(listed.contains(&key), "{field} {key}");
+            planted += 1;
+        }
+    }
+    assert!(planted > 0);
+}

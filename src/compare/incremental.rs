@@ -286,7 +286,7 @@ fn reusable(
                 }
             }
         }
-        identities.push(identity);
+        identities.push(identity.settled(run_start));
     }
     (reuse, identities)
 }

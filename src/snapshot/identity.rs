@@ -60,16 +60,23 @@ impl FileIdentity {
             device: meta.dev(),
             content: None,
         };
-        let start_ns = run_start
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
-        let racy = identity.changed_ns >= start_ns - i128::from(RACY_SECONDS) * 1_000_000_000;
+        let racy = is_racy(identity.changed_ns, run_start);
         let compare_content =
             earlier.is_some_and(|e| e.content.is_some() && e.same_metadata(&identity));
         if racy || compare_content {
             identity.content = Some(content_hash(path)?);
         }
         Ok(identity)
+    }
+
+    /// The identity to keep for the next run: the content hash only when
+    /// the file changed close to this run (it was computed to compare with
+    /// an earlier one's otherwise, and metadata now suffices).
+    pub fn settled(mut self, run_start: SystemTime) -> Self {
+        if !is_racy(self.changed_ns, run_start) {
+            self.content = None;
+        }
+        self
     }
 
     fn same_metadata(&self, other: &FileIdentity) -> bool {
@@ -90,6 +97,15 @@ impl FileIdentity {
                 Some(hash) => now.content.as_ref() == Some(hash),
             }
     }
+}
+
+/// Whether a file changed at `changed_ns` may have changed within a clock
+/// tick of a run that started at `run_start`.
+fn is_racy(changed_ns: i128, run_start: SystemTime) -> bool {
+    let start_ns = run_start
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    changed_ns >= start_ns - i128::from(RACY_SECONDS) * 1_000_000_000
 }
 
 /// The keyed 128-bit hash of a file's bytes, as hex.
@@ -134,6 +150,21 @@ mod tests {
         assert_eq!(edited.size, first.size);
         assert_eq!(edited.modified_ns, first.modified_ns);
         assert!(!first.unchanged(&edited));
+    }
+
+    #[test]
+    fn a_content_hash_is_kept_only_while_the_file_is_recent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.bin");
+        std::fs::write(&path, b"data").unwrap();
+        let now = SystemTime::now();
+        let first = FileIdentity::read(&path, now, None).unwrap().settled(now);
+        assert!(first.content.is_some());
+        // A run a minute later compares the content once, then keeps metadata only.
+        let later = now + Duration::from_secs(60);
+        let again = FileIdentity::read(&path, later, Some(&first)).unwrap();
+        assert!(first.unchanged(&again));
+        assert!(again.settled(later).content.is_none());
     }
 
     #[test]
