@@ -156,6 +156,17 @@ fn a_snapshot_of_another_plan_or_version_is_refused() {
 
 #[test]
 fn two_parties_exchange_only_the_rows_of_divergent_ranges() {
+    two_parties(&[]);
+}
+
+/// With `--hash-keys` the snapshot holds no key value: its leaves cut the
+/// keys' keyed hashes, and the exchange still gives the direct answer.
+#[test]
+fn two_parties_exchange_without_revealing_keys() {
+    two_parties(&["--hash-keys"]);
+}
+
+fn two_parties(snapshot_options: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     generate(
         dir.path(),
@@ -170,7 +181,25 @@ fn two_parties_exchange_only_the_rows_of_divergent_ranges() {
     let snap = path(dir.path(), "a.snapshot.parquet");
     let ranges = path(dir.path(), "ranges.parquet");
     let rows = path(dir.path(), "a-rows.parquet");
-    assert!(snapshot(&a, &snap, &["--leaf-rows", "64"]).status.success());
+    let mut options = vec!["--leaf-rows", "64"];
+    options.extend_from_slice(snapshot_options);
+    assert!(snapshot(&a, &snap, &options).status.success());
+    // Hashed: not one key value in the file (only hashes, counts and digests).
+    if snapshot_options.contains(&"--hash-keys") {
+        let file = std::fs::File::open(&snap).unwrap();
+        let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
+        let schema = parquet::file::reader::FileReader::metadata(&reader)
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(
+            schema,
+            ["leaf", "file", "rows", "digest", "lower_bound_hash"]
+        );
+    }
     // B compares against A's snapshot and sends back the ranges.
     let out = recon()
         .args([

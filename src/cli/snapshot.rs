@@ -94,6 +94,11 @@ pub struct Args {
     /// so that the two snapshots compare with each other.
     #[arg(long, value_name = "SNAPSHOT")]
     pub like: Option<String>,
+    /// Cut the leaves by the keys' keyed hashes, so that the snapshot holds
+    /// no key value at all (for a party that may not see the keys either);
+    /// ranges are then named by hash.
+    #[arg(long, conflicts_with = "like")]
+    pub hash_keys: bool,
     /// The snapshot file to write.
     #[arg(short, long, value_name = "FILE")]
     pub output: String,
@@ -130,7 +135,8 @@ pub fn run(args: Args) -> Result<u8> {
     spec.selection.columns.extend(args.columns.iter().cloned());
     spec.selection.exclude.extend(args.exclude.iter().cloned());
     spec.leaf_rows = args.leaf_rows;
-    let snapshot = recon::compare::take_snapshot(source.as_ref(), &spec, like.as_ref())?;
+    let snapshot =
+        recon::compare::take_snapshot(source.as_ref(), &spec, like.as_ref(), args.hash_keys)?;
     snapshot.write(&args.output)?;
     let bytes = std::fs::metadata(&args.output).map_or(0, |m| m.len());
     say(&format!(

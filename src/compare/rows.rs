@@ -636,7 +636,8 @@ fn range_hint(plan: &ComparePlan, reread: &Reread<'_>) -> Result<Option<KeyRange
         return Ok(None); // duplicate candidates can be anywhere
     }
     let first = &plan.keys[0];
-    if !hint_safe(first) {
+    // Leaves over key hashes are no key ranges.
+    if !hint_safe(first) || reread.boundaries.is_hashed() {
         return Ok(None);
     }
     let converter = canon::row_converter(&plan.key_columns())?;

@@ -28,6 +28,7 @@ pub fn take_snapshot(
     source: &dyn Source,
     spec: &Spec,
     like: Option<&Snapshot>,
+    hash_keys: bool,
 ) -> Result<Snapshot> {
     crate::source::in_pool(spec.threads, || {
         let source: &dyn Source = match source.as_database() {
@@ -54,6 +55,14 @@ pub fn take_snapshot(
                 keyed::adopt(&like.meta.digest_key)
                     .map_err(|why| Error::Usage(format!("--like: {why}")))?;
                 like.boundaries(&keys)?
+            }
+            None if hash_keys => {
+                // Hashes spread evenly: equal widths need only the row count.
+                let rows = match source.positional() {
+                    Some(p) => p.part_rows().iter().sum::<u64>(),
+                    None => crate::source::read_all(&[source], spec.threads)?[0],
+                };
+                Boundaries::even_hashes(super::leaves_for(spec, rows as usize))
             }
             None => {
                 let rows = source
@@ -96,7 +105,7 @@ pub fn take_snapshot(
                 }
             }
         }
-        Ok(Snapshot::of_side(
+        let mut taken = Snapshot::of_side(
             source,
             hash_plan,
             spec.leaf_rows,
@@ -104,7 +113,9 @@ pub fn take_snapshot(
             snapshot::decode_bounds(&keys, &boundaries)?,
             identities,
             &parts,
-        ))
+        );
+        taken.meta.hashed_keys = boundaries.is_hashed();
+        Ok(taken)
     })
 }
 
@@ -352,6 +363,7 @@ pub fn diff_with_snapshot(
             [&left_leaves, &right_leaves],
             &trees,
             live,
+            boundaries.is_hashed(),
         );
         Ok(super::Comparison {
             report,
@@ -372,6 +384,7 @@ fn finish_report(
     [left, right]: [&SideLeaves; 2],
     trees: &TreeComparison,
     live: Option<(Side, &KeptRows)>,
+    hashed: bool,
 ) {
     let mut divergent = vec![false; left.leaves.len()];
     for &leaf in &trees.divergent_leaves {
@@ -423,6 +436,13 @@ fn finish_report(
             report.ranges.len()
         ),
     });
+    if hashed {
+        report.schema.notes.push(
+            "the snapshot's leaves cut key hashes (--hash-keys): its ranges hold keys \
+             scattered over the key space and are named by hash, not by key"
+                .into(),
+        );
+    }
     if !trees.divergent_leaves.is_empty() {
         report.verdict = crate::report::Verdict::Different;
     }
@@ -439,6 +459,8 @@ pub struct RangeSet {
     bounds: Vec<KeyRange>,
     /// The bounds as key arrays, `from` and `to` per sort field, for the file.
     arrays: Vec<ArrayRef>,
+    /// The ranges are of key hashes (a snapshot taken with `--hash-keys`).
+    hashed: bool,
 }
 
 use arrow::array::ArrayRef;
@@ -455,6 +477,11 @@ struct RangesMeta {
     version: u32,
     keys: Vec<crate::snapshot::HashedColumn>,
     ranges: usize,
+    #[serde(default)]
+    hashed_keys: bool,
+    /// Ranges of key hashes hold only under the snapshot's digest key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    digest_key: Option<String>,
 }
 
 impl RangeSet {
@@ -488,7 +515,13 @@ impl RangeSet {
             .flat_map(|(f, t)| [f.as_deref(), t.as_deref()])
             .flatten()
             .collect();
-        let decoded = if present.is_empty() {
+        let decoded: Vec<ArrayRef> = if boundaries.is_hashed() {
+            let hashes: Vec<u64> = present
+                .iter()
+                .map(|b| u64::from_be_bytes(b[..8].try_into().unwrap_or_default()))
+                .collect();
+            vec![std::sync::Arc::new(arrow::array::UInt64Array::from(hashes))]
+        } else if present.is_empty() {
             converter.convert_rows(std::iter::empty())?
         } else {
             Boundaries::decode(&converter, &present)?
@@ -512,6 +545,7 @@ impl RangeSet {
             keys: key_plan,
             bounds,
             arrays,
+            hashed: boundaries.is_hashed(),
         })
     }
 
@@ -559,6 +593,8 @@ impl RangeSet {
             version: crate::snapshot::VERSION,
             keys: self.keys.clone(),
             ranges: self.bounds.len(),
+            hashed_keys: self.hashed,
+            digest_key: self.hashed.then(crate::canon::keyed::exported),
         })
         .map_err(|e| fail(e.to_string()))?;
         let properties = parquet::file::properties::WriterProperties::builder()
@@ -618,6 +654,27 @@ impl RangeSet {
             return Err(fail("damaged: range count".into()));
         }
         let arrays: Vec<ArrayRef> = batch.columns()[1..].to_vec();
+        if meta.hashed_keys {
+            crate::canon::keyed::adopt(meta.digest_key.as_deref().unwrap_or_default())
+                .map_err(|why| fail(format!("ranges of key hashes: {why}")))?;
+            let hashes = arrays
+                .first()
+                .and_then(|a| a.as_any().downcast_ref::<arrow::array::UInt64Array>())
+                .ok_or_else(|| fail("damaged: hash bounds".into()))?;
+            let bound = |i: usize| {
+                (!arrow::array::Array::is_null(hashes, i))
+                    .then(|| hashes.value(i).to_be_bytes().to_vec().into())
+            };
+            let bounds = (0..meta.ranges)
+                .map(|r| (bound(2 * r), bound(2 * r + 1)))
+                .collect();
+            return Ok(RangeSet {
+                keys: meta.keys,
+                bounds,
+                arrays,
+                hashed: true,
+            });
+        }
         let keys = plan.key_columns();
         let converter = crate::canon::row_converter(&keys)?;
         let expected: Vec<arrow::datatypes::DataType> = converter
@@ -649,11 +706,19 @@ impl RangeSet {
             keys: meta.keys,
             bounds,
             arrays: cast,
+            hashed: false,
         })
     }
 
     /// Whether an encoded key lies in one of the ranges.
     fn contains(&self, key: &[u8]) -> bool {
+        if self.hashed {
+            return self.contains_bytes(&crate::canon::key_hash(key).to_be_bytes());
+        }
+        self.contains_bytes(key)
+    }
+
+    fn contains_bytes(&self, key: &[u8]) -> bool {
         // Ranges are sorted and disjoint: the last one starting at or below the key.
         let after = self
             .bounds

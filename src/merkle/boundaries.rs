@@ -220,6 +220,9 @@ fn reservoir(
 /// order that is what the lookup costs.
 #[derive(Debug, Clone)]
 pub struct Boundaries {
+    /// Leaves cut the key's keyed 64-bit hash, not the key: the bounds are
+    /// hashes (big-endian), so they reveal no key (`recon snapshot --hash-keys`).
+    hashed: bool,
     bytes: Vec<u8>,
     /// `ends[i]` is where bound `i` ends in `bytes`; bound `i` starts at `ends[i - 1]` (or 0).
     ends: Vec<usize>,
@@ -377,10 +380,38 @@ impl Boundaries {
         }
         let prefixes = PrefixIndex::new(bounds.iter().map(|b| prefix(b)).collect());
         Boundaries {
+            hashed: false,
             bytes,
             ends,
             prefixes,
         }
+    }
+
+    /// `leaves` leaves of equal width over the keys' 64-bit hashes (hashes
+    /// are uniform, so equal widths hold about equal numbers of rows).
+    pub fn even_hashes(leaves: usize) -> Self {
+        let leaves = leaves.max(1) as u128;
+        let bounds: Vec<u64> = (1..leaves).map(|i| ((i << 64) / leaves) as u64).collect();
+        Self::from_hashes(bounds)
+    }
+
+    /// Boundaries over key hashes, given as sorted, distinct hash values.
+    pub fn from_hashes(bounds: Vec<u64>) -> Self {
+        let mut b = Self::from_sorted(bounds.iter().map(|h| h.to_be_bytes().into()).collect());
+        b.hashed = true;
+        b
+    }
+
+    /// The leaves cut key hashes, not keys.
+    pub fn is_hashed(&self) -> bool {
+        self.hashed
+    }
+
+    /// The bounds as hash values (boundaries over key hashes only).
+    pub fn hashes(&self) -> Vec<u64> {
+        (0..self.ends.len())
+            .map(|i| prefix(self.bound(i)))
+            .collect()
     }
 
     #[inline]
@@ -393,9 +424,18 @@ impl Boundaries {
         self.ends.len() + 1
     }
 
-    /// The leaf an encoded key falls in: the number of bounds <= key.
+    /// The leaf an encoded key falls in: the number of bounds <= key (or
+    /// <= its hash, for boundaries over key hashes).
     #[inline]
     pub fn leaf_of(&self, key: &[u8]) -> usize {
+        if self.hashed {
+            return self.leaf_of_bytes(&canon::key_hash(key).to_be_bytes());
+        }
+        self.leaf_of_bytes(key)
+    }
+
+    #[inline]
+    fn leaf_of_bytes(&self, key: &[u8]) -> usize {
         let wanted = prefix(key);
         // Bounds with a smaller prefix are smaller keys; among those with the
         // same prefix (usually none or one), compare whole keys.
@@ -430,6 +470,10 @@ impl Boundaries {
     /// usually settle it.
     #[inline]
     pub fn leaf_near(&self, key: &[u8], guess: usize) -> usize {
+        if self.hashed {
+            // Hashes have no order to follow.
+            return self.leaf_of(key);
+        }
         let n = self.ends.len();
         let wanted = prefix(key);
         if guess <= n && (guess == 0 || !self.below_bound(key, wanted, guess - 1)) {
@@ -556,6 +600,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn hashed_boundaries_spread_keys_evenly_and_agree_with_their_hash() {
+        let b = Boundaries::even_hashes(16);
+        assert!(b.is_hashed());
+        assert_eq!(b.leaf_count(), 16);
+        assert_eq!(Boundaries::from_hashes(b.hashes()).hashes(), b.hashes());
+        let mut counts = [0u32; 16];
+        for k in 0..16_000u32 {
+            let key = k.to_be_bytes();
+            let leaf = b.leaf_of(&key);
+            assert_eq!(leaf, b.leaf_near(&key, 3));
+            let h = canon::key_hash(&key);
+            assert_eq!(leaf, b.hashes().iter().filter(|&&x| x <= h).count());
+            counts[leaf] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     proptest::proptest! {

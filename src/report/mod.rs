@@ -441,13 +441,15 @@ fn divergent_ranges(input: &ReportInput<'_>, rows: &RowDiff) -> Result<Vec<Diver
         selected[leaf] = true;
     }
     let runs = crate::compare::rows::leaf_runs(&selected, usize::MAX);
-    // Decode all the bounds in one go.
+    // Decode all the bounds in one go (leaves over key hashes have no key bounds).
     let b = input.boundaries;
     let bounds: Vec<&[u8]> = runs
         .iter()
+        .filter(|_| !b.is_hashed())
         .flat_map(|&(start, end)| [b.lower(start), b.upper(end)])
         .flatten()
         .collect();
+    let keyed_bounds = !b.is_hashed();
     let keys: Vec<&canon::ColumnPlan> = input.plan.key_columns();
     let converter = canon::row_converter(&keys)?;
     let decoded: Vec<ArrayRef> = if bounds.is_empty() {
@@ -481,9 +483,10 @@ fn divergent_ranges(input: &ReportInput<'_>, rows: &RowDiff) -> Result<Vec<Diver
         .map(|(start, end)| {
             let sum = |leaves: &SideLeaves| leaves.leaves[start..=end].iter().map(|d| d.rows).sum();
             DivergentRange {
-                span: Some([start as f64 / leaf_count, (end + 1) as f64 / leaf_count]),
-                from: take_bound(b.lower(start).is_some()),
-                to: take_bound(b.upper(end).is_some()),
+                span: keyed_bounds
+                    .then(|| [start as f64 / leaf_count, (end + 1) as f64 / leaf_count]),
+                from: take_bound(keyed_bounds && b.lower(start).is_some()),
+                to: take_bound(keyed_bounds && b.upper(end).is_some()),
                 left_rows: sum(input.left_leaves),
                 right_rows: sum(input.right_leaves),
                 differences: (start..=end)

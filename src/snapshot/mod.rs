@@ -245,6 +245,10 @@ pub struct SnapshotMeta {
     pub declares_nullability: bool,
     /// The source's files, for a source read from files.
     pub files: Vec<FileEntry>,
+    /// Leaves cut the keys' keyed hashes: the bounds are hashes, and the
+    /// snapshot holds no key value (`--hash-keys`).
+    #[serde(default)]
+    pub hashed_keys: bool,
 }
 
 /// One file of a snapshot's source.
@@ -311,6 +315,7 @@ impl Snapshot {
                 distinguishes_empty_from_null: source.distinguishes_empty_from_null(),
                 declares_nullability: source.declares_nullability(),
                 files,
+                hashed_keys: false,
             },
             bounds,
             leaves: leaves.leaves.clone(),
@@ -340,6 +345,20 @@ impl Snapshot {
     /// The boundaries the leaves were cut by, encoded for `keys` (which
     /// must hash as the snapshot's plan says).
     pub fn boundaries(&self, keys: &[&ColumnPlan]) -> Result<Boundaries> {
+        if self.meta.hashed_keys {
+            let hashes = self
+                .bounds
+                .first()
+                .and_then(|a| a.as_primitive_opt::<UInt64Type>())
+                .map(|a| a.values().to_vec())
+                .unwrap_or_default();
+            if hashes.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(Error::Schema(
+                    "the stored leaf bounds are not in order (damaged)".into(),
+                ));
+            }
+            return Ok(Boundaries::from_hashes(hashes));
+        }
         encode_bounds(keys, &self.bounds)
     }
 
@@ -446,11 +465,11 @@ impl Snapshot {
         if leaf_count > 1 {
             let take = UInt32Array::from(bound_index);
             for (i, bound) in self.bounds.iter().enumerate() {
-                fields.push(Field::new(
-                    format!("lower_bound_{i}"),
-                    bound.data_type().clone(),
-                    true,
-                ));
+                let name = match self.meta.hashed_keys {
+                    true => "lower_bound_hash".to_string(),
+                    false => format!("lower_bound_{i}"),
+                };
+                fields.push(Field::new(name, bound.data_type().clone(), true));
                 columns.push(arrow::compute::take(bound, &take, None)?);
             }
         }
@@ -527,7 +546,12 @@ impl Snapshot {
             order.sort_unstable();
             let take = UInt32Array::from(order[1..].iter().map(|o| o.1).collect::<Vec<_>>());
             let mut i = 0;
-            while let Some(b) = batch.column_by_name(&format!("lower_bound_{i}")) {
+            let name = |i: usize| match meta.hashed_keys {
+                true if i == 0 => "lower_bound_hash".to_string(),
+                true => String::new(),
+                false => format!("lower_bound_{i}"),
+            };
+            while let Some(b) = batch.column_by_name(&name(i)) {
                 let values = arrow::compute::take(b, &take, None).map_err(one_line)?;
                 if values.null_count() > 0 {
                     return Err("damaged: a leaf without its lower bound".into());
@@ -550,6 +574,9 @@ impl Snapshot {
 
 /// Boundaries decoded into key arrays (one per sort field), to be stored.
 pub fn decode_bounds(keys: &[&ColumnPlan], boundaries: &Boundaries) -> Result<Vec<ArrayRef>> {
+    if boundaries.is_hashed() {
+        return Ok(vec![Arc::new(UInt64Array::from(boundaries.hashes()))]);
+    }
     let converter = canon::row_converter(keys)?;
     let bounds: Vec<&[u8]> = (1..boundaries.leaf_count())
         .filter_map(|leaf| boundaries.lower(leaf))
