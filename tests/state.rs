@@ -26,6 +26,10 @@ struct Row {
 /// Fixed-width layout (no compression, dictionary or statistics), so that a
 /// file rewritten with other `a` values keeps its size exactly.
 fn write_rows(path: &Path, rows: &[Row]) {
+    write_rows_in_groups(path, rows, 64);
+}
+
+fn write_rows_in_groups(path: &Path, rows: &[Row], group_rows: usize) {
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, true),
         Field::new("a", DataType::Int64, false),
@@ -46,7 +50,7 @@ fn write_rows(path: &Path, rows: &[Row]) {
     let properties = WriterProperties::builder()
         .set_dictionary_enabled(false)
         .set_statistics_enabled(EnabledStatistics::None)
-        .set_max_row_group_row_count(Some(64))
+        .set_max_row_group_row_count(Some(group_rows))
         .build();
     let mut bytes = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut bytes, schema, Some(properties)).unwrap();
@@ -327,4 +331,110 @@ fn only_the_changed_file_is_read_again() {
     assert_eq!(answer(&spec_full.report), answer(&second.report));
     let stats = spec_full.report.stats.state.take().unwrap();
     assert_eq!(stats.right_files_hashed, 6);
+}
+
+/// A run killed part-way keeps the files it had finished in the state; the
+/// run started again reads only the others and answers as a fresh run.
+#[test]
+fn a_killed_file_run_continues_from_the_files_it_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let dirs = [dir.path().join("left"), dir.path().join("right")];
+    for d in &dirs {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let files = 24;
+    let per_file = 100_000i64;
+    for f in 0..files {
+        let rows: Vec<Row> = (0..per_file)
+            .map(|i| Row {
+                id: Some(f * per_file + i),
+                a: i,
+                b: format!("r{}", i % 13),
+            })
+            .collect();
+        write_rows_in_groups(&dirs[0].join(format!("p{f:03}.parquet")), &rows, 32_768);
+        let mut changed = rows;
+        changed[(f * 7919 % per_file) as usize].a += 1;
+        write_rows_in_groups(&dirs[1].join(format!("p{f:03}.parquet")), &changed, 32_768);
+    }
+    let state = dir.path().join("state");
+    let recon = assert_cmd::cargo::cargo_bin("recon");
+    let args = |extra: &[&std::ffi::OsStr]| {
+        let mut a: Vec<std::ffi::OsString> = vec![
+            "diff".into(),
+            dirs[0].clone().into(),
+            dirs[1].clone().into(),
+            "--key".into(),
+            "id".into(),
+            "--format".into(),
+            "json".into(),
+            "--threads".into(),
+            "1".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_os_string()));
+        a
+    };
+    let mut child = std::process::Command::new(&recon)
+        .args(args(&["--state".as_ref(), state.as_os_str()]))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let kept = state.join("right.snapshot.parquet");
+    let started = std::time::Instant::now();
+    while !kept.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it saved its progress"
+        );
+        assert!(started.elapsed().as_secs() < 120);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let meta = recon::snapshot::Snapshot::sniff(&kept.to_string_lossy()).unwrap();
+    assert!(meta.partial, "the run was killed before it finished");
+    // A partial state is no snapshot to compare with.
+    let out = std::process::Command::new(&recon)
+        .args([
+            "diff".as_ref(),
+            kept.as_os_str(),
+            dirs[1].as_os_str(),
+            "--key".as_ref(),
+            "id".as_ref(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = std::process::Command::new(&recon)
+        .args(args(&["--state".as_ref(), state.as_os_str()]))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resumed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fresh = std::process::Command::new(&recon)
+        .args(args(&[]))
+        .output()
+        .unwrap();
+    let fresh: serde_json::Value = serde_json::from_slice(&fresh.stdout).unwrap();
+    for field in ["diffs", "summary", "duplicates"] {
+        assert_eq!(resumed[field], fresh[field], "{field}");
+    }
+    assert_eq!(resumed["summary"]["changed"], files);
+    let stats = &resumed["stats"]["state"];
+    assert_eq!(stats["reused"], true, "{}", resumed["schema"]["notes"]);
+    let reused = stats["left_files_reused"].as_u64().unwrap()
+        + stats["right_files_reused"].as_u64().unwrap();
+    assert!(reused > 0 && reused < 2 * files as u64, "{stats}");
+    assert!(
+        resumed["schema"]["notes"]
+            .to_string()
+            .contains("unfinished run")
+    );
 }

@@ -8,6 +8,7 @@
 //! and every file is read).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use indicatif::ProgressBar;
@@ -77,7 +78,16 @@ pub(super) fn compare(
                 None
             }
             (Ok(Some(l)), Ok(Some(r))) => match usable(&l, &r, &here, spec) {
-                Ok(()) => Some([l, r]),
+                Ok(()) => {
+                    if l.snapshot.meta.partial || r.snapshot.meta.partial {
+                        notes.push(
+                            "state: continues an unfinished run (the files it had hashed are \
+                             reused if unchanged)"
+                                .into(),
+                        );
+                    }
+                    Some([l, r])
+                }
                 Err(reason) => {
                     notes.push(format!("state not reused ({reason}); every file hashed"));
                     None
@@ -112,7 +122,22 @@ pub(super) fn compare(
             run_start,
         )
     });
-    let mut hashed = hash_both(sources, plan, &boundaries, &reuse, progress)?;
+    let mut hashed = hash_both(
+        sources,
+        plan,
+        &boundaries,
+        &reuse,
+        &Progress::new(
+            state,
+            sources,
+            &here,
+            spec.leaf_rows,
+            boundaries.leaf_count(),
+            &bounds,
+            &reuse,
+        ),
+        progress,
+    )?;
     let (mut boundaries, mut bounds) = (boundaries, bounds);
     if loaded.is_some()
         && let Some(reason) = drifted(&hashed[0].0, &hashed[1].0, fresh.leaves)
@@ -126,7 +151,22 @@ pub(super) fn compare(
         for r in &mut reuse {
             r.0.iter_mut().for_each(|p| *p = None);
         }
-        hashed = hash_both(sources, plan, &boundaries, &reuse, progress)?;
+        hashed = hash_both(
+            sources,
+            plan,
+            &boundaries,
+            &reuse,
+            &Progress::new(
+                state,
+                sources,
+                &here,
+                spec.leaf_rows,
+                boundaries.leaf_count(),
+                &bounds,
+                &reuse,
+            ),
+            progress,
+        )?;
     }
     stats.reused = loaded.is_some() && !stats.replanned;
     let [(left_leaves, left_records), (right_leaves, right_records)] = hashed;
@@ -298,8 +338,13 @@ fn hash_both(
     plan: &ComparePlan,
     boundaries: &Boundaries,
     reuse: &[(Vec<Option<PartRecord>>, Vec<FileIdentity>); 2],
+    saver: &Progress<'_>,
     progress: &ProgressBar,
 ) -> Result<[Hashed; 2]> {
+    let (on_left, on_right) = (
+        |part: usize, record: &PartRecord| saver.note(Side::Left, part, record),
+        |part: usize, record: &PartRecord| saver.note(Side::Right, part, record),
+    );
     let (l, r) = rayon::join(
         || {
             merkle::hash_side_keeping(
@@ -308,7 +353,7 @@ fn hash_both(
                 Side::Left,
                 boundaries,
                 &reuse[0].0,
-                true,
+                Some(&on_left),
                 progress,
             )
         },
@@ -319,12 +364,115 @@ fn hash_both(
                 Side::Right,
                 boundaries,
                 &reuse[1].0,
-                true,
+                Some(&on_right),
                 progress,
             )
         },
     );
     Ok([l?, r?])
+}
+
+/// Seconds between saves of a run's progress.
+const SAVE_SECONDS: u64 = 3;
+
+/// Keeps the files a run has finished hashing in the state every
+/// [`SAVE_SECONDS`], so that a run killed part-way and started again reads
+/// only the files it had not finished (they count as unchanged files of a
+/// last run).
+struct Progress<'a> {
+    state: &'a StateDir,
+    sources: [&'a dyn Source; 2],
+    here: &'a [HashPlan; 2],
+    leaf_rows: usize,
+    leaf_count: usize,
+    bounds: &'a [arrow::array::ArrayRef],
+    reuse: &'a [(Vec<Option<PartRecord>>, Vec<FileIdentity>); 2],
+    done: [Mutex<HashMap<usize, PartRecord>>; 2],
+    last_save: Mutex<Instant>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(
+        state: &'a StateDir,
+        sources: [&'a dyn Source; 2],
+        here: &'a [HashPlan; 2],
+        leaf_rows: usize,
+        leaf_count: usize,
+        bounds: &'a [arrow::array::ArrayRef],
+        reuse: &'a [(Vec<Option<PartRecord>>, Vec<FileIdentity>); 2],
+    ) -> Self {
+        Progress {
+            state,
+            sources,
+            here,
+            leaf_rows,
+            leaf_count,
+            bounds,
+            reuse,
+            done: [Mutex::default(), Mutex::default()],
+            last_save: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn note(&self, side: Side, part: usize, record: &PartRecord) {
+        if let Ok(mut done) = self.done[side as usize].lock() {
+            done.insert(part, record.clone());
+        }
+        let due = self.last_save.lock().is_ok_and(|mut last| {
+            let due = last.elapsed().as_secs() >= SAVE_SECONDS;
+            if due {
+                *last = Instant::now();
+            }
+            due
+        });
+        // Best effort: a failed save costs only the resume.
+        if due {
+            let _ = self.save();
+        }
+    }
+
+    fn save(&self) -> Result<()> {
+        for side in Side::BOTH {
+            let i = side as usize;
+            let Some(positional) = self.sources[i].positional() else {
+                continue;
+            };
+            let (kept, identities) = &self.reuse[i];
+            let done = self.done[i]
+                .lock()
+                .map_err(|_| crate::error::Error::Internal("progress lock".into()))?;
+            let mut parts_of: Vec<Vec<usize>> = vec![Vec::new(); identities.len()];
+            for part in 0..positional.part_rows().len() {
+                if let Some(f) = positional.part_file(part) {
+                    parts_of[f].push(part);
+                }
+            }
+            let (mut files, mut parts) = (Vec::new(), Vec::new());
+            for (f, of_file) in parts_of.iter().enumerate() {
+                let records: Option<Vec<PartRecord>> = of_file
+                    .iter()
+                    .map(|&p| kept[p].clone().or_else(|| done.get(&p).cloned()))
+                    .collect();
+                if let Some(records) = records {
+                    files.push(identities[f].clone());
+                    parts.push(records);
+                }
+            }
+            drop(done);
+            let mut snapshot = Snapshot::of_side(
+                self.sources[i],
+                self.here[i].clone(),
+                self.leaf_rows,
+                &SideLeaves::with_leaves(self.leaf_count),
+                self.bounds.to_vec(),
+                files,
+                &parts,
+            );
+            snapshot.meta.partial = true;
+            self.state.save(side, &SideState { snapshot, parts })?;
+        }
+        Ok(())
+    }
 }
 
 /// Why the leaves no longer suit the data, if they do not: the largest

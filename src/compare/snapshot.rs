@@ -19,6 +19,9 @@ use crate::report::{Report, ReportInput, SnapshotComparison, Stats, Strategy, va
 use crate::snapshot::{self, FileIdentity, HashPlan, Snapshot};
 use crate::source::Source;
 
+/// A snapshot keeps each file's part records but needs telling of none.
+const NOTHING: merkle::OnPart<'static> = &|_, _| {};
+
 /// Rows of the live side listed in the report (all are counted).
 const LISTED_ROWS: usize = 1000;
 
@@ -83,7 +86,7 @@ pub fn take_snapshot(
             Side::Left,
             &boundaries,
             &[],
-            !files.is_empty(),
+            (!files.is_empty()).then_some(NOTHING),
             &ProgressBar::hidden(),
         )?;
         let start = std::time::SystemTime::now();
@@ -196,6 +199,12 @@ pub fn diff_with_snapshot(
                 path: path.to_string(),
                 message,
             };
+            if snapshot.meta.partial {
+                return Err(fail(
+                    "the state of an unfinished run, not a snapshot: its leaves are incomplete"
+                        .into(),
+                ));
+            }
             let here = HashPlan::of(&plan, side, &o.schema);
             if let Some(why) = snapshot.meta.plan.mismatch(&here) {
                 return Err(fail(format!("taken under another plan: {why}")));

@@ -264,19 +264,23 @@ pub fn hash_side(
     boundaries: &Boundaries,
     progress: &ProgressBar,
 ) -> Result<SideLeaves> {
-    Ok(hash_side_keeping(source, plan, side, boundaries, &[], false, progress)?.0)
+    Ok(hash_side_keeping(source, plan, side, boundaries, &[], None, progress)?.0)
 }
+
+/// Told of each part's record as soon as the part is hashed.
+pub type OnPart<'a> = &'a (dyn Fn(usize, &PartRecord) + Sync);
 
 /// [`hash_side`] for a positional source that takes the parts `reuse`
 /// holds a record of (indexed by part) from there instead of reading them,
-/// and, with `record`, returns a record of every part it read.
+/// and, with `record`, returns a record of every part it read (and tells
+/// `record` of each as it is done).
 pub fn hash_side_keeping(
     source: &dyn Source,
     plan: &ComparePlan,
     side: Side,
     boundaries: &Boundaries,
     reuse: &[Option<PartRecord>],
-    record: bool,
+    record: Option<OnPart<'_>>,
     progress: &ProgressBar,
 ) -> Result<(SideLeaves, Vec<(usize, PartRecord)>)> {
     let hasher = RowHasher::new(plan, side)?;
@@ -308,7 +312,7 @@ pub fn hash_side_keeping(
                         keep_key_hashes: false,
                     };
                     let stream = positional.read_part(part, &names, None)?;
-                    if record {
+                    if let Some(on_part) = record {
                         // The part alone, to know its own contribution.
                         let mut own = Totals::new(leaf_count);
                         hash_stream(
@@ -321,25 +325,24 @@ pub fn hash_side_keeping(
                         )?;
                         let order = tracking.order.unwrap_or_default();
                         let chunks = tracking.chunks.unwrap_or_default();
-                        totals.records.push((
-                            part,
-                            PartRecord {
-                                rows: own.side.rows,
-                                null_key_rows: own.side.null_key_rows,
-                                leaves: own
-                                    .side
-                                    .leaves
-                                    .iter()
-                                    .enumerate()
-                                    .filter(|(_, d)| d.rows > 0)
-                                    .map(|(leaf, d)| (leaf as u32, *d))
-                                    .collect(),
-                                chunks: chunks.clone(),
-                                increasing: order.increasing,
-                                low: order.low.clone(),
-                                high: order.high.clone(),
-                            },
-                        ));
+                        let kept = PartRecord {
+                            rows: own.side.rows,
+                            null_key_rows: own.side.null_key_rows,
+                            leaves: own
+                                .side
+                                .leaves
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, d)| d.rows > 0)
+                                .map(|(leaf, d)| (leaf as u32, *d))
+                                .collect(),
+                            chunks: chunks.clone(),
+                            increasing: order.increasing,
+                            low: order.low.clone(),
+                            high: order.high.clone(),
+                        };
+                        on_part(part, &kept);
+                        totals.records.push((part, kept));
                         totals.side.absorb(own.side);
                         totals.parts.push((part, chunks, order));
                     } else {

@@ -9,7 +9,7 @@ mod leaves;
 pub use boundaries::{Boundaries, KeySample, sample_keys};
 pub(crate) use leaves::{EncodedBatch, RowHasher};
 pub use leaves::{
-    NULL_KEY_SAMPLES, PartRecord, PositionMap, SideLeaves, hash_side, hash_side_keeping,
+    NULL_KEY_SAMPLES, OnPart, PartRecord, PositionMap, SideLeaves, hash_side, hash_side_keeping,
 };
 
 use rayon::prelude::*;

@@ -249,6 +249,11 @@ pub struct SnapshotMeta {
     /// snapshot holds no key value (`--hash-keys`).
     #[serde(default)]
     pub hashed_keys: bool,
+    /// Kept part-way through a run (`--state`): the files it lists are done,
+    /// the leaves are not; the next run continues from it. Not a snapshot
+    /// to compare with.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 /// One file of a snapshot's source.
@@ -316,6 +321,7 @@ impl Snapshot {
                 declares_nullability: source.declares_nullability(),
                 files,
                 hashed_keys: false,
+                partial: false,
             },
             bounds,
             leaves: leaves.leaves.clone(),
