@@ -372,8 +372,10 @@ fn hash_both(
     Ok([l?, r?])
 }
 
-/// Seconds between saves of a run's progress.
+/// Seconds between saves of a run's progress, at least.
 const SAVE_SECONDS: u64 = 3;
+/// And at least this many times the last save's duration.
+const SAVE_SHARE: u32 = 20;
 
 /// Keeps the files a run has finished hashing in the state every
 /// [`SAVE_SECONDS`], so that a run killed part-way and started again reads
@@ -388,7 +390,8 @@ struct Progress<'a> {
     bounds: &'a [arrow::array::ArrayRef],
     reuse: &'a [(Vec<Option<PartRecord>>, Vec<FileIdentity>); 2],
     done: [Mutex<HashMap<usize, PartRecord>>; 2],
-    last_save: Mutex<Instant>,
+    /// When the last save ended, and how long it took.
+    last_save: Mutex<(Instant, std::time::Duration)>,
 }
 
 impl<'a> Progress<'a> {
@@ -410,7 +413,7 @@ impl<'a> Progress<'a> {
             bounds,
             reuse,
             done: [Mutex::default(), Mutex::default()],
-            last_save: Mutex::new(Instant::now()),
+            last_save: Mutex::new((Instant::now(), std::time::Duration::ZERO)),
         }
     }
 
@@ -418,17 +421,18 @@ impl<'a> Progress<'a> {
         if let Ok(mut done) = self.done[side as usize].lock() {
             done.insert(part, record.clone());
         }
-        let due = self.last_save.lock().is_ok_and(|mut last| {
-            let due = last.elapsed().as_secs() >= SAVE_SECONDS;
-            if due {
-                *last = Instant::now();
-            }
-            due
-        });
-        // Best effort: a failed save costs only the resume.
-        if due {
-            let _ = self.save();
+        // Saves take at most about 1/SAVE_SHARE of the run.
+        let Ok(mut last) = self.last_save.try_lock() else {
+            return;
+        };
+        let wait = std::time::Duration::from_secs(SAVE_SECONDS).max(last.1 * SAVE_SHARE);
+        if last.0.elapsed() < wait {
+            return;
         }
+        let started = Instant::now();
+        // Best effort: a failed save costs only the resume.
+        let _ = self.save();
+        *last = (Instant::now(), started.elapsed());
     }
 
     fn save(&self) -> Result<()> {
