@@ -291,3 +291,99 @@ fn a_snapshot_from_an_earlier_build_still_stands_for_its_source() {
     }
     assert!(planted > 0);
 }
+
+/// Two snapshots compare when the second was cut like the first; masks hide
+/// the live rows' values; a rule file may name a snapshot as a side; and
+/// `recon check --state` keeps each check's state.
+#[test]
+fn snapshots_compare_with_each_other_and_serve_rule_files() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "5000", &["--updates", "4"]);
+    let (left, right) = (
+        path(dir.path(), "left.parquet"),
+        path(dir.path(), "right.parquet"),
+    );
+    let (a, b, c) = (
+        path(dir.path(), "a.parquet"),
+        path(dir.path(), "b.parquet"),
+        path(dir.path(), "c.parquet"),
+    );
+    assert!(snapshot(&left, &a, &[]).status.success());
+    assert!(snapshot(&right, &b, &["--like", &a]).status.success());
+    assert!(snapshot(&left, &c, &["--like", &a]).status.success());
+    let (code, report) = diff(&a, &b, "id", &[]);
+    assert_eq!(code, 1);
+    assert!(!report["ranges"].as_array().unwrap().is_empty());
+    assert_eq!(diff(&a, &c, "id", &[]).0, 0);
+    // Cut on its own (another key, other leaves): refused.
+    let alone = path(dir.path(), "alone.parquet");
+    assert!(
+        snapshot(&right, &alone, &["--leaf-rows", "100"])
+            .status
+            .success()
+    );
+    let out = recon()
+        .args(["diff", &a, &alone, "--key", "id"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--like"));
+
+    // Masks hide the live rows' values.
+    let (_, masked) = diff(&a, &right, "id", &["--mask", "name"]);
+    let rows = masked["snapshot"]["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["name"] == "***"), "{rows:?}");
+
+    // A rule file with a snapshot side, and --state on check.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("snap.toml"),
+        format!("key = [\"id\"]\n[left]\nsource = {a:?}\n[right]\nsource = {right:?}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("files.toml"),
+        format!("key = [\"id\"]\n[left]\nsource = {left:?}\n[right]\nsource = {right:?}\n"),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let check = || {
+        let out = recon()
+            .args(["check", "--dir"])
+            .arg(&rules)
+            .args(["--format", "json", "--state"])
+            .arg(&state)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = check();
+    let second = check();
+    for run in [&first, &second] {
+        let checks = run["checks"].as_array().unwrap();
+        let by_name = |n: &str| checks.iter().find(|c| c["name"] == n).unwrap().clone();
+        assert_eq!(by_name("snap")["status"], "fail");
+        assert!(by_name("snap")["report"]["snapshot"].is_object());
+        assert_eq!(by_name("files")["report"]["summary"]["changed"], 4);
+    }
+    let files = |run: &Value| {
+        run["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "files")
+            .unwrap()["report"]["stats"]["state"]["reused"]
+            .clone()
+    };
+    assert_eq!(files(&first), false);
+    assert_eq!(files(&second), true);
+    assert!(state.join("files").join("left.snapshot.parquet").exists());
+}

@@ -6,7 +6,7 @@
 //! seconds); with an unknown key nobody who writes the data can compute a
 //! digest at all, so nobody can prepare rows that hide a change.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Bytes of key material: XXH3 asks for at least 136.
 const SECRET_LEN: usize = 192;
@@ -17,16 +17,44 @@ struct Secret {
     sql: String,
 }
 
-static SECRET: OnceLock<Secret> = OnceLock::new();
+/// The run's key; null until first used. Each key is leaked (192 bytes),
+/// so a reference to it stays valid whatever happens to the pointer.
+static SECRET: AtomicPtr<Secret> = AtomicPtr::new(std::ptr::null_mut());
 
 fn secret() -> &'static Secret {
-    SECRET.get_or_init(|| {
-        let mut bytes = [0u8; SECRET_LEN];
-        if getrandom::fill(&mut bytes).is_err() {
-            fallback_fill(&mut bytes);
-        }
-        Secret::new(bytes)
-    })
+    let current = SECRET.load(Ordering::Acquire);
+    if !current.is_null() {
+        // SAFETY: only pointers from `Box::leak` are stored, never freed.
+        return unsafe { &*current };
+    }
+    let mut bytes = [0u8; SECRET_LEN];
+    if getrandom::fill(&mut bytes).is_err() {
+        fallback_fill(&mut bytes);
+    }
+    install(Secret::new(bytes))
+}
+
+/// Makes `secret` the run's key unless one is in place already; returns
+/// the key in place.
+fn install(secret: Secret) -> &'static Secret {
+    let fresh: *mut Secret = Box::leak(Box::new(secret));
+    match SECRET.compare_exchange(
+        std::ptr::null_mut(),
+        fresh,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        // SAFETY: `fresh` was just leaked; `other` was leaked by another call.
+        Ok(_) => unsafe { &*fresh },
+        Err(other) => unsafe { &*other },
+    }
+}
+
+/// Forgets the run's key, so that the next comparison draws a new one or
+/// adopts a stored one (`recon check` between its checks). Only while no
+/// comparison is running in the process.
+pub fn reset() {
+    SECRET.store(std::ptr::null_mut(), Ordering::Release);
 }
 
 impl Secret {
@@ -55,7 +83,7 @@ pub fn adopt(hex: &str) -> Result<(), String> {
     let bytes: [u8; SECRET_LEN] = decoded
         .and_then(|d| d.try_into().ok())
         .ok_or_else(|| "the stored digest key is damaged".to_string())?;
-    let active = SECRET.get_or_init(|| Secret::new(bytes));
+    let active = install(Secret::new(bytes));
     if active.bytes == bytes {
         Ok(())
     } else {

@@ -374,11 +374,21 @@ pub fn diff_with_snapshot(
             live,
             boundaries.is_hashed(),
         );
+        let names = |schema: &arrow::datatypes::SchemaRef| -> Vec<String> {
+            schema.fields().iter().map(|f| f.name().clone()).collect()
+        };
+        let mask = crate::report::Mask::resolve(
+            &spec.mask,
+            &spec.selection.map,
+            &names(&l.schema),
+            &names(&r.schema),
+        )?;
+        mask.apply_to_report(&mut report);
         Ok(super::Comparison {
             report,
             plan,
             rows: row_diff,
-            mask: crate::report::Mask::default(),
+            mask,
         })
     })
 }

@@ -97,6 +97,9 @@ impl Mask {
             r.from.iter_mut().for_each(|m| self.hide_row(m));
             r.to.iter_mut().for_each(|m| self.hide_row(m));
         }
+        if let Some(s) = &mut report.snapshot {
+            s.rows.iter_mut().for_each(|r| self.hide_row(r));
+        }
     }
 
     /// The batch with every masked column replaced by text `***` (NULL

@@ -55,6 +55,9 @@ pub fn run(
     state: Option<&std::path::Path>,
 ) -> CheckResult {
     let started = Instant::now();
+    // Each check draws its own digest key (or adopts a snapshot's or a
+    // state's): checks run one after another.
+    crate::canon::keyed::reset();
     // The check's name as one safe path component.
     let directory: String = loaded
         .name()
@@ -125,6 +128,18 @@ fn aggregate_reason(f: &AggregateFinding) -> String {
     format!("{what}{group}: {} vs {}", f.left, f.right)
 }
 
+/// A side of a comparison with a snapshot: the snapshot, or the opened source.
+fn side_input<'a>(
+    snapshot: &'a Option<(String, crate::snapshot::Snapshot)>,
+    live: &'a Option<std::sync::Arc<dyn source::Source>>,
+) -> Result<crate::compare::SideInput<'a>> {
+    match (snapshot, live) {
+        (Some((path, snapshot)), _) => Ok(crate::compare::SideInput::Snapshot { snapshot, path }),
+        (None, Some(live)) => Ok(crate::compare::SideInput::Live(live.as_ref())),
+        (None, None) => Err(Error::Internal("a side with no input".into())),
+    }
+}
+
 fn compare(
     loaded: &LoadedRules,
     threads: usize,
@@ -162,6 +177,48 @@ fn compare(
         };
         source::open(&location, query.as_deref(), side, &options, runtime)
     };
+    // A snapshot side holds digests, not rows: compared by digest alone.
+    let snapshot_of = |side: Side| -> Result<Option<(String, crate::snapshot::Snapshot)>> {
+        let rule = match side {
+            Side::Left => &rules.left,
+            Side::Right => &rules.right,
+        };
+        let location =
+            expand_env(&rule.source).map_err(|why| at(format!("[{side}] source: {why}")))?;
+        match crate::snapshot::Snapshot::sniff(&location) {
+            Some(_) => Ok(Some((
+                location.clone(),
+                crate::snapshot::Snapshot::read(&location)?,
+            ))),
+            None => Ok(None),
+        }
+    };
+    let snapshots = [snapshot_of(Side::Left)?, snapshot_of(Side::Right)?];
+    if snapshots.iter().any(Option::is_some) {
+        if rules.aggregates.is_some() || rules.key.is_empty() {
+            return Err(at(
+                "a snapshot side holds digests, not rows: it needs a key and takes no \
+                 [aggregates]"
+                    .into(),
+            ));
+        }
+        let live = [Side::Left, Side::Right].map(|side| match snapshots[side as usize] {
+            Some(_) => Ok(None),
+            None => open(side).map(Some),
+        });
+        let [left_live, right_live] = live;
+        let (left_live, right_live) = (left_live?, right_live?);
+        let spec = rules.spec(threads);
+        let report = crate::compare::diff_with_snapshot(
+            side_input(&snapshots[0], &left_live)?,
+            side_input(&snapshots[1], &right_live)?,
+            &spec,
+            None,
+        )?
+        .report;
+        write_files(&rules.report, &report)?;
+        return Ok((Vec::new(), Some(report)));
+    }
     let (left, right) = (open(Side::Left)?, open(Side::Right)?);
     let aggregates = match &rules.aggregates {
         None => Vec::new(),
@@ -239,6 +296,20 @@ fn write_files(options: &super::ReportRule, report: &Report) -> Result<()> {
 /// The gate: each finding against its threshold. With no count or ratio
 /// threshold set, any difference fails (the sources should agree).
 pub fn evaluate(gate: &GateRule, report: &Report) -> (Status, Vec<String>) {
+    // Against a snapshot, differences cannot be counted, only located.
+    if let Some(snapshot) = &report.snapshot {
+        return match report.ranges.len() {
+            0 => (Status::Pass, Vec::new()),
+            n => (
+                Status::Fail,
+                vec![format!(
+                    "{n} key ranges differ from the snapshot ({} rows of the live side in \
+                     them; a snapshot holds no rows to count differences by)",
+                    snapshot.live_rows_in_ranges
+                )],
+            ),
+        };
+    }
     let s = &report.summary;
     let mut status = Status::Pass;
     let mut reasons = Vec::new();
