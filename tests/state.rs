@@ -225,7 +225,7 @@ fn compare_with(dirs: &[PathBuf; 2], state: Option<&Path>, full: bool) -> recon:
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]
     fn incremental_runs_answer_as_fresh_runs_do(
         initial in 1..4usize,
