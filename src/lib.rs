@@ -26,6 +26,7 @@ pub mod compare;
 pub mod error;
 pub mod generator;
 pub mod merkle;
+pub mod output;
 pub mod plan;
 pub mod repair;
 pub mod report;

@@ -85,6 +85,16 @@ pub struct SideTraits {
     pub declares_nullability: bool,
 }
 
+impl SideTraits {
+    /// What `source`'s format can represent.
+    pub fn of(source: &dyn crate::source::Source) -> Self {
+        SideTraits {
+            distinguishes_empty_from_null: source.distinguishes_empty_from_null(),
+            declares_nullability: source.declares_nullability(),
+        }
+    }
+}
+
 impl Default for SideTraits {
     fn default() -> Self {
         SideTraits {

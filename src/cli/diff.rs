@@ -436,10 +436,7 @@ pub fn run(args: Args) -> Result<u8> {
     print_report(&args, &outcome.report)?;
     // The output is kept until here so that runtime teardown never races the report.
     drop((sources, runtime));
-    Ok(match outcome.report.verdict {
-        Verdict::Equal => EXIT_EQUAL,
-        Verdict::Different => EXIT_DIFFERENT,
-    })
+    Ok(exit_code(outcome.report.verdict))
 }
 
 /// `recon diff` where a side (or both) is a snapshot.
@@ -494,10 +491,7 @@ fn run_with_snapshot(args: &Args, snapshots: [bool; 2]) -> Result<u8> {
     }
     print_report(args, &outcome.report)?;
     drop((left_live, right_live, runtime));
-    Ok(match outcome.report.verdict {
-        Verdict::Equal => EXIT_EQUAL,
-        Verdict::Different => EXIT_DIFFERENT,
-    })
+    Ok(exit_code(outcome.report.verdict))
 }
 
 fn side_input<'a>(
@@ -509,6 +503,14 @@ fn side_input<'a>(
         (Some(snapshot), _) => Ok(recon::compare::SideInput::Snapshot { snapshot, path }),
         (None, Some(live)) => Ok(recon::compare::SideInput::Live(live)),
         (None, None) => Err(Error::Internal("a side with no input".into())),
+    }
+}
+
+/// The exit code of a verdict.
+fn exit_code(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Equal => EXIT_EQUAL,
+        Verdict::Different => EXIT_DIFFERENT,
     }
 }
 

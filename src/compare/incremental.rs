@@ -106,7 +106,7 @@ pub(super) fn compare(
         }
     };
     let keys = plan.key_columns();
-    let (boundaries, bounds) = match &loaded {
+    let (mut boundaries, mut bounds) = match &loaded {
         Some([l, _]) => (l.snapshot.boundaries(&keys)?, l.snapshot.bounds.clone()),
         None => {
             let b = (fresh.boundaries)()?;
@@ -122,23 +122,22 @@ pub(super) fn compare(
             run_start,
         )
     });
-    let mut hashed = hash_both(
-        sources,
-        plan,
-        &boundaries,
-        &reuse,
-        &Progress::new(
+    // Both sides hashed into `boundaries`, progress saved as files finish.
+    let hash = |boundaries: &Boundaries,
+                bounds: &[arrow::array::ArrayRef],
+                reuse: &[(Vec<Option<PartRecord>>, Vec<FileIdentity>); 2]| {
+        let saver = Progress::new(
             state,
             sources,
             &here,
             spec.leaf_rows,
             boundaries.leaf_count(),
-            &bounds,
-            &reuse,
-        ),
-        progress,
-    )?;
-    let (mut boundaries, mut bounds) = (boundaries, bounds);
+            bounds,
+            reuse,
+        );
+        hash_both(sources, plan, boundaries, reuse, &saver, progress)
+    };
+    let mut hashed = hash(&boundaries, &bounds, &reuse)?;
     if loaded.is_some()
         && let Some(reason) = drifted(&hashed[0].0, &hashed[1].0, fresh.leaves)
     {
@@ -151,22 +150,7 @@ pub(super) fn compare(
         for r in &mut reuse {
             r.0.iter_mut().for_each(|p| *p = None);
         }
-        hashed = hash_both(
-            sources,
-            plan,
-            &boundaries,
-            &reuse,
-            &Progress::new(
-                state,
-                sources,
-                &here,
-                spec.leaf_rows,
-                boundaries.leaf_count(),
-                &bounds,
-                &reuse,
-            ),
-            progress,
-        )?;
+        hashed = hash(&boundaries, &bounds, &reuse)?;
     }
     stats.reused = loaded.is_some() && !stats.replanned;
     let [(left_leaves, left_records), (right_leaves, right_records)] = hashed;

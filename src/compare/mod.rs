@@ -30,16 +30,16 @@ use crate::source::db::comment_text;
 mod incremental;
 mod merged;
 pub mod pushdown;
+mod ranges;
 mod reread;
 pub mod rows;
 mod snapshot;
 mod spec;
 mod unsorted;
 
+pub use ranges::{RangeSet, extract, ranges_key, rows_in_ranges};
 pub use rows::{DuplicateKey, KeyDiff, RowDiff, Status};
-pub use snapshot::{
-    RangeSet, SideInput, diff_with_snapshot, extract, ranges_key, rows_in_ranges, take_snapshot,
-};
+pub use snapshot::{SideInput, diff_with_snapshot, take_snapshot};
 pub use spec::{Comparison, Spec};
 
 /// What a strategy found: each side's leaf digests, the leaves whose
@@ -176,10 +176,7 @@ pub fn explain(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Str
 /// read whole or fetched by range).
 fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
     let started = Instant::now();
-    let traits = [left, right].map(|s| SideTraits {
-        distinguishes_empty_from_null: s.distinguishes_empty_from_null(),
-        declares_nullability: s.declares_nullability(),
-    });
+    let traits = [left, right].map(SideTraits::of);
     let plan = ComparePlan::with_traits(&left.schema(), &right.schema(), &spec.selection, traits)?;
     let keys = plan.key_columns();
 

@@ -9,7 +9,6 @@ mod html;
 mod json;
 mod markdown;
 mod mask;
-mod output;
 pub mod table;
 pub mod values;
 
@@ -24,12 +23,12 @@ use crate::merkle::{Boundaries, SideLeaves, TreeComparison};
 use crate::plan::{ComparePlan, OneSidedColumn, TypeDifference};
 use values::{ValueRenderer, row_object};
 
+pub use crate::output::OutputFile;
 pub use diffs_file::{DiffsFile, write_diffs};
 pub use html::{write_checks_html, write_html};
 pub use json::{write_json, write_ndjson};
 pub use markdown::write_markdown;
 pub use mask::{MASKED, Mask};
-pub use output::OutputFile;
 pub use table::{TABLE_SAMPLE, write_table};
 
 /// Equal within the rules, or not.

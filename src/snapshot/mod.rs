@@ -22,7 +22,6 @@ use arrow::array::{
     Array, ArrayRef, AsArray, FixedSizeBinaryArray, RecordBatch, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type, UInt64Type};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -370,23 +369,17 @@ impl Snapshot {
 
     /// Writes the snapshot to `path` (whole or not at all).
     pub fn write(&self, path: &str) -> Result<()> {
-        let mut out = crate::report::OutputFile::create(path)?;
-        let fail = |e: String| Error::Output {
-            path: path.to_string(),
-            message: e,
-        };
         let batch = self.to_batch()?;
-        let meta = serde_json::to_string(&self.meta).map_err(|e| fail(e.to_string()))?;
+        let meta = serde_json::to_string(&self.meta).map_err(|e| Error::Output {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
         let properties = WriterProperties::builder()
             .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
             .set_key_value_metadata(Some(vec![KeyValue::new(METADATA_KEY.to_string(), meta)]))
             .build();
-        let file = out.file().try_clone().map_err(|e| fail(e.to_string()))?;
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties))
-            .map_err(|e| fail(one_line(e)))?;
-        writer.write(&batch).map_err(|e| fail(one_line(e)))?;
-        writer.close().map_err(|e| fail(one_line(e)))?;
-        out.commit()
+        crate::output::write_parquet(path, batch.schema(), [Ok(batch)], Some(properties))?;
+        Ok(())
     }
 
     /// Reads a snapshot, refusing another format or version with the reason.

@@ -82,7 +82,7 @@ impl StateDir {
             message: one_line(e),
         })?;
         let parts_path = self.parts_path(side).to_string_lossy().into_owned();
-        let mut out = crate::report::OutputFile::create(&parts_path)?;
+        let mut out = crate::output::OutputFile::create(&parts_path)?;
         let fail = |e: String| Error::Output {
             path: parts_path.clone(),
             message: e,

@@ -1,4 +1,5 @@
-//! Output files that appear whole or not at all: written to a temporary
+//! Output files that appear whole or not at all (reports, differences files,
+//! backups, snapshots, state): written to a temporary
 //! file beside the final name and renamed over it once complete, so a full
 //! disk, a failed comparison or a killed run never leaves a half-written
 //! report, differences file or backup under the name a pipeline reads.
@@ -120,4 +121,35 @@ fn output_error(path: &str, e: &std::io::Error) -> Error {
         path: path.to_string(),
         message: e.to_string(),
     }
+}
+
+/// Writes `batches` (of `schema`) as one Parquet file at `path`, whole or
+/// not at all; returns the rows written.
+pub fn write_parquet(
+    path: &str,
+    schema: arrow::datatypes::SchemaRef,
+    batches: impl IntoIterator<Item = Result<arrow::record_batch::RecordBatch>>,
+    properties: Option<parquet::file::properties::WriterProperties>,
+) -> Result<u64> {
+    let mut out = OutputFile::create(path)?;
+    let fail = |message: String| Error::Output {
+        path: path.to_string(),
+        message,
+    };
+    let file = out.file().try_clone().map_err(|e| fail(e.to_string()))?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, properties)
+        .map_err(|e| fail(crate::error::one_line(e)))?;
+    let mut rows = 0u64;
+    for batch in batches {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        writer
+            .write(&batch)
+            .map_err(|e| fail(crate::error::one_line(e)))?;
+    }
+    writer
+        .close()
+        .map_err(|e| fail(crate::error::one_line(e)))?;
+    out.commit()?;
+    Ok(rows)
 }
