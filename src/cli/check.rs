@@ -14,6 +14,8 @@ use recon::{Error, Result};
 
 use super::{EXIT_DIFFERENT, EXIT_EQUAL, EXIT_ERROR};
 
+const KIND: checks::Kind = checks::Kind::Checks;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
@@ -65,11 +67,11 @@ pub fn run(args: Args) -> Result<u8> {
 
     let results: Vec<rules::check::CheckResult> = files
         .iter()
-        .map(|path| match rules::load(path) {
+        .flat_map(|path| match rules::load(path) {
             Ok(loaded) => {
-                rules::check::run(&loaded, threads, runtime.handle(), args.state.as_deref())
+                rules::check::run_all(&loaded, threads, runtime.handle(), args.state.as_deref())
             }
-            Err(e) => rules::check::CheckResult {
+            Err(e) => vec![rules::check::CheckResult {
                 name: path.file_stem().map_or_else(
                     || path.display().to_string(),
                     |s| s.to_string_lossy().into_owned(),
@@ -77,57 +79,110 @@ pub fn run(args: Args) -> Result<u8> {
                 file: path.display().to_string(),
                 status: Status::Error,
                 reasons: vec![recon::source::url::redact(&recon::error::one_line(e))],
+                notes: Vec::new(),
                 seconds: 0.0,
                 aggregates: Vec::new(),
                 report: None,
-            },
+            }],
         })
         .collect();
 
-    let stdout = std::io::stdout();
-    let format = args.format.unwrap_or(if stdout.is_terminal() {
-        Format::Table
-    } else {
-        Format::Json
-    });
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match format {
-        Format::Table => checks::write_checks_table(&results, &mut out)?,
-        Format::Json => checks::write_checks_json(&results, &mut out)?,
-        Format::Html => recon::report::write_checks_html(&results, &mut out, "standard output")?,
-    }
-    out.flush().map_err(|e| Error::Output {
-        path: "standard output".into(),
-        message: e.to_string(),
-    })?;
-    if let Some(mut file) = junit {
-        let path = file.path().to_string();
-        checks::write_checks_junit(&results, &mut file, &path)?;
-        file.commit()?;
-    }
-    if let Some(mut file) = markdown {
-        let path = file.path().to_string();
-        checks::write_checks_markdown(&results, &mut file, &path)?;
-        file.commit()?;
-    }
-    if let Some(mut file) = html {
-        let path = file.path().to_string();
-        recon::report::write_checks_html(&results, &mut file, &path)?;
-        file.commit()?;
-    }
-    // Errors also go to stderr, one line each, as for every command.
-    for r in results.iter().filter(|r| r.status == Status::Error) {
-        eprintln!("recon: error: {}: {}", r.name, r.reasons.join("; "));
-    }
-    let worst = results
-        .iter()
-        .map(|r| r.status)
-        .max()
-        .unwrap_or(Status::Pass);
+    let format = match args.format {
+        Some(Format::Table) => Some(Shown::Table),
+        Some(Format::Json) => Some(Shown::Json),
+        Some(Format::Html) => Some(Shown::Html),
+        None => None,
+    };
+    let worst = emit(
+        &results,
+        KIND,
+        format,
+        Files {
+            junit,
+            markdown,
+            html,
+        },
+    )?;
     Ok(match worst {
         Status::Error => EXIT_ERROR,
         Status::Fail => EXIT_DIFFERENT,
         Status::Warn if args.strict => EXIT_DIFFERENT,
         Status::Warn | Status::Pass => EXIT_EQUAL,
     })
+}
+
+/// How results are printed on standard output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shown {
+    Table,
+    Json,
+    /// One JSON object per line, a result each.
+    Ndjson,
+    Markdown,
+    Html,
+}
+
+/// The files a run of several comparisons writes besides standard output.
+pub(super) struct Files {
+    pub junit: Option<OutputFile>,
+    pub markdown: Option<OutputFile>,
+    pub html: Option<OutputFile>,
+}
+
+/// Prints the results (table on a terminal, JSON otherwise), writes the
+/// files, says each error on stderr, and returns the worst status.
+pub(super) fn emit(
+    results: &[rules::check::CheckResult],
+    kind: checks::Kind,
+    format: Option<Shown>,
+    files: Files,
+) -> Result<Status> {
+    let stdout = std::io::stdout();
+    let format = format.unwrap_or(if stdout.is_terminal() {
+        Shown::Table
+    } else {
+        Shown::Json
+    });
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let fail = |e: std::io::Error| Error::Output {
+        path: "standard output".into(),
+        message: e.to_string(),
+    };
+    match format {
+        Shown::Table => checks::write_checks_table(results, &mut out, kind)?,
+        Shown::Json => checks::write_checks_json(results, &mut out, kind)?,
+        Shown::Ndjson => {
+            for r in results {
+                serde_json::to_writer(&mut out, r).map_err(|e| Error::Internal(e.to_string()))?;
+                writeln!(out).map_err(fail)?;
+            }
+        }
+        Shown::Markdown => {
+            checks::write_checks_markdown(results, &mut out, "standard output", kind)?
+        }
+        Shown::Html => {
+            recon::report::write_checks_html(results, &mut out, "standard output", kind)?
+        }
+    }
+    out.flush().map_err(fail)?;
+    if let Some(mut file) = files.junit {
+        let path = file.path().to_string();
+        checks::write_checks_junit(results, &mut file, &path, kind)?;
+        file.commit()?;
+    }
+    if let Some(mut file) = files.markdown {
+        let path = file.path().to_string();
+        checks::write_checks_markdown(results, &mut file, &path, kind)?;
+        file.commit()?;
+    }
+    if let Some(mut file) = files.html {
+        let path = file.path().to_string();
+        recon::report::write_checks_html(results, &mut file, &path, kind)?;
+        file.commit()?;
+    }
+    // Errors also go to stderr, one line each, as for every command.
+    for r in results.iter().filter(|r| r.status == Status::Error) {
+        eprintln!("recon: error: {}: {}", r.name, r.reasons.join("; "));
+    }
+    Ok(checks::worst(results))
 }

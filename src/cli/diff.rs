@@ -31,9 +31,15 @@ pub struct Args {
     pub left: String,
     /// Right source, same forms as LEFT.
     pub right: String,
-    /// Key column(s), comma-separated.
-    #[arg(short, long, value_delimiter = ',', required_unless_present = "rules")]
+    /// Key column(s), comma-separated [default for database tables: the
+    /// primary key, else a unique index over NOT NULL columns].
+    #[arg(short, long, value_delimiter = ',')]
     pub key: Vec<String>,
+    /// When both sides name a database and no table: compare only the
+    /// tables these comma-separated glob patterns match (`!` leaves out; a
+    /// pattern with a dot matches `schema.table`, others the table name).
+    #[arg(long, value_name = "PATTERNS")]
+    pub tables: Option<String>,
     /// Compare only these columns (besides the key), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub columns: Vec<String>,
@@ -72,6 +78,9 @@ pub struct Args {
     /// Also write the report as one self-contained HTML page to this file.
     #[arg(long, value_name = "FILE")]
     pub html: Option<String>,
+    /// Also write JUnit XML here: one test case (per table, over whole databases).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<String>,
     /// List at most N differences (all are still counted).
     #[arg(long, value_name = "N")]
     pub max_diffs: Option<usize>,
@@ -249,6 +258,8 @@ pub struct Prepared {
     pub repair: recon::rules::RepairRule,
     diffs_file: Option<report::DiffsFile>,
     html_file: Option<report::OutputFile>,
+    /// Where the key came from, when the catalog named it.
+    key_note: Option<String>,
 }
 
 /// How `args` open file sources.
@@ -305,7 +316,8 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         &options,
         runtime.handle(),
     )?;
-    let (spec, file) = build_spec(args, threads)?;
+    let (mut spec, file) = build_spec(args, threads)?;
+    let key_note = catalog_key(&mut spec, left.as_ref(), right.as_ref())?;
     let (left, right) = match &args.ranges {
         None => (left, right),
         Some(ranges) => {
@@ -334,7 +346,39 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         repair: file.map(|f| f.rules.repair).unwrap_or_default(),
         diffs_file,
         html_file,
+        key_note,
     })
+}
+
+/// Without `--key` (or a rule file's key): the key the tables' catalogs
+/// name; the note says where it came from.
+fn catalog_key(
+    spec: &mut Spec,
+    left: &dyn source::Source,
+    right: &dyn source::Source,
+) -> Result<Option<String>> {
+    if !spec.selection.key.is_empty() {
+        return Ok(None);
+    }
+    let found = recon::rules::tables::catalog_key(
+        left.as_database(),
+        right.as_database(),
+        &spec.selection.map,
+    )?;
+    let Some((key, from)) = found else {
+        return Err(Error::Usage(
+            "--key is needed: no side is a database table with a primary key or a unique \
+             index over NOT NULL columns"
+                .into(),
+        ));
+    };
+    spec.selection.key = key;
+    recon::rules::settings::check_selection(&spec.selection)
+        .map_err(|p| Error::Usage(p.message))?;
+    Ok(Some(format!(
+        "key {}: {from}",
+        spec.selection.key.join(", ")
+    )))
 }
 
 /// The comparison's settings: the rule file's, then the flags over them,
@@ -351,11 +395,6 @@ fn build_spec(args: &Args, threads: usize) -> Result<(Spec, Option<recon::rules:
     let selection = &mut spec.selection;
     if !args.key.is_empty() {
         selection.key = args.key.clone();
-    }
-    if selection.key.is_empty() {
-        return Err(Error::Usage(
-            "--key is needed: the rule file names no key".into(),
-        ));
     }
     selection.columns.extend(args.columns.iter().cloned());
     selection.exclude.extend(args.exclude.iter().cloned());
@@ -391,9 +430,11 @@ pub fn compare(args: &Args) -> Result<Compared> {
         repair,
         diffs_file,
         html_file,
+        key_note,
     } = prepare(args)?;
     let [left, right] = &sources;
-    let outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
+    let mut outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
+    outcome.report.schema.notes.extend(key_note);
     if let Some(file) = diffs_file {
         outcome.write_diffs_to(file)?;
     }
@@ -412,6 +453,14 @@ pub fn compare(args: &Args) -> Result<Compared> {
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    if let Some((left, right)) = recon::rules::tables::whole_databases(
+        &args.left,
+        &args.right,
+        args.left_query.as_deref(),
+        args.right_query.as_deref(),
+    )? {
+        return run_tables(&args, left, right);
+    }
     if args.explain {
         let prepared = prepare(&args)?;
         let [left, right] = &prepared.sources;
@@ -434,9 +483,105 @@ pub fn run(args: Args) -> Result<u8> {
         ..
     } = compare(&args)?;
     print_report(&args, &outcome.report)?;
+    if let Some(path) = &args.junit {
+        write_junit(path, &args, &outcome.report)?;
+    }
     // The output is kept until here so that runtime teardown never races the report.
     drop((sources, runtime));
     Ok(exit_code(outcome.report.verdict))
+}
+
+/// JUnit XML for one comparison: one test case, failed when the sources differ.
+fn write_junit(path: &str, args: &Args, report: &recon::Report) -> Result<()> {
+    let mut file = report::OutputFile::create(path)?;
+    let gate = recon::rules::GateRule::default();
+    let (status, reasons) = recon::rules::check::evaluate(&gate, report);
+    let status = match report.verdict {
+        Verdict::Different => status.max(recon::rules::check::Status::Fail),
+        Verdict::Equal => recon::rules::check::Status::Pass,
+    };
+    let result = recon::rules::check::CheckResult {
+        name: format!(
+            "{} vs {}",
+            recon::source::url::redact(&args.left),
+            recon::source::url::redact(&args.right)
+        ),
+        file: String::new(),
+        status,
+        reasons,
+        notes: Vec::new(),
+        seconds: report.stats.seconds_total,
+        aggregates: Vec::new(),
+        report: None,
+    };
+    report::checks::write_checks_junit(&[result], &mut file, path, report::checks::Kind::Checks)?;
+    file.commit()
+}
+
+/// `recon diff DB DB`: every table, one result each.
+fn run_tables(
+    args: &Args,
+    left: recon::source::url::DatabaseUrl,
+    right: recon::source::url::DatabaseUrl,
+) -> Result<u8> {
+    let refused = [
+        (args.explain, "--explain"),
+        (args.output_diffs.is_some(), "--output-diffs"),
+        (args.state.is_some(), "--state"),
+        (args.ranges.is_some(), "--ranges"),
+        (args.ranges_out.is_some(), "--ranges-out"),
+    ];
+    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+        return Err(Error::Usage(format!(
+            "{flag} applies to one table: name it with ?table= in the URLs \
+             (both sides name a database, so every table is compared)"
+        )));
+    }
+    let threads = super::thread_count(args.threads)?;
+    let create = |path: &String| report::OutputFile::create(path);
+    let files = super::check::Files {
+        junit: args.junit.as_ref().map(create).transpose()?,
+        markdown: None,
+        html: args.html.as_ref().map(create).transpose()?,
+    };
+    let runtime = super::runtime(threads)?;
+    let (spec, file) = build_spec(args, threads)?;
+    let (gate, mut tables, table) = match file {
+        Some(f) => (f.rules.gate, f.rules.tables, f.rules.table),
+        None => Default::default(),
+    };
+    if let Some(patterns) = &args.tables {
+        let flags = recon::rules::tables::parse_filter(patterns);
+        tables.include.extend(flags.include);
+        tables.exclude.extend(flags.exclude);
+    }
+    recon::rules::tables::check_rules(&tables, &table).map_err(|p| Error::Usage(p.message))?;
+    let run = recon::rules::tables::TablesRun {
+        left: &left,
+        right: &right,
+        tables: &tables,
+        table: &table,
+        spec: &spec,
+        gate: &gate,
+        prefix: String::new(),
+        file: format!("{left} vs {right}"),
+    };
+    let results = recon::rules::tables::run(&run, runtime.handle())?;
+    let format = args.format.map(|f| match f {
+        Format::Table => super::check::Shown::Table,
+        Format::Json => super::check::Shown::Json,
+        Format::Ndjson => super::check::Shown::Ndjson,
+        Format::Markdown => super::check::Shown::Markdown,
+        Format::Html => super::check::Shown::Html,
+    });
+    let worst = super::check::emit(&results, report::checks::Kind::Tables, format, files)?;
+    drop(runtime);
+    use recon::rules::check::Status;
+    Ok(match worst {
+        Status::Error => super::EXIT_ERROR,
+        Status::Fail => EXIT_DIFFERENT,
+        Status::Warn | Status::Pass => EXIT_EQUAL,
+    })
 }
 
 /// `recon diff` where a side (or both) is a snapshot.
@@ -458,6 +603,11 @@ fn run_with_snapshot(args: &Args, snapshots: [bool; 2]) -> Result<u8> {
     let runtime = super::runtime(threads)?;
     let options = open_options(args, threads)?;
     let (spec, _) = build_spec(args, threads)?;
+    if spec.selection.key.is_empty() {
+        return Err(Error::Usage(
+            "--key is needed: a snapshot names no key of its own".into(),
+        ));
+    }
     let read = |path: &str, is: bool| is.then(|| Snapshot::read(path)).transpose();
     let left_snap = read(&args.left, snapshots[0])?;
     let right_snap = read(&args.right, snapshots[1])?;

@@ -1,4 +1,5 @@
-//! Renderers for a run of rule-file checks (`recon check`): one line per
+//! Renderers for a run of several comparisons: the checks of `recon check`,
+//! or the tables of a run over whole databases. One line (or table row) per
 //! check and a summary, JSON, Markdown for a pull-request comment, and JUnit
 //! XML so that CI systems list each check as a test case.
 
@@ -7,7 +8,7 @@ use std::io::Write;
 use quick_xml::Writer;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 
-use super::table::thousands;
+use super::table::{new_table, right, thousands};
 use crate::error::{Error, Result};
 use crate::rules::check::{CheckResult, Status};
 
@@ -18,12 +19,45 @@ fn io(path: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
+/// What the results are: rule-file checks, or the tables of two databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Checks,
+    Tables,
+}
+
+impl Kind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Checks => "checks",
+            Kind::Tables => "tables",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Checks => "recon check",
+            Kind::Tables => "recon diff: tables",
+        }
+    }
+}
+
+/// The run's outcome: the worst status of its results.
+pub fn worst(results: &[CheckResult]) -> Status {
+    results
+        .iter()
+        .map(|r| r.status)
+        .max()
+        .unwrap_or(Status::Pass)
+}
+
 /// Counts per status, worst last.
-pub fn summary_line(results: &[CheckResult]) -> String {
+pub fn summary_line(results: &[CheckResult], kind: Kind) -> String {
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
     format!(
-        "{} checks: {} passed, {} warned, {} failed, {} errors",
+        "{} {}: {} passed, {} warned, {} failed, {} errors",
         results.len(),
+        kind.noun(),
         count(Status::Pass),
         count(Status::Warn),
         count(Status::Fail),
@@ -52,9 +86,13 @@ pub(super) fn counts(r: &CheckResult) -> String {
     }
 }
 
-/// One line per check, its reasons indented under it, then the summary.
-pub fn write_checks_table(results: &[CheckResult], out: &mut dyn Write) -> Result<()> {
+/// One line per check, its reasons indented under it, then the summary;
+/// tables as a table of counts, reasons and notes under it.
+pub fn write_checks_table(results: &[CheckResult], out: &mut dyn Write, kind: Kind) -> Result<()> {
     let io = io("standard output");
+    if kind == Kind::Tables {
+        return write_tables_table(results, out);
+    }
     for r in results {
         writeln!(
             out,
@@ -72,21 +110,104 @@ pub fn write_checks_table(results: &[CheckResult], out: &mut dyn Write) -> Resul
         for reason in &r.reasons {
             writeln!(out, "       {reason}").map_err(&io)?;
         }
+        for note in &r.notes {
+            writeln!(out, "       note: {note}").map_err(&io)?;
+        }
     }
-    writeln!(out, "{}", summary_line(results)).map_err(&io)
+    writeln!(out, "{}", summary_line(results, kind)).map_err(&io)
 }
 
-pub fn write_checks_json(results: &[CheckResult], out: &mut dyn Write) -> Result<()> {
+/// A run over two databases: one row per table with its counts, then what
+/// each table's status rests on, then the summary and the verdict.
+fn write_tables_table(results: &[CheckResult], out: &mut dyn Write) -> Result<()> {
+    let io = io("standard output");
+    let mut t = new_table(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "table",
+        "status",
+        "key",
+        "left rows",
+        "right rows",
+        "only left",
+        "only right",
+        "changed",
+        "seconds",
+    ]);
+    for r in results {
+        let mut row = vec![
+            comfy_table::Cell::new(&r.name),
+            comfy_table::Cell::new(r.status.as_str().to_uppercase()),
+        ];
+        match &r.report {
+            Some(report) => {
+                let s = &report.summary;
+                row.push(comfy_table::Cell::new(report.key.join(", ")));
+                for n in [
+                    s.left_rows,
+                    s.right_rows,
+                    s.only_left,
+                    s.only_right,
+                    s.changed,
+                ] {
+                    row.push(right(thousands(n)));
+                }
+            }
+            None => {
+                let rows = r
+                    .aggregates
+                    .iter()
+                    .find(|f| f.metric == crate::aggregate::Metric::Count && f.group.is_none());
+                row.push(comfy_table::Cell::new(if rows.is_some() {
+                    "(none)"
+                } else {
+                    ""
+                }));
+                let shown = |v: &serde_json::Value| v.to_string().trim_matches('"').to_string();
+                row.push(right(rows.map_or(String::new(), |f| shown(&f.left))));
+                row.push(right(rows.map_or(String::new(), |f| shown(&f.right))));
+                row.extend((0..3).map(|_| comfy_table::Cell::new("")));
+            }
+        }
+        row.push(right(format!("{:.2}", r.seconds)));
+        t.add_row(row);
+    }
+    writeln!(out, "{t}").map_err(&io)?;
+    for r in results
+        .iter()
+        .filter(|r| !(r.reasons.is_empty() && r.notes.is_empty()))
+    {
+        writeln!(out, "{}:", r.name).map_err(&io)?;
+        for reason in &r.reasons {
+            writeln!(out, "  {reason}").map_err(&io)?;
+        }
+        for note in &r.notes {
+            writeln!(out, "  note: {note}").map_err(&io)?;
+        }
+    }
+    let verdict = match worst(results) {
+        Status::Pass | Status::Warn => "EQUAL",
+        Status::Fail => "DIFFERENT",
+        Status::Error => "ERROR",
+    };
+    writeln!(
+        out,
+        "{}\nverdict: {verdict}",
+        summary_line(results, Kind::Tables)
+    )
+    .map_err(&io)
+}
+
+pub fn write_checks_json(results: &[CheckResult], out: &mut dyn Write, kind: Kind) -> Result<()> {
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    let mut summary = serde_json::Map::new();
+    summary.insert(kind.noun().into(), results.len().into());
+    for s in [Status::Pass, Status::Warn, Status::Fail, Status::Error] {
+        summary.insert(s.as_str().into(), count(s).into());
+    }
     let value = serde_json::json!({
-        "summary": {
-            "checks": results.len(),
-            "pass": count(Status::Pass),
-            "warn": count(Status::Warn),
-            "fail": count(Status::Fail),
-            "error": count(Status::Error),
-        },
-        "checks": results,
+        "status": worst(results),
+        "summary": summary,
+        kind.noun(): results,
     });
     serde_json::to_writer_pretty(&mut *out, &value).map_err(|e| Error::Internal(e.to_string()))?;
     writeln!(out).map_err(io("standard output"))
@@ -97,13 +218,24 @@ pub fn write_checks_markdown(
     results: &[CheckResult],
     out: &mut dyn Write,
     path: &str,
+    kind: Kind,
 ) -> Result<()> {
     let io = io(path);
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-    writeln!(out, "### recon check\n\n{}\n", summary_line(results)).map_err(&io)?;
     writeln!(
         out,
-        "| check | status | differences | why |\n|---|---|---|---|"
+        "### {}\n\n{}\n",
+        kind.title(),
+        summary_line(results, kind)
+    )
+    .map_err(&io)?;
+    writeln!(
+        out,
+        "| {} | status | differences | why |\n|---|---|---|---|",
+        match kind {
+            Kind::Checks => "check",
+            Kind::Tables => "table",
+        }
     )
     .map_err(&io)?;
     for r in results {
@@ -118,7 +250,14 @@ pub fn write_checks_markdown(
             "| {} | {mark} | {} | {} |",
             cell(&r.name),
             cell(&counts(r)),
-            cell(&r.reasons.join("; "))
+            cell(
+                &r.reasons
+                    .iter()
+                    .chain(&r.notes)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
         )
         .map_err(&io)?;
     }
@@ -127,7 +266,12 @@ pub fn write_checks_markdown(
 
 /// JUnit XML: one test suite, one test case per check; a failed check is a
 /// `<failure>`, an error an `<error>`, warnings go to `<system-out>`.
-pub fn write_checks_junit(results: &[CheckResult], out: &mut dyn Write, path: &str) -> Result<()> {
+pub fn write_checks_junit(
+    results: &[CheckResult],
+    out: &mut dyn Write,
+    path: &str,
+    kind: Kind,
+) -> Result<()> {
     let xml = |e: std::io::Error| Error::Output {
         path: path.to_string(),
         message: e.to_string(),
@@ -145,7 +289,7 @@ pub fn write_checks_junit(results: &[CheckResult], out: &mut dyn Write, path: &s
     let time = format!("{total:.3}");
     let (failures, errors) = (count(Status::Fail), count(Status::Error));
     let attrs = [
-        ("name", "recon check"),
+        ("name", kind.title()),
         ("tests", tests.as_str()),
         ("failures", failures.as_str()),
         ("errors", errors.as_str()),
@@ -163,7 +307,13 @@ pub fn write_checks_junit(results: &[CheckResult], out: &mut dyn Write, path: &s
         let time = format!("{:.3}", r.seconds);
         let case = BytesStart::new("testcase").with_attributes([
             ("name", r.name.as_str()),
-            ("classname", "recon.rules"),
+            (
+                "classname",
+                match kind {
+                    Kind::Checks => "recon.rules",
+                    Kind::Tables => "recon.tables",
+                },
+            ),
             ("file", r.file.as_str()),
             ("time", time.as_str()),
         ]);

@@ -43,8 +43,13 @@ pub fn write_html(report: &Report, out: &mut dyn Write, path: &str) -> Result<()
 
 /// The page for a run of rule-file checks: one row per check, linked to its
 /// details below.
-pub fn write_checks_html(results: &[CheckResult], out: &mut dyn Write, path: &str) -> Result<()> {
-    let summary = super::checks::summary_line(results);
+pub fn write_checks_html(
+    results: &[CheckResult],
+    out: &mut dyn Write,
+    path: &str,
+    kind: super::checks::Kind,
+) -> Result<()> {
+    let summary = super::checks::summary_line(results, kind);
     let worst = results
         .iter()
         .map(|r| r.status)
@@ -53,12 +58,18 @@ pub fn write_checks_html(results: &[CheckResult], out: &mut dyn Write, path: &st
     let mut page = String::new();
     let _ = write!(
         page,
-        "<header class=\"verdict {}\"><h1>recon check</h1><p id=\"checks-summary\">{}</p></header>",
+        "<header class=\"verdict {}\"><h1>{}</h1><p id=\"checks-summary\">{}</p></header>",
         status_class(worst),
+        kind.title(),
         esc(&summary)
     );
-    page.push_str(
-        "<section><h2>Checks</h2><table class=\"checks\"><thead><tr><th>status</th><th>check</th>\
+    let (heading, one) = match kind {
+        super::checks::Kind::Checks => ("Checks", "check"),
+        super::checks::Kind::Tables => ("Tables", "table"),
+    };
+    let _ = write!(
+        page,
+        "<section><h2>{heading}</h2><table class=\"checks\"><thead><tr><th>status</th><th>{one}</th>\
          <th>file</th><th>differences</th><th>why</th><th class=\"num\">seconds</th></tr></thead><tbody>",
     );
     for (i, r) in results.iter().enumerate() {
@@ -92,6 +103,13 @@ pub fn write_checks_html(results: &[CheckResult], out: &mut dyn Write, path: &st
             }
             page.push_str("</ul>");
         }
+        if !r.notes.is_empty() {
+            page.push_str("<ul class=\"notes\">");
+            for note in &r.notes {
+                let _ = write!(page, "<li>{}</li>", esc(note));
+            }
+            page.push_str("</ul>");
+        }
         if !r.aggregates.is_empty() {
             aggregates(&mut page, r);
         }
@@ -100,7 +118,7 @@ pub fn write_checks_html(results: &[CheckResult], out: &mut dyn Write, path: &st
         }
         page.push_str("</section>");
     }
-    write_page(out, path, &format!("recon check: {summary}"), &page)
+    write_page(out, path, &format!("{}: {summary}", kind.title()), &page)
 }
 
 fn write_page(out: &mut dyn Write, path: &str, title: &str, body: &str) -> Result<()> {

@@ -38,6 +38,9 @@ pub struct CheckResult {
     pub status: Status,
     /// Why the check warned or failed (each finding over its threshold), or the error.
     pub reasons: Vec<String>,
+    /// What the reader should know besides (where a table's key came from).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub seconds: f64,
     /// Aggregates compared (when the file asks for them).
     pub aggregates: Vec<AggregateFinding>,
@@ -45,7 +48,59 @@ pub struct CheckResult {
     pub report: Option<Report>,
 }
 
-/// Runs one loaded rule file; errors become a result with status `error`.
+/// Runs one loaded rule file: one result, or one per table when both
+/// sources name a whole database. Errors become a result with status `error`.
+pub fn run_all(
+    loaded: &LoadedRules,
+    threads: usize,
+    runtime: &tokio::runtime::Handle,
+    state: Option<&std::path::Path>,
+) -> Vec<CheckResult> {
+    let rules = &loaded.rules;
+    let started = Instant::now();
+    let databases = (|| {
+        let text = |rule: &super::SourceRule| expand_env(&rule.source);
+        let (Ok(left), Ok(right)) = (text(&rules.left), text(&rules.right)) else {
+            return Ok(None);
+        };
+        super::tables::whole_databases(
+            &left,
+            &right,
+            rules.left.query.as_deref(),
+            rules.right.query.as_deref(),
+        )
+    })();
+    let failed = |e: Error| CheckResult {
+        name: loaded.name(),
+        file: loaded.path.display().to_string(),
+        status: Status::Error,
+        reasons: vec![crate::source::url::redact(&one_line(e))],
+        notes: Vec::new(),
+        seconds: started.elapsed().as_secs_f64(),
+        aggregates: Vec::new(),
+        report: None,
+    };
+    match databases {
+        Ok(None) => vec![run(loaded, threads, runtime, state)],
+        Err(e) => vec![failed(e)],
+        Ok(Some((left, right))) => {
+            crate::canon::keyed::reset();
+            let spec = rules.spec(threads);
+            let tables = super::tables::TablesRun {
+                left: &left,
+                right: &right,
+                tables: &rules.tables,
+                table: &rules.table,
+                spec: &spec,
+                gate: &rules.gate,
+                prefix: format!("{}/", loaded.name()),
+                file: loaded.path.display().to_string(),
+            };
+            super::tables::run(&tables, runtime).unwrap_or_else(|e| vec![failed(e)])
+        }
+    }
+}
+
 /// Runs one check; with `state`, its comparison keeps state in the
 /// check's own directory under it (named after the check).
 pub fn run(
@@ -105,6 +160,7 @@ pub fn run(
         file: loaded.path.display().to_string(),
         status,
         reasons,
+        notes: Vec::new(),
         seconds: started.elapsed().as_secs_f64(),
         aggregates,
         report,
@@ -112,7 +168,7 @@ pub fn run(
 }
 
 /// `sum(price) [group "EU"]: 10.5 vs 11`.
-fn aggregate_reason(f: &AggregateFinding) -> String {
+pub(super) fn aggregate_reason(f: &AggregateFinding) -> String {
     let metric = serde_json::to_value(f.metric)
         .ok()
         .and_then(|v| v.as_str().map(String::from))
@@ -254,7 +310,11 @@ fn compare(
 
 /// Hides the values of masked columns in aggregate findings: a masked
 /// column's sums, minima and maxima, and a group named by a masked value.
-fn mask_aggregates(findings: &mut [AggregateFinding], mask: &Mask, group_by: Option<&str>) {
+pub(super) fn mask_aggregates(
+    findings: &mut [AggregateFinding],
+    mask: &Mask,
+    group_by: Option<&str>,
+) {
     let group_hidden = group_by.is_some_and(|g| mask.hides(g));
     for f in findings {
         // A mapped column is named `left→right`.

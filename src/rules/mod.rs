@@ -10,6 +10,7 @@
 pub mod check;
 mod parse;
 pub mod settings;
+pub mod tables;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,45 @@ pub struct RuleFile {
     pub database: DatabaseRule,
     #[serde(default)]
     pub repair: RepairRule,
+    /// Which tables a run over two whole databases compares, and their
+    /// names on the right.
+    #[serde(default)]
+    pub tables: TablesRule,
+    /// Settings of single tables in such a run, by their left name.
+    #[serde(default)]
+    pub table: BTreeMap<String, TableRule>,
+}
+
+/// Which tables of two databases are compared (both sources name a
+/// database and no table).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TablesRule {
+    /// Glob patterns of tables to compare (all when empty): a pattern with
+    /// a dot matches `schema.table` (MySQL's schema is its database), one
+    /// without matches the table's own name.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Patterns of tables left out, as `include`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Left table → right table, for tables named differently.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+}
+
+/// One table's own settings in a run over whole databases; they add to
+/// (key: replace) the file's.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableRule {
+    /// The key, when the catalog's is not the one to use.
+    #[serde(default)]
+    pub key: Vec<String>,
+    #[serde(default)]
+    pub columns: ColumnsRule,
+    #[serde(default)]
+    pub compare: BTreeMap<String, ColumnRule>,
 }
 
 /// What `recon repair --rules FILE` may do; flags override it.

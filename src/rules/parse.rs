@@ -34,13 +34,19 @@ fn check(rules: &RuleFile) -> std::result::Result<(), Problem> {
         place: place.iter().map(|k| Step::Key(k.to_string())).collect(),
         message,
     };
-    if rules.key.is_empty() && rules.aggregates.is_none() {
+    // A database's tables name their own keys (primary key, unique index).
+    let database = |source: &str| source.contains("://") || source.trim_start().starts_with("${");
+    if rules.key.is_empty()
+        && rules.aggregates.is_none()
+        && !(database(&rules.left.source) && database(&rules.right.source))
+    {
         return Err(at(
             &["left"],
             "a rule file needs `key = [\"col\", ...]` (before the first [table]) or an [aggregates] table".into(),
         ));
     }
     settings::check_selection(&rules.selection())?;
+    super::tables::check_rules(&rules.tables, &rules.table)?;
     if let Some(a) = &rules.aggregates {
         for (name, v) in [("abs", a.abs), ("rel", a.rel)] {
             if !(v.is_finite() && v >= 0.0) {

@@ -14,6 +14,7 @@
 //! Rows become Arrow through datafusion-table-providers' converters; the
 //! sessions, the SQL and the type mapping are ours.
 
+pub mod catalog;
 pub mod decimal_text;
 mod mysql;
 mod postgres;

@@ -275,3 +275,27 @@ fn read_with(
     }
     Ok(batches)
 }
+
+/// Runs a catalog query and returns every value as text (`None` for NULL).
+pub(super) fn text_rows(url: &DatabaseUrl, sql: &str) -> Res<super::TextRows> {
+    let conn = open(url)?;
+    let mut statement = conn.prepare(sql).map_err(one_line)?;
+    let width = statement.column_count();
+    let mut rows = statement.query([]).map_err(one_line)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(one_line)? {
+        let mut values = Vec::with_capacity(width);
+        for i in 0..width {
+            values.push(match row.get_ref(i).map_err(one_line)? {
+                ValueRef::Null => None,
+                ValueRef::Integer(n) => Some(n.to_string()),
+                ValueRef::Real(f) => Some(f.to_string()),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    Some(String::from_utf8_lossy(t).into_owned())
+                }
+            });
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
