@@ -55,6 +55,10 @@ pub enum Error {
     #[error("{path}: {message}")]
     Snapshot { path: String, message: String },
 
+    /// The run history store cannot be opened, read or written.
+    #[error("history {store}: {message}")]
+    History { store: String, message: String },
+
     /// A source gave different rows when read a second time.
     #[error("{0}")]
     Unstable(String),

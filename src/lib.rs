@@ -25,6 +25,7 @@ pub mod canon;
 pub mod compare;
 pub mod error;
 pub mod generator;
+pub mod history;
 pub mod merkle;
 pub mod output;
 pub mod plan;

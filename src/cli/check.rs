@@ -53,9 +53,19 @@ pub struct Args {
     /// run re-hashes only the files that changed.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub job: super::job::JobArgs,
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    let started = super::job::start();
+    let mut results = Vec::new();
+    let outcome = execute(&args, &mut results);
+    super::job::finish(&args.job, started, "recon check", outcome, results)
+}
+
+/// Runs the checks; `results` receives each one's result.
+fn execute(args: &Args, out: &mut Vec<rules::check::CheckResult>) -> Result<u8> {
     let threads = super::thread_count(args.threads)?;
     let runtime = super::runtime(threads)?;
     let files = rules::discover(&args.rules, &args.dir)?;
@@ -93,8 +103,9 @@ pub fn run(args: Args) -> Result<u8> {
         Some(Format::Html) => Some(Shown::Html),
         None => None,
     };
+    *out = results;
     let worst = emit(
-        &results,
+        out,
         KIND,
         format,
         Files {

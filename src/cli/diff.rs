@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 
 use clap::ValueEnum;
 use recon::report::{self, Verdict};
+use recon::rules::check::CheckResult;
 use recon::rules::{ColumnRule, TypeClass};
 use recon::snapshot::Snapshot;
 use recon::source::{self, OpenOptions};
@@ -160,6 +161,11 @@ pub struct Args {
     /// Never draw a progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+    /// The comparison's name in JUnit, history and metrics [default: LEFT vs RIGHT].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub job: super::job::JobArgs,
 }
 
 /// `--map a=b,c=d` as left name → right name.
@@ -453,16 +459,42 @@ pub fn compare(args: &Args) -> Result<Compared> {
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    let started = super::job::start();
+    let mut results = Vec::new();
+    let outcome = execute(&args, &mut results);
+    super::job::finish(
+        &args.job,
+        started,
+        &comparison_name(&args),
+        outcome,
+        results,
+    )
+}
+
+/// The comparison's name: `--name`, else `LEFT vs RIGHT` (passwords hidden).
+pub fn comparison_name(args: &Args) -> String {
+    args.name.clone().unwrap_or_else(|| {
+        format!(
+            "{} vs {}",
+            recon::source::url::redact(&args.left),
+            recon::source::url::redact(&args.right)
+        )
+    })
+}
+
+/// Runs the comparison; `results` receives what the run's record keeps.
+fn execute(args: &Args, results: &mut Vec<CheckResult>) -> Result<u8> {
+    let args = args;
     if let Some((left, right)) = recon::rules::tables::whole_databases(
         &args.left,
         &args.right,
         args.left_query.as_deref(),
         args.right_query.as_deref(),
     )? {
-        return run_tables(&args, left, right);
+        return run_tables(args, left, right, results);
     }
     if args.explain {
-        let prepared = prepare(&args)?;
+        let prepared = prepare(args)?;
         let [left, right] = &prepared.sources;
         let text = recon::explain(left.as_ref(), right.as_ref(), &prepared.spec)?;
         let mut out = std::io::stdout().lock();
@@ -474,48 +506,64 @@ pub fn run(args: Args) -> Result<u8> {
     }
     let snapshots = [&args.left, &args.right].map(|a| Snapshot::sniff(a).is_some());
     if snapshots.contains(&true) {
-        return run_with_snapshot(&args, snapshots);
+        return run_with_snapshot(args, snapshots, results);
     }
     let Compared {
         outcome,
         sources,
         runtime,
         ..
-    } = compare(&args)?;
-    print_report(&args, &outcome.report)?;
-    if let Some(path) = &args.junit {
-        write_junit(path, &args, &outcome.report)?;
-    }
+    } = compare(args)?;
+    print_report(args, &outcome.report)?;
+    keep_result(args, &outcome.report, results)?;
     // The output is kept until here so that runtime teardown never races the report.
     drop((sources, runtime));
     Ok(exit_code(outcome.report.verdict))
 }
 
+/// The comparison as a result, where JUnit, history or metrics want it
+/// (a report with many differences is large: kept only then).
+pub fn keep_result(
+    args: &Args,
+    report: &recon::Report,
+    results: &mut Vec<CheckResult>,
+) -> Result<()> {
+    if args.junit.is_none() && args.job.history.is_none() && args.job.metrics.is_none() {
+        return Ok(());
+    }
+    results.push(single_result(args, report));
+    match &args.junit {
+        Some(path) => write_junit(path, results),
+        None => Ok(()),
+    }
+}
+
 /// JUnit XML for one comparison: one test case, failed when the sources differ.
-fn write_junit(path: &str, args: &Args, report: &recon::Report) -> Result<()> {
+fn write_junit(path: &str, results: &[CheckResult]) -> Result<()> {
     let mut file = report::OutputFile::create(path)?;
+    report::checks::write_checks_junit(results, &mut file, path, report::checks::Kind::Checks)?;
+    file.commit()
+}
+
+/// One comparison as a result: failed when the sources differ, warned on
+/// what the default gate warns of (NULL keys).
+pub fn single_result(args: &Args, report: &recon::Report) -> CheckResult {
     let gate = recon::rules::GateRule::default();
     let (status, reasons) = recon::rules::check::evaluate(&gate, report);
     let status = match report.verdict {
         Verdict::Different => status.max(recon::rules::check::Status::Fail),
         Verdict::Equal => recon::rules::check::Status::Pass,
     };
-    let result = recon::rules::check::CheckResult {
-        name: format!(
-            "{} vs {}",
-            recon::source::url::redact(&args.left),
-            recon::source::url::redact(&args.right)
-        ),
+    CheckResult {
+        name: comparison_name(args),
         file: String::new(),
         status,
         reasons,
         notes: Vec::new(),
         seconds: report.stats.seconds_total,
         aggregates: Vec::new(),
-        report: None,
-    };
-    report::checks::write_checks_junit(&[result], &mut file, path, report::checks::Kind::Checks)?;
-    file.commit()
+        report: Some(report.clone()),
+    }
 }
 
 /// `recon diff DB DB`: every table, one result each.
@@ -523,6 +571,7 @@ fn run_tables(
     args: &Args,
     left: recon::source::url::DatabaseUrl,
     right: recon::source::url::DatabaseUrl,
+    results: &mut Vec<CheckResult>,
 ) -> Result<u8> {
     let refused = [
         (args.explain, "--explain"),
@@ -566,7 +615,7 @@ fn run_tables(
         prefix: String::new(),
         file: format!("{left} vs {right}"),
     };
-    let results = recon::rules::tables::run(&run, runtime.handle())?;
+    *results = recon::rules::tables::run(&run, runtime.handle())?;
     let format = args.format.map(|f| match f {
         Format::Table => super::check::Shown::Table,
         Format::Json => super::check::Shown::Json,
@@ -574,7 +623,7 @@ fn run_tables(
         Format::Markdown => super::check::Shown::Markdown,
         Format::Html => super::check::Shown::Html,
     });
-    let worst = super::check::emit(&results, report::checks::Kind::Tables, format, files)?;
+    let worst = super::check::emit(results, report::checks::Kind::Tables, format, files)?;
     drop(runtime);
     use recon::rules::check::Status;
     Ok(match worst {
@@ -585,7 +634,11 @@ fn run_tables(
 }
 
 /// `recon diff` where a side (or both) is a snapshot.
-fn run_with_snapshot(args: &Args, snapshots: [bool; 2]) -> Result<u8> {
+fn run_with_snapshot(
+    args: &Args,
+    snapshots: [bool; 2],
+    results: &mut Vec<CheckResult>,
+) -> Result<u8> {
     let threads = super::thread_count(args.threads)?;
     if args.explain || args.output_diffs.is_some() || args.state.is_some() || args.ranges.is_some()
     {
@@ -640,6 +693,7 @@ fn run_with_snapshot(args: &Args, snapshots: [bool; 2]) -> Result<u8> {
         file.commit()?;
     }
     print_report(args, &outcome.report)?;
+    keep_result(args, &outcome.report, results)?;
     drop((left_live, right_live, runtime));
     Ok(exit_code(outcome.report.verdict))
 }

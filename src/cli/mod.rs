@@ -4,6 +4,8 @@
 pub mod check;
 pub mod diff;
 pub mod generate;
+pub mod history;
+pub mod job;
 pub mod repair;
 pub mod scan;
 pub mod shell;
@@ -74,6 +76,12 @@ pub enum Command {
         recon scan 'exports/*.csv' --query \"SELECT * FROM t WHERE region = 'EU'\""
     )]
     Scan(scan::Args),
+    /// Print the trend of recorded runs (`--history`): per check, the counts
+    /// of each run and which difference keys are new, persisting or resolved.
+    #[command(after_help = "Examples:\n  \
+        recon history\n  \
+        recon history --history postgres://recon@db/ops --check orders --last 10 --format json")]
+    History(history::Args),
     /// Write a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(after_help = "Examples:\n  \
         recon completions bash > ~/.local/share/bash-completion/completions/recon\n  \
@@ -114,6 +122,7 @@ pub fn run(cli: Cli) -> recon::Result<u8> {
         Command::Scan(args) => scan::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Extract(args) => snapshot::extract(args),
+        Command::History(args) => history::run(args),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
     }

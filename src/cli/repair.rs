@@ -65,6 +65,15 @@ pub enum TruthSide {
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    let started = super::job::start();
+    let mut results = Vec::new();
+    let outcome = execute(&args, &mut results);
+    let name = diff::comparison_name(&args.diff);
+    super::job::finish(&args.diff.job, started, &name, outcome, results)
+}
+
+/// Compares, then writes or applies the repair; `results` receives the comparison.
+fn execute(args: &Args, results: &mut Vec<recon::rules::check::CheckResult>) -> Result<u8> {
     if args.diff.explain {
         return Err(Error::Usage(
             "--explain shows what a diff sends the databases; for a repair, --sql FILE writes \
@@ -73,6 +82,7 @@ pub fn run(args: Args) -> Result<u8> {
         ));
     }
     let compared = diff::compare(&args.diff)?;
+    diff::keep_result(&args.diff, &compared.outcome.report, results)?;
     let rule = &compared.repair;
     let truth = match args.truth {
         Some(TruthSide::Left) => Side::Left,

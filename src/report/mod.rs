@@ -254,7 +254,29 @@ pub struct Report {
     /// Set when a side is a snapshot (digests, no rows).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotComparison>,
+    /// Set when differences were read again (`--recheck`) or young rows
+    /// left out (`--ignore-younger`): what went away, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transient: Option<Transient>,
     pub stats: Stats,
+}
+
+/// Differences that did not last: gone when read again after a delay (a
+/// replica catching up), or on rows too young to judge.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Transient {
+    /// Times the remaining differences were read again.
+    pub rechecks: u32,
+    pub delay_seconds: f64,
+    /// Differences gone on a later read, as first seen.
+    pub keys: Vec<DiffRecord>,
+    /// Differences left out because a side's row was younger than the
+    /// `--ignore-younger` limit.
+    pub young: u64,
+    /// Differing keys not read again (beyond the recheck limit): they stay differences.
+    pub not_rechecked: u64,
+    /// Transient differences fail the gate too (the rule file says so).
+    pub fail: bool,
 }
 
 /// A comparison with a snapshot: rows cannot be matched, only located.
@@ -424,6 +446,7 @@ impl Report {
             duplicates,
             null_key_samples,
             snapshot: None,
+            transient: None,
             stats: input.stats,
         })
     }

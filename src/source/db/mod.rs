@@ -570,6 +570,14 @@ pub fn load_sql(engine: Engine, marker: &str) -> String {
     }
 }
 
+/// A PostgreSQL connection as recon's sources make them (credentials,
+/// TLS, UTC session), for other uses of a server (the run history).
+pub async fn connect_postgres(
+    url: &DatabaseUrl,
+) -> std::result::Result<tokio_postgres::Client, String> {
+    postgres::connect(url).await.map_err(|m| scrub(&m, url))
+}
+
 /// The parts of one repair transaction, in the order they run.
 pub struct WriteTransaction<'a> {
     /// SELECTs that read and lock the rows the statements will change.
