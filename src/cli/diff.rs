@@ -484,7 +484,6 @@ pub fn comparison_name(args: &Args) -> String {
 
 /// Runs the comparison; `results` receives what the run's record keeps.
 fn execute(args: &Args, results: &mut Vec<CheckResult>) -> Result<u8> {
-    let args = args;
     if let Some((left, right)) = recon::rules::tables::whole_databases(
         &args.left,
         &args.right,

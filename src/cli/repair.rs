@@ -107,7 +107,7 @@ fn execute(args: &Args, results: &mut Vec<recon::rules::check::CheckResult>) -> 
             Side::Left => &args.diff.right,
             Side::Right => &args.diff.left,
         };
-        let code = repair_file(&compared, truth, &policy, target_spec, &args)?;
+        let code = repair_file(&compared, truth, &policy, target_spec, args)?;
         drop(compared);
         return Ok(code);
     }

@@ -95,7 +95,7 @@ pub enum Store {
 }
 
 /// The PostgreSQL advisory lock every writer takes (a fixed number: "recon").
-const LOCK: i64 = 0x7265_636f_6e;
+const LOCK: i64 = 0x0072_6563_6f6e;
 
 impl Store {
     /// Opens the store at `location`: a PostgreSQL URL, or a SQLite file
