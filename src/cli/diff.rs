@@ -161,6 +161,20 @@ pub struct Args {
     /// Never draw a progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Live sources: read the differing keys again from both sides, up to N
+    /// times (after --recheck-delay each); differences gone by then are
+    /// reported as transient, and do not fail unless the rule file's
+    /// `[gate] transient = "fail"` says so.
+    #[arg(long, value_name = "N")]
+    pub recheck: Option<u32>,
+    /// The wait before each recheck (`500ms`, `2s`, `1m`).
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub recheck_delay: String,
+    /// Leave out differences whose row has, on either side, a time in COL
+    /// within DURATION of the run's start (rows still being written):
+    /// COL=DURATION, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "COL=DURATION")]
+    pub ignore_younger: Vec<String>,
     /// The comparison's name in JUnit, history and metrics [default: LEFT vs RIGHT].
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -427,6 +441,43 @@ fn build_spec(args: &Args, threads: usize) -> Result<(Spec, Option<recon::rules:
     Ok((spec, file))
 }
 
+/// The rule file's gate (the default one without a file).
+fn rule_gate(args: &Args) -> Result<recon::rules::GateRule> {
+    Ok(match &args.rules {
+        Some(path) => recon::rules::load(path)?.rules.gate,
+        None => recon::rules::GateRule::default(),
+    })
+}
+
+/// `--recheck` and `--ignore-younger`, when given.
+fn settle_options(
+    args: &Args,
+    gate: &recon::rules::GateRule,
+) -> Result<Option<recon::compare::recheck::Settle>> {
+    if args.recheck.is_none() && args.ignore_younger.is_empty() {
+        return Ok(None);
+    }
+    if args.output_diffs.is_some() {
+        return Err(Error::Usage(
+            "--output-diffs writes the rows of the first read; with --recheck or \
+             --ignore-younger the report's differences are those that lasted: use the JSON report"
+                .into(),
+        ));
+    }
+    let delay = recon::rules::Duration::parse(&args.recheck_delay)
+        .map_err(|why| Error::Usage(format!("--recheck-delay {why}")))?;
+    Ok(Some(recon::compare::recheck::Settle {
+        times: args.recheck.unwrap_or(0),
+        delay: std::time::Duration::from_nanos(delay.nanos.max(0) as u64),
+        ignore_younger: recon::compare::recheck::parse_ignore_younger(&args.ignore_younger)?,
+        started: *STARTED.get_or_init(chrono::Utc::now),
+        transient_fails: gate.transient == recon::rules::Level::Fail,
+    }))
+}
+
+/// When the run started: `--ignore-younger` measures ages from it.
+pub static STARTED: std::sync::OnceLock<chrono::DateTime<chrono::Utc>> = std::sync::OnceLock::new();
+
 /// Opens both sources, applies flags and rule file, and compares.
 pub fn compare(args: &Args) -> Result<Compared> {
     let Prepared {
@@ -439,8 +490,33 @@ pub fn compare(args: &Args) -> Result<Compared> {
         key_note,
     } = prepare(args)?;
     let [left, right] = &sources;
-    let mut outcome = recon::diff(left.as_ref(), right.as_ref(), &spec)?;
+    let settle = settle_options(args, &rule_gate(args)?)?;
+    let mut first = spec.clone();
+    if settle.is_some() {
+        // Every difference is listed, to be judged again; the limit applies after.
+        first.max_diffs = None;
+    }
+    let mut outcome = recon::diff(left.as_ref(), right.as_ref(), &first)?;
     outcome.report.schema.notes.extend(key_note);
+    if let Some(settle) = settle {
+        let threads = spec.threads;
+        let options = open_options(args, threads)?;
+        let reopen = |side: Side, query: Option<String>| {
+            let (text, given) = match side {
+                Side::Left => (&args.left, &args.left_query),
+                Side::Right => (&args.right, &args.right_query),
+            };
+            let query = query.or_else(|| given.clone());
+            source::open(text, query.as_deref(), side, &options, runtime.handle())
+        };
+        recon::compare::recheck::settle(
+            &mut outcome.report,
+            &spec,
+            &settle,
+            [left.as_ref(), right.as_ref()],
+            &reopen,
+        )?;
+    }
     if let Some(file) = diffs_file {
         outcome.write_diffs_to(file)?;
     }
@@ -459,7 +535,7 @@ pub fn compare(args: &Args) -> Result<Compared> {
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let started = super::job::start();
+    let started = *STARTED.get_or_init(super::job::start);
     let mut results = Vec::new();
     let outcome = execute(&args, &mut results);
     super::job::finish(

@@ -81,6 +81,13 @@ fn execute(args: &Args, results: &mut Vec<recon::rules::check::CheckResult>) -> 
                 .into(),
         ));
     }
+    if args.diff.recheck.is_some() || !args.diff.ignore_younger.is_empty() {
+        return Err(Error::Usage(
+            "--recheck and --ignore-younger judge a report; a repair patches what it read: \
+             run recon diff with them first"
+                .into(),
+        ));
+    }
     let compared = diff::compare(&args.diff)?;
     diff::keep_result(&args.diff, &compared.outcome.report, results)?;
     let rule = &compared.repair;

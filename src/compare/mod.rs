@@ -31,6 +31,7 @@ mod incremental;
 mod merged;
 pub mod pushdown;
 mod ranges;
+pub mod recheck;
 mod reread;
 pub mod rows;
 mod snapshot;

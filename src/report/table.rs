@@ -132,6 +132,40 @@ pub(super) fn sections(report: &Report, preset: &str, sample: usize) -> Vec<(Str
         }
         out.push(("Notes".to_string(), t));
     }
+    if let Some(tr) = &report.transient {
+        let mut t = new_table(preset);
+        t.set_header(vec!["transient differences", "count"]);
+        let shown: Vec<String> = tr
+            .keys
+            .iter()
+            .take(sample)
+            .map(|d| serde_json::Value::Object(d.key.clone()).to_string())
+            .collect();
+        t.add_row(vec![
+            format!(
+                "gone when read again ({} rechecks, {:.1} s apart){}",
+                tr.rechecks,
+                tr.delay_seconds,
+                if shown.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", esc(&shown.join(", ")))
+                }
+            ),
+            thousands(tr.keys.len() as u64),
+        ]);
+        t.add_row(vec![
+            "left out: a side's row too young".to_string(),
+            thousands(tr.young),
+        ]);
+        if tr.not_rechecked > 0 {
+            t.add_row(vec![
+                "not read again (over the limit), kept as differences".to_string(),
+                thousands(tr.not_rechecked),
+            ]);
+        }
+        out.push(("Transient".to_string(), t));
+    }
 
     if !report.ranges.is_empty() {
         let mut t = new_table(preset);

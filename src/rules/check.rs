@@ -440,6 +440,22 @@ pub fn evaluate(gate: &GateRule, report: &Report) -> (Status, Vec<String>) {
     {
         note(l, format!("{} rows with a NULL key", s.null_keys));
     }
+    if let Some(t) = &report.transient {
+        let gone = t.keys.len() as u64 + t.young;
+        if gone > 0
+            && let Some(l) = level(gate.transient)
+        {
+            note(
+                l,
+                format!(
+                    "{} transient differences ({} gone when read again, {} on rows too young)",
+                    gone,
+                    t.keys.len(),
+                    t.young
+                ),
+            );
+        }
+    }
     let schema = &report.schema;
     for c in &schema.left_only {
         note(

@@ -213,6 +213,9 @@ pub struct GateRule {
     /// What a NULL key does to the verdict.
     #[serde(default = "warn")]
     pub null_keys: Level,
+    /// What a transient difference (gone when read again, `--recheck`) does.
+    #[serde(default = "warn")]
+    pub transient: Level,
 }
 
 impl Default for GateRule {
@@ -228,6 +231,7 @@ impl Default for GateRule {
             allow_nullability_changes: false,
             duplicate_keys: Level::Fail,
             null_keys: Level::Warn,
+            transient: Level::Warn,
         }
     }
 }
