@@ -206,7 +206,10 @@ fn a_failed_run_is_recorded_as_an_error() {
         .unwrap();
     assert_eq!((status.as_str(), exit), ("error", 2));
     let text = std::fs::read_to_string(&metrics).unwrap();
-    assert!(text.contains("recon_run_exit_code 2"), "{text}");
+    assert!(
+        text.contains("recon_run_exit_code{recon_job=\"recon diff\"} 2"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -288,7 +291,7 @@ fn runs_are_recorded_in_postgres() {
             "SELECT COUNT(*) FROM recon_runs r WHERE (SELECT COUNT(*) FROM recon_diff_keys k \
              WHERE k.run_id = r.id) = 2"
         ),
-        "9"
+        "10"
     );
 }
 
@@ -300,7 +303,14 @@ fn the_metrics_file_is_openmetrics() {
     let run = |left: &str, right: &str| {
         recon()
             .args(["diff", left, right, "--key", "id", "--format", "json"])
-            .args(["--name", "orders \"eu\"", "--metrics", &metrics])
+            .args([
+                "--name",
+                "orders \"eu\"",
+                "--metrics",
+                &metrics,
+                "--job",
+                "nightly",
+            ])
             .output()
             .unwrap()
     };
@@ -317,7 +327,7 @@ fn the_metrics_file_is_openmetrics() {
     let (left, right) = write_pair(dir.path(), 1);
     assert_eq!(run(&left, &right).status.code(), Some(1));
     let text = std::fs::read_to_string(&metrics).unwrap();
-    assert_eq!(value(&text, "recon_run_exit_code", &[]), 1.0);
+    assert_eq!(value(&text, "recon_run_exit_code", &["nightly"]), 1.0);
     assert_eq!(value(&text, "recon_check_status", &[check]), 2.0);
     assert_eq!(value(&text, "recon_rows", &[check, "left"]), 6.0);
     assert_eq!(value(&text, "recon_differences", &[check, "changed"]), 2.0);
@@ -333,7 +343,7 @@ fn the_metrics_file_is_openmetrics() {
         ),
         passed
     );
-    assert!(value(&text, "recon_run_timestamp_seconds", &[]) > passed);
+    assert!(value(&text, "recon_run_timestamp_seconds", &["nightly"]) > passed);
     // No temporary file is left beside it.
     let entries = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(entries, 3, "left.csv, right.csv, recon.prom");

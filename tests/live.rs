@@ -113,20 +113,16 @@ fn setup() -> Option<(Pg, My)> {
 }
 
 fn diff_while_replicating(pg: &Pg, my: &My, extra: &[&str]) -> (i32, Value) {
+    let (left, right) = (pg.url("accounts"), my.url("accounts"));
+    let args = ["diff", &left, &right, "--format", "json"];
+    run_while_replicating(pg, my, &[&args[..], extra].concat())
+}
+
+fn run_while_replicating(pg: &Pg, my: &My, args: &[&str]) -> (i32, Value) {
     let replication = Replication::start(pg, my);
     // Let the lag build up: about 25 rows are in flight at any moment.
     std::thread::sleep(Duration::from_millis(1500));
-    let out = recon()
-        .args([
-            "diff",
-            &pg.url("accounts"),
-            &my.url("accounts"),
-            "--format",
-            "json",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
+    let out = recon().args(args).output().unwrap();
     let written = replication.stop();
     assert!(written > 20, "the writer made {written} changes");
     let report: Value = serde_json::from_slice(&out.stdout)
@@ -181,4 +177,43 @@ fn lagging_rows_are_transient_and_a_real_difference_stays() {
         report["transient"]["young"].as_u64().unwrap() > 0,
         "{report:#}"
     );
+}
+
+#[test]
+fn a_scheduled_check_over_a_whole_database_rechecks_per_table() {
+    let Some((pg, my)) = setup() else {
+        return;
+    };
+    let database = |admin: &url::Url, name: &str| {
+        let mut url = admin.clone();
+        url.set_path(name);
+        url.to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("replica.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "[left]\nsource = \"{}\"\n[right]\nsource = \"{}\"\n\n\
+             [live]\nrecheck = 3\nrecheck_delay = \"2s\"\n",
+            database(&pg.admin, &pg.name),
+            database(&my.admin, &my.name)
+        ),
+    )
+    .unwrap();
+    let rules = rules.display().to_string();
+    let (code, run) = run_while_replicating(&pg, &my, &["check", "--format", "json", &rules]);
+    assert_eq!(code, 1, "{run:#}");
+    let accounts = &run["checks"][0];
+    assert_eq!(accounts["name"], "replica/public.accounts", "{run:#}");
+    assert_eq!(accounts["status"], "fail");
+    let report = &accounts["report"];
+    assert_eq!(listed_ids(&report["diffs"]), [PLANTED], "{run:#}");
+    assert!(
+        !listed_ids(&report["transient"]["keys"]).is_empty(),
+        "{run:#}"
+    );
+    // The gate says what went away (a warning; the planted row fails it).
+    let reasons = accounts["reasons"].to_string();
+    assert!(reasons.contains("transient differences"), "{reasons}");
 }

@@ -303,3 +303,61 @@ fn every_table_of_two_databases_is_compared_without_a_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--key is needed"), "{stderr}");
 }
+
+#[test]
+fn two_sqlite_databases_compare_table_by_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, sql: &str| {
+        let path = dir.path().join(name);
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+        format!("sqlite://{}", path.display())
+    };
+    let common = "CREATE TABLE items (sku TEXT NOT NULL, qty INTEGER); \
+                  CREATE UNIQUE INDEX items_sku ON items (sku); \
+                  INSERT INTO items VALUES ('a', 1), ('b', 2), ('c', 3); \
+                  CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x'), ('y');";
+    let left = make(
+        "left.db",
+        &format!("{common} CREATE TABLE tmp_scratch (n INTEGER);"),
+    );
+    let right = make(
+        "right.db",
+        &format!(
+            "{common} UPDATE items SET qty = 20 WHERE sku = 'b'; INSERT INTO notes VALUES ('z');"
+        ),
+    );
+    let out = recon()
+        .args([
+            "diff", &left, &right, "--format", "json", "--tables", "!tmp_*",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["summary"]["tables"], 2, "{run:#}");
+    let items = table(&run, "main.items");
+    assert_eq!(items["report"]["key"], serde_json::json!(["sku"]));
+    assert_eq!(items["report"]["summary"]["changed"], 1, "{items:#}");
+    let notes = table(&run, "main.notes");
+    assert_eq!(notes["status"], "fail", "{notes:#}");
+    assert!(notes["reasons"].to_string().contains("count"), "{notes:#}");
+    // Without the pattern, the table only on the left is reported too.
+    let out = recon()
+        .args(["diff", &left, &right, "--format", "json"])
+        .output()
+        .unwrap();
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scratch = table(&run, "main.tmp_scratch");
+    assert_eq!(
+        scratch["reasons"],
+        serde_json::json!(["the table is missing on the right"])
+    );
+}

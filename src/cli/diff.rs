@@ -167,9 +167,9 @@ pub struct Args {
     /// `[gate] transient = "fail"` says so.
     #[arg(long, value_name = "N")]
     pub recheck: Option<u32>,
-    /// The wait before each recheck (`500ms`, `2s`, `1m`).
-    #[arg(long, value_name = "DURATION", default_value = "1s")]
-    pub recheck_delay: String,
+    /// The wait before each recheck (`500ms`, `2s`, `1m`) [default: 1s].
+    #[arg(long, value_name = "DURATION")]
+    pub recheck_delay: Option<String>,
     /// Leave out differences whose row has, on either side, a time in COL
     /// within DURATION of the run's start (rows still being written):
     /// COL=DURATION, comma-separated.
@@ -441,22 +441,50 @@ fn build_spec(args: &Args, threads: usize) -> Result<(Spec, Option<recon::rules:
     Ok((spec, file))
 }
 
-/// The rule file's gate (the default one without a file).
-fn rule_gate(args: &Args) -> Result<recon::rules::GateRule> {
+/// The rule file's gate and `[live]` section (defaults without a file).
+fn rule_file(args: &Args) -> Result<(recon::rules::GateRule, recon::rules::LiveRule)> {
     Ok(match &args.rules {
-        Some(path) => recon::rules::load(path)?.rules.gate,
-        None => recon::rules::GateRule::default(),
+        Some(path) => {
+            let rules = recon::rules::load(path)?.rules;
+            (rules.gate, rules.live)
+        }
+        None => Default::default(),
     })
 }
 
-/// `--recheck` and `--ignore-younger`, when given.
+/// The rule file's `[live]` section with `--recheck`, `--recheck-delay`
+/// and `--ignore-younger` over it.
+fn live_rule(args: &Args, file: recon::rules::LiveRule) -> Result<recon::rules::LiveRule> {
+    let mut live = file;
+    if args.recheck.is_some() {
+        live.recheck = args.recheck;
+    }
+    if let Some(delay) = &args.recheck_delay {
+        live.recheck_delay = Some(
+            recon::rules::Duration::parse(delay)
+                .map_err(|why| Error::Usage(format!("--recheck-delay {why}")))?,
+        );
+    }
+    for (column, age) in recon::compare::recheck::parse_ignore_younger(&args.ignore_younger)? {
+        live.ignore_younger.insert(
+            column,
+            recon::rules::Duration {
+                nanos: age.as_nanos().min(i64::MAX as u128) as i64,
+            },
+        );
+    }
+    Ok(live)
+}
+
+/// `--recheck` and `--ignore-younger` (or the rule file's `[live]`), when given.
 fn settle_options(
     args: &Args,
-    gate: &recon::rules::GateRule,
+    (gate, file): &(recon::rules::GateRule, recon::rules::LiveRule),
 ) -> Result<Option<recon::compare::recheck::Settle>> {
-    if args.recheck.is_none() && args.ignore_younger.is_empty() {
+    let live = live_rule(args, file.clone())?;
+    let Some(settle) = live.settle(gate, *STARTED.get_or_init(chrono::Utc::now), None) else {
         return Ok(None);
-    }
+    };
     if args.output_diffs.is_some() {
         return Err(Error::Usage(
             "--output-diffs writes the rows of the first read; with --recheck or \
@@ -464,15 +492,7 @@ fn settle_options(
                 .into(),
         ));
     }
-    let delay = recon::rules::Duration::parse(&args.recheck_delay)
-        .map_err(|why| Error::Usage(format!("--recheck-delay {why}")))?;
-    Ok(Some(recon::compare::recheck::Settle {
-        times: args.recheck.unwrap_or(0),
-        delay: std::time::Duration::from_nanos(delay.nanos.max(0) as u64),
-        ignore_younger: recon::compare::recheck::parse_ignore_younger(&args.ignore_younger)?,
-        started: *STARTED.get_or_init(chrono::Utc::now),
-        transient_fails: gate.transient == recon::rules::Level::Fail,
-    }))
+    Ok(Some(settle))
 }
 
 /// When the run started: `--ignore-younger` measures ages from it.
@@ -490,7 +510,7 @@ pub fn compare(args: &Args) -> Result<Compared> {
         key_note,
     } = prepare(args)?;
     let [left, right] = &sources;
-    let settle = settle_options(args, &rule_gate(args)?)?;
+    let settle = settle_options(args, &rule_file(args)?)?;
     let mut first = spec.clone();
     if settle.is_some() {
         // Every difference is listed, to be judged again; the limit applies after.
@@ -670,10 +690,11 @@ fn run_tables(
     };
     let runtime = super::runtime(threads)?;
     let (spec, file) = build_spec(args, threads)?;
-    let (gate, mut tables, table) = match file {
-        Some(f) => (f.rules.gate, f.rules.tables, f.rules.table),
+    let (gate, mut tables, table, live) = match file {
+        Some(f) => (f.rules.gate, f.rules.tables, f.rules.table, f.rules.live),
         None => Default::default(),
     };
+    let live = live_rule(args, live)?;
     if let Some(patterns) = &args.tables {
         let flags = recon::rules::tables::parse_filter(patterns);
         tables.include.extend(flags.include);
@@ -687,6 +708,8 @@ fn run_tables(
         table: &table,
         spec: &spec,
         gate: &gate,
+        live: &live,
+        started: *STARTED.get_or_init(chrono::Utc::now),
         prefix: String::new(),
         file: format!("{left} vs {right}"),
     };

@@ -19,6 +19,10 @@ pub struct JobArgs {
     /// (for a node-exporter textfile collector or a push gateway).
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<String>,
+    /// The job's name in history and metrics (its runs' `recon_job` label),
+    /// for several jobs on one host [default: the command, e.g. `recon diff`].
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
 }
 
 /// The time a run starts, for its record.
@@ -58,7 +62,12 @@ pub fn finish(
         });
     }
     let command: Vec<String> = std::env::args().collect();
+    let job_name = job.job.clone().unwrap_or_else(|| {
+        let subcommand = command.get(1).map_or("", String::as_str);
+        format!("recon {subcommand}").trim().to_string()
+    });
     let run = Run {
+        job: job_name,
         started,
         finished: chrono::Utc::now(),
         command: recon::source::url::redact(&command.join(" ")),

@@ -79,6 +79,7 @@ pub fn render(run: &Run<'_>, earlier: &BTreeMap<String, f64>) -> String {
         }
     };
     let check = |name: &str| format!("{{check=\"{}\"}}", label(name));
+    let job = format!("{{recon_job=\"{}\"}}", label(&run.job));
     let with = |name: &str, key: &str, value: &str| {
         format!("{{check=\"{}\",{key}=\"{value}\"}}", label(name))
     };
@@ -86,19 +87,19 @@ pub fn render(run: &Run<'_>, earlier: &BTreeMap<String, f64>) -> String {
         "recon_run_exit_code",
         "gauge",
         "Exit code of the last run: 0 equal, 1 different, 2 error.",
-        vec![(String::new(), f64::from(run.exit_code))],
+        vec![(job.clone(), f64::from(run.exit_code))],
     );
     family(
         "recon_run_duration_seconds",
         "gauge",
         "Duration of the last run.",
-        vec![(String::new(), run.seconds())],
+        vec![(job.clone(), run.seconds())],
     );
     family(
         "recon_run_timestamp_seconds",
         "gauge",
         "When the last run finished (Unix time).",
-        vec![(String::new(), finished)],
+        vec![(job.clone(), finished)],
     );
     let results = run.results;
     family(

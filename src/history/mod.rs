@@ -24,6 +24,8 @@ pub const KEYS_PER_CHECK: usize = 10_000;
 
 /// One finished run of recon, as recorded.
 pub struct Run<'a> {
+    /// The job's name (`--job`), for telling several jobs apart.
+    pub job: String,
     pub started: chrono::DateTime<chrono::Utc>,
     pub finished: chrono::DateTime<chrono::Utc>,
     /// The command line, passwords hidden.
@@ -93,6 +95,7 @@ fn rows_of(run: &Run<'_>) -> RunRows {
     let text = |s: String| ValueOf::Text(s);
     let json = |v: &dyn erased::Json| ValueOf::Text(v.json());
     let runs = vec![
+        text(run.job.clone()),
         text(timestamp(&run.started)),
         text(timestamp(&run.finished)),
         text(run.command.clone()),

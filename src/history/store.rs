@@ -16,6 +16,7 @@ pub const VERSION: i64 = 1;
 const MIGRATIONS: [Migration; 1] = [Migration {
     sqlite: "CREATE TABLE recon_runs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job TEXT NOT NULL,
         started_at TEXT NOT NULL,
         finished_at TEXT NOT NULL,
         command TEXT NOT NULL,
@@ -46,6 +47,7 @@ const MIGRATIONS: [Migration; 1] = [Migration {
       CREATE INDEX recon_checks_name ON recon_checks (name, run_id);",
     postgres: "CREATE TABLE recon_runs (
         id BIGSERIAL PRIMARY KEY,
+        job TEXT NOT NULL,
         started_at TIMESTAMPTZ NOT NULL,
         finished_at TIMESTAMPTZ NOT NULL,
         command TEXT NOT NULL,
@@ -321,16 +323,16 @@ pub(super) enum ValueOf {
 }
 
 const RUN_COLUMNS: &str =
-    "started_at, finished_at, command, host, recon_version, seconds, status, exit_code";
+    "job, started_at, finished_at, command, host, recon_version, seconds, status, exit_code";
 const CHECK_COLUMNS: &str = "run_id, name, status, left_rows, right_rows, only_left, only_right, \
      changed, unchanged, duplicate_keys, null_keys, transient, divergent_ranges, keys_complete, \
      ranges, schema_findings, reasons, notes, seconds";
 
-/// `$1, $2, ...`; timestamps (the first two of a run) cast on PostgreSQL.
+/// `$1, $2, ...`; a run's timestamps (its 2nd and 3rd values) cast on PostgreSQL.
 fn placeholders(n: usize, timestamps: bool) -> String {
     (1..=n)
         .map(|i| {
-            if timestamps && i <= 2 {
+            if timestamps && (i == 2 || i == 3) {
                 format!("CAST(CAST(${i} AS TEXT) AS TIMESTAMPTZ)")
             } else {
                 format!("${i}")
@@ -394,7 +396,7 @@ fn append_sqlite(
         .query_row(
             &format!(
                 "INSERT INTO recon_runs ({RUN_COLUMNS}) VALUES ({}) RETURNING id",
-                placeholders(8, false)
+                placeholders(9, false)
             ),
             rusqlite::params_from_iter(values(&rows.run)),
             |r| r.get(0),
@@ -485,7 +487,7 @@ async fn append_postgres(
         .query_one(
             &format!(
                 "INSERT INTO recon_runs ({RUN_COLUMNS}) VALUES ({}) RETURNING id",
-                placeholders(8, true)
+                placeholders(9, true)
             ),
             &refs(&run),
         )

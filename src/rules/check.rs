@@ -93,6 +93,8 @@ pub fn run_all(
                 table: &rules.table,
                 spec: &spec,
                 gate: &rules.gate,
+                live: &rules.live,
+                started: chrono::Utc::now(),
                 prefix: format!("{}/", loaded.name()),
                 file: loaded.path.display().to_string(),
             };
@@ -303,7 +305,37 @@ fn compare(
     }
     let mut spec = rules.spec(threads);
     spec.state = state;
-    let report = crate::diff(left.as_ref(), right.as_ref(), &spec)?.report;
+    let settle = rules.live.settle(&rules.gate, chrono::Utc::now(), None);
+    let mut first = spec.clone();
+    if settle.is_some() {
+        first.max_diffs = None;
+    }
+    let mut report = crate::diff(left.as_ref(), right.as_ref(), &first)?.report;
+    if let Some(settle) = settle {
+        let reopen = |side: Side, query: Option<String>| match query {
+            Some(query) => {
+                let rule = match side {
+                    Side::Left => &rules.left,
+                    Side::Right => &rules.right,
+                };
+                let location = expand_env(&rule.source)
+                    .map_err(|why| at(format!("[{side}] source: {why}")))?;
+                let options = OpenOptions {
+                    threads,
+                    ..OpenOptions::default()
+                };
+                source::open(&location, Some(&query), side, &options, runtime)
+            }
+            None => open(side),
+        };
+        crate::compare::recheck::settle(
+            &mut report,
+            &spec,
+            &settle,
+            [left.as_ref(), right.as_ref()],
+            &reopen,
+        )?;
+    }
     write_files(&rules.report, &report)?;
     Ok((aggregates, Some(report)))
 }

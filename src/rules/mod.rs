@@ -58,6 +58,56 @@ pub struct RuleFile {
     /// Settings of single tables in such a run, by their left name.
     #[serde(default)]
     pub table: BTreeMap<String, TableRule>,
+    /// Live sources (a replica that lags): read differences again, leave
+    /// young rows out.
+    #[serde(default)]
+    pub live: LiveRule,
+}
+
+/// `[live]`: what `--recheck`, `--recheck-delay` and `--ignore-younger` say.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveRule {
+    /// Read the differing keys again up to this many times.
+    pub recheck: Option<u32>,
+    /// The wait before each recheck (default 1s).
+    pub recheck_delay: Option<Duration>,
+    /// Column (left name) → age: differences on rows younger are left out.
+    #[serde(default)]
+    pub ignore_younger: BTreeMap<String, Duration>,
+}
+
+impl LiveRule {
+    /// The settling these settings ask for (none when they ask nothing).
+    /// `columns`: the left side's columns; ages of other columns are left
+    /// out (a run over a database applies them to the tables that have them).
+    pub fn settle(
+        &self,
+        gate: &GateRule,
+        started: chrono::DateTime<chrono::Utc>,
+        columns: Option<&[String]>,
+    ) -> Option<crate::compare::recheck::Settle> {
+        let std = |d: &Duration| std::time::Duration::from_nanos(d.nanos.max(0) as u64);
+        let ignore_younger: Vec<(String, std::time::Duration)> = self
+            .ignore_younger
+            .iter()
+            .filter(|(c, _)| columns.is_none_or(|all| all.contains(c)))
+            .map(|(c, d)| (c.clone(), std(d)))
+            .collect();
+        if self.recheck.is_none() && ignore_younger.is_empty() {
+            return None;
+        }
+        Some(crate::compare::recheck::Settle {
+            times: self.recheck.unwrap_or(0),
+            delay: self
+                .recheck_delay
+                .as_ref()
+                .map_or(std::time::Duration::from_secs(1), std),
+            ignore_younger,
+            started,
+            transient_fails: gate.transient == Level::Fail,
+        })
+    }
 }
 
 /// Which tables of two databases are compared (both sources name a

@@ -250,6 +250,10 @@ pub struct TablesRun<'a> {
     /// Each table's comparison starts from this (its key may be empty).
     pub spec: &'a Spec,
     pub gate: &'a GateRule,
+    /// Recheck and young rows (`[live]`, `--recheck`, `--ignore-younger`).
+    pub live: &'a super::LiveRule,
+    /// The run's start, which `ignore_younger` ages are measured from.
+    pub started: chrono::DateTime<chrono::Utc>,
     /// Put before each table's name (`CHECK/` under `recon check`).
     pub prefix: String,
     /// What each result names as its origin (the rule file, or the URLs).
@@ -433,7 +437,31 @@ fn compare_tables(
     result.notes.push(format!("key {}: {from}", key.join(", ")));
     spec.selection.key = key;
     check_selection(&spec.selection).map_err(|p| Error::Usage(p.message))?;
-    let report = crate::diff(&l, &r, &spec)?.report;
+    let settle = run.live.settle(run.gate, run.started, Some(&left_columns));
+    let mut first = spec.clone();
+    if settle.is_some() {
+        first.max_diffs = None;
+    }
+    let mut report = crate::diff(&l, &r, &first)?.report;
+    if let Some(settle) = settle {
+        let reopen = |side: Side, query: Option<String>| -> Result<std::sync::Arc<dyn Source>> {
+            let (url, table) = match side {
+                Side::Left => (run.left, left),
+                Side::Right => (run.right, right),
+            };
+            let mut url = url.clone();
+            url.table = Some(table.table_param(url.engine));
+            let source = DatabaseSource::open(
+                url,
+                query.as_deref(),
+                side,
+                run.spec.threads,
+                runtime.clone(),
+            )?;
+            Ok(std::sync::Arc::new(source))
+        };
+        crate::compare::recheck::settle(&mut report, &spec, &settle, [&l, &r], &reopen)?;
+    }
     let (status, reasons) = evaluate(run.gate, &report);
     result.status = status;
     result.reasons = reasons;
