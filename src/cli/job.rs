@@ -12,8 +12,8 @@ use recon::{Error, Result};
 pub struct JobArgs {
     /// Append this run (counts, divergent ranges, difference keys per check
     /// or table) to a results store: a SQLite file, created when missing
-    /// [default: recon-history.db], or a PostgreSQL URL.
-    #[arg(long, value_name = "FILE|URL", num_args = 0..=1, default_missing_value = "recon-history.db")]
+    /// (e.g. recon-history.db, `recon history`'s default), or a PostgreSQL URL.
+    #[arg(long, value_name = "FILE|URL")]
     pub history: Option<String>,
     /// Write the run's metrics as OpenMetrics text to FILE, replaced whole
     /// (for a node-exporter textfile collector or a push gateway).

@@ -129,7 +129,10 @@ fn rows_of(run: &Run<'_>) -> RunRows {
                 count(&|rep| rep.summary.unchanged),
                 count(&|rep| rep.summary.duplicate_keys),
                 count(&|rep| rep.summary.null_keys),
-                count(&|rep| rep.transient.as_ref().map_or(0, |t| t.keys.len() as u64)),
+                r.report
+                    .as_ref()
+                    .and_then(|rep| rep.transient.as_ref())
+                    .map_or(ValueOf::Null, |t| ValueOf::Int(t.keys.len() as i64)),
                 count(&|rep| rep.ranges.len() as u64),
                 ValueOf::Int(i64::from(complete)),
                 r.report
