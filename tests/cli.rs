@@ -1575,3 +1575,71 @@ fn output_files_take_the_umask_mode() {
         }
     }
 }
+
+#[test]
+fn rechecking_files_that_do_not_change_keeps_every_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(
+        dir.path(),
+        "parquet",
+        &[
+            "--rows",
+            "5000",
+            "--inserts",
+            "3",
+            "--deletes",
+            "2",
+            "--updates",
+            "20",
+        ],
+    );
+    let (left, right) = (
+        dir.path().join("left.parquet"),
+        dir.path().join("right.parquet"),
+    );
+    let (code, plain) = diff_json(&left, &right, &[]);
+    assert_eq!(code, 1);
+    let (code, rechecked) = diff_json(
+        &left,
+        &right,
+        &[
+            "--recheck",
+            "2",
+            "--recheck-delay",
+            "10ms",
+            "--max-diffs",
+            "5",
+        ],
+    );
+    assert_eq!(code, 1);
+    // Nothing went away: the same counts, every difference still counted,
+    // five listed (the limit applies after the rechecks).
+    assert_eq!(rechecked["summary"], plain["summary"]);
+    assert_eq!(rechecked["transient"]["rechecks"], 2);
+    assert_eq!(rechecked["transient"]["keys"], serde_json::json!([]));
+    assert_eq!(rechecked["diffs"].as_array().unwrap().len(), 5);
+    assert_eq!(rechecked["diffs_truncated"], true);
+    // A masked key cannot be read again by value: refused.
+    let line = error_line(&[
+        "diff",
+        left.to_str().unwrap(),
+        right.to_str().unwrap(),
+        "--key",
+        "id",
+        "--mask",
+        "id",
+        "--recheck",
+        "1",
+    ]);
+    assert!(line.contains("masked key"), "{line}");
+    let line = error_line(&[
+        "diff",
+        left.to_str().unwrap(),
+        right.to_str().unwrap(),
+        "--key",
+        "id",
+        "--ignore-younger",
+        "updated_at",
+    ]);
+    assert!(line.contains("COLUMN=DURATION"), "{line}");
+}

@@ -23,7 +23,8 @@ fn everything(out: &std::process::Output, files: &[&Path]) -> String {
         if path.extension().is_some_and(|e| e == "parquet") {
             all.push_str(&parquet_text(path));
         } else {
-            all.push_str(&std::fs::read_to_string(path).unwrap());
+            // Binary files too (a SQLite history store holds its text as UTF-8).
+            all.push_str(&String::from_utf8_lossy(&std::fs::read(path).unwrap()));
         }
     }
     all
@@ -266,6 +267,7 @@ fn a_password_appears_in_no_output_or_error() {
         format!("mysql://alice:{encoded}@127.0.0.1:1/db?table=t"),
     ];
     for url in &urls {
+        let whole = url.replace("?table=t", "");
         let rules = dir.path().join("db.toml");
         std::fs::write(
             &rules,
@@ -308,15 +310,56 @@ fn a_password_appears_in_no_output_or_error() {
             ],
             vec!["check", "db.toml", "--format", "html", "--html", "h.html"],
             vec!["validate", "db.toml"],
+            // A failed run is still recorded: history, metrics and JUnit.
+            vec![
+                "diff",
+                url,
+                "right.csv",
+                "--key",
+                "acct",
+                "--history",
+                "hist.db",
+                "--metrics",
+                "m.prom",
+                "--junit",
+                "d.xml",
+            ],
+            // Both sides a whole database (no table).
+            vec![
+                "diff",
+                &whole,
+                &whole,
+                "--format",
+                "json",
+                "--history",
+                "hist.db",
+                "--metrics",
+                "m.prom",
+            ],
+            vec!["history", "--history", "hist.db", "--format", "json"],
         ];
         for args in runs {
             let out = recon(dir.path()).args(&args).output().unwrap();
-            let files = ["j.xml", "m.md", "h.html"].map(|f| dir.path().join(f));
+            let files = [
+                "j.xml",
+                "m.md",
+                "h.html",
+                "hist.db",
+                "hist.db-wal",
+                "m.prom",
+                "d.xml",
+            ]
+            .map(|f| dir.path().join(f));
             let text = everything(&out, &files.iter().map(|p| p.as_path()).collect::<Vec<_>>());
             assert!(
                 out.status.code() == Some(2) || args[0] != "diff",
                 "{args:?}: {out:?}"
             );
+            if args[0] == "history" {
+                // The failed runs were recorded, under their hidden names.
+                assert!(out.status.success(), "{out:?}");
+                assert!(text.contains("alice:***@"), "{text}");
+            }
             for shown in [PASSWORD, encoded.as_str(), "Zq9"] {
                 assert!(
                     !text.contains(shown),

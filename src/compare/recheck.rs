@@ -54,6 +54,18 @@ pub fn settle(
     sources: [&dyn Source; 2],
     reopen: &Reopen<'_>,
 ) -> Result<()> {
+    let masked = |k: &String| {
+        spec.mask
+            .iter()
+            .any(|m| m == k || m == spec.selection.right_name(k))
+    };
+    if settle.times > 0 && spec.selection.key.iter().any(masked) {
+        return Err(Error::Usage(
+            "--recheck reads the differing keys again by their values, and a masked key \
+             column hides them: leave the key unmasked, or drop --recheck"
+                .into(),
+        ));
+    }
     let before =
         report.summary.differences() + report.summary.duplicate_keys + report.summary.null_keys;
     let schema_differs = report.verdict == Verdict::Different && before == 0;

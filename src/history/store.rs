@@ -11,76 +11,62 @@ use crate::source::url::{DatabaseUrl, Engine};
 /// The schema version this recon writes.
 pub const VERSION: i64 = 1;
 
-/// Statements that bring a store from version `i` to `i + 1`, per engine
-/// (`MIGRATIONS[0]` creates it).
-const MIGRATIONS: [Migration; 1] = [Migration {
-    sqlite: "CREATE TABLE recon_runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+/// Statements that bring a store from version `i` to `i + 1`
+/// (`MIGRATIONS[0]` creates it), with `{id}`, `{int}`, `{real}` and `{time}`
+/// standing for each engine's types ([`ddl`]).
+const MIGRATIONS: [&str; 1] = ["CREATE TABLE recon_runs (
+        id {id},
         job TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        finished_at TEXT NOT NULL,
+        started_at {time} NOT NULL,
+        finished_at {time} NOT NULL,
         command TEXT NOT NULL,
         host TEXT NOT NULL,
         recon_version TEXT NOT NULL,
-        seconds REAL NOT NULL,
+        seconds {real} NOT NULL,
         status TEXT NOT NULL,
-        exit_code INTEGER NOT NULL);
+        exit_code {int} NOT NULL);
       CREATE TABLE recon_checks (
-        run_id INTEGER NOT NULL REFERENCES recon_runs (id),
+        run_id {int} NOT NULL REFERENCES recon_runs (id),
         name TEXT NOT NULL,
         status TEXT NOT NULL,
-        left_rows INTEGER, right_rows INTEGER,
-        only_left INTEGER, only_right INTEGER, changed INTEGER, unchanged INTEGER,
-        duplicate_keys INTEGER, null_keys INTEGER, transient INTEGER,
-        divergent_ranges INTEGER,
-        keys_complete INTEGER NOT NULL,
+        left_rows {int}, right_rows {int},
+        only_left {int}, only_right {int}, changed {int}, unchanged {int},
+        duplicate_keys {int}, null_keys {int}, transient {int},
+        divergent_ranges {int},
+        keys_complete {int} NOT NULL,
         ranges TEXT, schema_findings TEXT, reasons TEXT, notes TEXT,
-        seconds REAL NOT NULL,
+        seconds {real} NOT NULL,
         PRIMARY KEY (run_id, name));
       CREATE TABLE recon_diff_keys (
-        run_id INTEGER NOT NULL,
+        run_id {int} NOT NULL,
         check_name TEXT NOT NULL,
         kind TEXT NOT NULL,
         key TEXT NOT NULL,
         columns TEXT,
         PRIMARY KEY (run_id, check_name, key));
-      CREATE INDEX recon_checks_name ON recon_checks (name, run_id);",
-    postgres: "CREATE TABLE recon_runs (
-        id BIGSERIAL PRIMARY KEY,
-        job TEXT NOT NULL,
-        started_at TIMESTAMPTZ NOT NULL,
-        finished_at TIMESTAMPTZ NOT NULL,
-        command TEXT NOT NULL,
-        host TEXT NOT NULL,
-        recon_version TEXT NOT NULL,
-        seconds DOUBLE PRECISION NOT NULL,
-        status TEXT NOT NULL,
-        exit_code BIGINT NOT NULL);
-      CREATE TABLE recon_checks (
-        run_id BIGINT NOT NULL REFERENCES recon_runs (id),
-        name TEXT NOT NULL,
-        status TEXT NOT NULL,
-        left_rows BIGINT, right_rows BIGINT,
-        only_left BIGINT, only_right BIGINT, changed BIGINT, unchanged BIGINT,
-        duplicate_keys BIGINT, null_keys BIGINT, transient BIGINT,
-        divergent_ranges BIGINT,
-        keys_complete BIGINT NOT NULL,
-        ranges TEXT, schema_findings TEXT, reasons TEXT, notes TEXT,
-        seconds DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (run_id, name));
-      CREATE TABLE recon_diff_keys (
-        run_id BIGINT NOT NULL,
-        check_name TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        key TEXT NOT NULL,
-        columns TEXT,
-        PRIMARY KEY (run_id, check_name, key));
-      CREATE INDEX recon_checks_name ON recon_checks (name, run_id);",
-}];
+      CREATE INDEX recon_checks_name ON recon_checks (name, run_id);"];
 
-struct Migration {
-    sqlite: &'static str,
-    postgres: &'static str,
+/// A migration in an engine's types: SQLite's, or PostgreSQL's (timestamps
+/// as `TIMESTAMPTZ`, for teams that query the store).
+fn ddl(migration: &str, postgres: bool) -> String {
+    let types = if postgres {
+        [
+            ("{id}", "BIGSERIAL PRIMARY KEY"),
+            ("{int}", "BIGINT"),
+            ("{real}", "DOUBLE PRECISION"),
+            ("{time}", "TIMESTAMPTZ"),
+        ]
+    } else {
+        [
+            ("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+            ("{int}", "INTEGER"),
+            ("{real}", "REAL"),
+            ("{time}", "TEXT"),
+        ]
+    };
+    types.iter().fold(migration.to_string(), |sql, (name, ty)| {
+        sql.replace(name, ty)
+    })
 }
 
 /// An opened store.
@@ -254,7 +240,7 @@ impl Store {
 
     fn text_rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         let rows = match self {
-            Store::Sqlite { conn, .. } => sqlite_rows(conn, sql),
+            Store::Sqlite { conn, .. } => crate::source::db::sqlite_text_rows(conn, sql),
             Store::Postgres {
                 client, runtime, ..
             } => runtime.block_on(async {
@@ -279,32 +265,6 @@ impl Store {
 /// A string literal in either engine (standard SQL quoting).
 fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
-}
-
-fn sqlite_rows(
-    conn: &rusqlite::Connection,
-    sql: &str,
-) -> std::result::Result<Vec<Vec<Option<String>>>, String> {
-    let mut statement = conn.prepare(sql).map_err(|e| e.to_string())?;
-    let width = statement.column_count();
-    let mut rows = statement.query([]).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-        let mut values = Vec::with_capacity(width);
-        for i in 0..width {
-            use rusqlite::types::ValueRef;
-            values.push(match row.get_ref(i).map_err(|e| e.to_string())? {
-                ValueRef::Null => None,
-                ValueRef::Integer(n) => Some(n.to_string()),
-                ValueRef::Real(f) => Some(f.to_string()),
-                ValueRef::Text(t) | ValueRef::Blob(t) => {
-                    Some(String::from_utf8_lossy(t).into_owned())
-                }
-            });
-        }
-        out.push(values);
-    }
-    Ok(out)
 }
 
 /// A run as rows: the run's values, then per check its values and its keys.
@@ -354,7 +314,8 @@ fn migrate_sqlite(tx: &rusqlite::Transaction<'_>) -> std::result::Result<(), Str
         .map_err(|e| e.to_string())?;
     check_version(version)?;
     for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.execute_batch(m.sqlite).map_err(|e| e.to_string())?;
+        tx.execute_batch(&ddl(m, false))
+            .map_err(|e| e.to_string())?;
         tx.execute(
             "INSERT INTO recon_history_schema (version) VALUES (?1)",
             [i as i64 + 1],
@@ -468,7 +429,7 @@ async fn append_postgres(
         .get(0);
     check_version(version)?;
     for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.batch_execute(m.postgres).await.map_err(e)?;
+        tx.batch_execute(&ddl(m, true)).await.map_err(e)?;
         tx.execute(
             "INSERT INTO recon_history_schema (version) VALUES ($1)",
             &[&(i as i64 + 1)],
@@ -524,4 +485,59 @@ async fn append_postgres(
     }
     tx.commit().await.map_err(e)?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> Run<'static> {
+        Run {
+            job: "test".into(),
+            started: chrono::Utc::now(),
+            finished: chrono::Utc::now(),
+            command: "recon diff a b".into(),
+            host: "here".into(),
+            exit_code: 0,
+            results: &[],
+        }
+    }
+
+    #[test]
+    fn a_store_is_created_once_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db").display().to_string();
+        assert!(Store::open(&path, false).is_err(), "readers do not create");
+        let mut store = Store::open(&path, true).unwrap();
+        assert_eq!(store.version().unwrap(), 0);
+        assert_eq!(store.append(&run()).unwrap(), 1);
+        assert_eq!(store.append(&run()).unwrap(), 2);
+        assert_eq!(store.version().unwrap(), VERSION);
+        // A store a later recon migrated further is not written to.
+        if let Store::Sqlite { conn, .. } = &store {
+            conn.execute(
+                "INSERT INTO recon_history_schema (version) VALUES (?1)",
+                [VERSION + 1],
+            )
+            .unwrap();
+        }
+        let e = store.append(&run()).unwrap_err().to_string();
+        assert!(e.contains("newer than this recon"), "{e}");
+        let runs: i64 = match &store {
+            Store::Sqlite { conn, .. } => conn
+                .query_row("SELECT COUNT(*) FROM recon_runs", [], |r| r.get(0))
+                .unwrap(),
+            _ => unreachable!(),
+        };
+        assert_eq!(runs, 2);
+    }
+
+    #[test]
+    fn each_engine_gets_its_types() {
+        let sqlite = ddl(MIGRATIONS[0], false);
+        let postgres = ddl(MIGRATIONS[0], true);
+        assert!(sqlite.contains("AUTOINCREMENT") && !sqlite.contains('{'));
+        assert!(postgres.contains("BIGSERIAL") && postgres.contains("TIMESTAMPTZ"));
+        assert!(!postgres.contains('{'));
+    }
 }

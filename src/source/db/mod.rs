@@ -578,6 +578,14 @@ pub async fn connect_postgres(
     postgres::connect(url).await.map_err(|m| scrub(&m, url))
 }
 
+/// A query's rows on an open SQLite connection, every value as text.
+pub fn sqlite_text_rows(
+    conn: &rusqlite::Connection,
+    sql: &str,
+) -> std::result::Result<TextRows, String> {
+    sqlite::text_rows_on(conn, sql)
+}
+
 /// The parts of one repair transaction, in the order they run.
 pub struct WriteTransaction<'a> {
     /// SELECTs that read and lock the rows the statements will change.

@@ -278,7 +278,11 @@ fn read_with(
 
 /// Runs a catalog query and returns every value as text (`None` for NULL).
 pub(super) fn text_rows(url: &DatabaseUrl, sql: &str) -> Res<super::TextRows> {
-    let conn = open(url)?;
+    text_rows_on(&open(url)?, sql)
+}
+
+/// Runs a query on an open connection; every value as text (`None` for NULL).
+pub fn text_rows_on(conn: &Connection, sql: &str) -> Res<super::TextRows> {
     let mut statement = conn.prepare(sql).map_err(one_line)?;
     let width = statement.column_count();
     let mut rows = statement.query([]).map_err(one_line)?;
