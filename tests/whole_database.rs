@@ -101,11 +101,14 @@ fn every_table_of_two_databases_is_compared_without_a_key() {
     );
     let rules = rule_file(dir.path(), &left, &right);
     let junit = dir.path().join("tables.xml");
+    let html = dir.path().join("tables.html");
     let out = recon()
         .args(["diff", &left, &right, "--format", "json", "--rules"])
         .arg(&rules)
         .arg("--junit")
         .arg(&junit)
+        .arg("--html")
+        .arg(&html)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -193,6 +196,13 @@ fn every_table_of_two_databases_is_compared_without_a_key() {
         "{xml}"
     );
     assert!(xml.contains("name=\"public.promotions\""), "{xml}");
+    // The HTML page: a row per table, linked to its details.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("6 tables: 4 passed, 0 warned, 2 failed, 0 errors"),
+        "{page}"
+    );
+    assert!(page.contains("<th>table</th>") && page.contains("public.order_items"));
 
     // The terminal table and Markdown: a row per table and the verdict.
     for (format, verdict) in [("table", "verdict: DIFFERENT"), ("markdown", "2 failed")] {
@@ -358,6 +368,53 @@ fn two_sqlite_databases_compare_table_by_table() {
     let scratch = table(&run, "main.tmp_scratch");
     assert_eq!(
         scratch["reasons"],
+        serde_json::json!(["the table is missing on the right"])
+    );
+}
+
+#[test]
+fn two_schemas_of_one_postgres_database_compare_inside_it() {
+    let Some(admin) = server("RECON_TEST_PG") else {
+        return;
+    };
+    let pg = Pg::create(&admin, "schemas");
+    pg.run(
+        "CREATE SCHEMA prod; CREATE SCHEMA staging;
+         CREATE TABLE prod.orders (id int PRIMARY KEY, total numeric(10,2));
+         INSERT INTO prod.orders SELECT g, g / 10.0 FROM generate_series(1, 5000) g;
+         CREATE TABLE staging.orders AS TABLE prod.orders;
+         ALTER TABLE staging.orders ADD PRIMARY KEY (id);
+         UPDATE staging.orders SET total = total + 1 WHERE id IN (17, 4000);
+         CREATE TABLE prod.only_in_prod (id int PRIMARY KEY);",
+    );
+    let url = |schema: &str| {
+        let mut url = pg.admin.clone();
+        url.set_path(&pg.name);
+        url.set_query(Some(&format!("schema={schema}")));
+        url.to_string()
+    };
+    let out = recon()
+        .args(["diff", &url("prod"), &url("staging"), "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["summary"]["tables"], 2, "{run:#}");
+    let orders = table(&run, "prod.orders");
+    assert_eq!(orders["report"]["summary"]["changed"], 2, "{orders:#}");
+    // One database: the tables are joined inside it, not checksummed.
+    assert_eq!(
+        orders["report"]["stats"]["pushdown"]["method"], "join",
+        "{orders:#}"
+    );
+    let missing = table(&run, "prod.only_in_prod");
+    assert_eq!(
+        missing["reasons"],
         serde_json::json!(["the table is missing on the right"])
     );
 }

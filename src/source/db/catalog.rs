@@ -63,25 +63,32 @@ pub fn tables(
     side: Side,
     runtime: &tokio::runtime::Handle,
 ) -> Result<Vec<TableEntry>> {
+    // `?schema=NAME` keeps one PostgreSQL schema (staging against production
+    // in one database).
+    let schema = match (url.engine, url.params.get("schema")) {
+        (Engine::Postgres, Some(name)) => format!(
+            " AND n.nspname = {}",
+            Dialect::new(Engine::Postgres).string(name)
+        ),
+        _ => String::new(),
+    };
     let sql = match url.engine {
-        Engine::Postgres => {
+        Engine::Postgres => &format!(
             "SELECT n.nspname, c.relname, GREATEST(c.reltuples, 0)::bigint::text \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
                AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-               AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' \
+               AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'{schema} \
              ORDER BY 1, 2"
-        }
-        Engine::MySql => {
-            "SELECT TABLE_SCHEMA, TABLE_NAME, CAST(TABLE_ROWS AS CHAR) \
+        ),
+        Engine::MySql => &"SELECT TABLE_SCHEMA, TABLE_NAME, CAST(TABLE_ROWS AS CHAR) \
              FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
              ORDER BY TABLE_NAME"
-        }
-        Engine::Sqlite => {
-            "SELECT 'main', name, NULL FROM sqlite_master \
+            .to_string(),
+        Engine::Sqlite => &"SELECT 'main', name, NULL FROM sqlite_master \
              WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-        }
+            .to_string(),
     };
     let rows = catalog_rows(url, runtime, sql).map_err(|m| Error::Source {
         side,

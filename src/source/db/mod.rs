@@ -225,7 +225,11 @@ impl DatabaseSource {
             && a.port == b.port
             && a.database == b.database
             && a.user == b.user
-            && a.params == b.params
+            // `schema` only picks tables for a run over a whole database.
+            && a.params.iter().filter(|(k, _)| *k != "schema").eq(b
+                .params
+                .iter()
+                .filter(|(k, _)| *k != "schema"))
     }
 
     /// Opens a session in a UTC snapshot transaction.
