@@ -161,6 +161,20 @@ fn runs_are_recorded_in_sqlite_and_their_trend_shown() {
         text.contains("resolved in the last run: {\"id\":3}, {\"id\":4}"),
         "{text}"
     );
+    // A store no run wrote to yet (an empty file): nothing recorded, exit 0.
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let out = recon()
+        .args(["history", "--history"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no runs recorded"));
     // An unknown check, and a store that does not exist: exit 2.
     for args in [
         vec!["history", "--history", store.as_str(), "--check", "nope"],

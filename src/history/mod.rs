@@ -223,6 +223,10 @@ pub struct Trend {
 
 /// The trend of each check (or of one), over its last `last` runs.
 pub fn trend(store: &mut Store, check: Option<&str>, last: usize) -> Result<Vec<Trend>> {
+    // A store no run has written to yet holds no tables.
+    if store.version()? == 0 {
+        return Ok(Vec::new());
+    }
     // One run more than shown: the first shown run compares with it.
     let rows = store.checks(check, last + 1)?;
     let mut out: Vec<Trend> = Vec::new();

@@ -172,7 +172,7 @@ pub fn pair(
     left: Vec<TableEntry>,
     right: Vec<TableEntry>,
     map: &BTreeMap<String, String>,
-) -> Vec<TablePair> {
+) -> Result<Vec<TablePair>> {
     let mut left: Vec<Option<TableEntry>> = left.into_iter().map(Some).collect();
     let mut right: Vec<Option<TableEntry>> = right.into_iter().map(Some).collect();
     let mut pairs = Vec::new();
@@ -192,7 +192,20 @@ pub fn pair(
             _ => None,
         }
     }
+    // A mapped name must name one table: two (`orders` in two schemas)
+    // would be a guess.
+    let ambiguous = |tables: &[Option<TableEntry>], name: &str, side: &str| {
+        let n = tables.iter().flatten().filter(|t| names(t, name)).count();
+        match n {
+            0 | 1 => Ok(()),
+            _ => Err(Error::Usage(format!(
+                "[tables] map: {name:?} names {n} tables on the {side}: write it as schema.table"
+            ))),
+        }
+    };
     for (l, r) in map {
+        ambiguous(&left, l, "left")?;
+        ambiguous(&right, r, "right")?;
         let lt = take_one(&mut left, |t| names(t, l));
         let rt = take_one(&mut right, |t| names(t, r));
         if lt.is_some() || rt.is_some() {
@@ -238,7 +251,7 @@ pub fn pair(
         right: Some(t),
     }));
     pairs.sort_by_key(TablePair::name);
-    pairs
+    Ok(pairs)
 }
 
 /// A run over two whole databases.
@@ -273,7 +286,7 @@ pub fn run(run: &TablesRun<'_>, runtime: &tokio::runtime::Handle) -> Result<Vec<
     let left = catalog::tables(run.left, Side::Left, runtime)?;
     let right = catalog::tables(run.right, Side::Right, runtime)?;
     let filter = Filter::new(run.tables)?;
-    let mut pairs: Vec<TablePair> = pair(left, right, &run.tables.map)
+    let mut pairs: Vec<TablePair> = pair(left, right, &run.tables.map)?
         .into_iter()
         .filter(|p| filter.keeps(p))
         .collect();
@@ -613,7 +626,7 @@ mod tests {
             t("shop", "extra"),
         ];
         let map = BTreeMap::from([("customers".to_string(), "clients".to_string())]);
-        let pairs = pair(left, right, &map);
+        let pairs = pair(left, right, &map).unwrap();
         let names: Vec<String> = pairs.iter().map(TablePair::name).collect();
         assert_eq!(
             names,
@@ -628,6 +641,12 @@ mod tests {
                 "shop.log"
             ]
         );
+        // A mapped name that names two tables is refused.
+        let twice = BTreeMap::from([("log".to_string(), "log".to_string())]);
+        let e = pair(vec![t("audit", "log"), t("public", "log")], vec![], &twice)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("names 2 tables on the left"), "{e}");
         // Two left tables named log: neither takes the right's by name alone.
         let log = pairs.iter().find(|p| p.name() == "public.log").unwrap();
         assert!(log.right.is_none());
