@@ -1643,3 +1643,46 @@ fn rechecking_files_that_do_not_change_keeps_every_difference() {
     ]);
     assert!(line.contains("COLUMN=DURATION"), "{line}");
 }
+
+#[test]
+fn young_rows_left_out_do_not_hide_a_schema_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
+    let left = write(
+        dir.path(),
+        "left.csv",
+        format!("id,v,ts,extra\n1,a,2020-01-01T00:00:00,x\n2,b,{now},y\n").as_bytes(),
+    );
+    let right = write(
+        dir.path(),
+        "right.csv",
+        b"id,v,ts\n1,a,2020-01-01T00:00:00\n2,old,2020-01-01T00:00:00\n",
+    );
+    let (code, report) = diff_json(&left, &right, &["--ignore-younger", "ts=1h"]);
+    // The only differing row is young, but a column is missing on the right.
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["transient"]["young"], 1);
+    assert_eq!(report["summary"]["changed"], 0);
+    assert_eq!(report["verdict"], "different");
+    // Without the extra column: equal once the young row is left out.
+    let left = write(
+        dir.path(),
+        "left2.csv",
+        format!("id,v,ts\n1,a,2020-01-01T00:00:00\n2,b,{now}\n").as_bytes(),
+    );
+    let (code, report) = diff_json(&left, &right, &["--ignore-younger", "ts=1h"]);
+    assert_eq!(code, 0, "{report:#}");
+    // An age on a column the comparison does not read is refused.
+    let line = error_line(&[
+        "diff",
+        left.to_str().unwrap(),
+        right.to_str().unwrap(),
+        "--key",
+        "id",
+        "--exclude",
+        "ts",
+        "--ignore-younger",
+        "ts=1h",
+    ]);
+    assert!(line.contains("not compared"), "{line}");
+}

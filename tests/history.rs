@@ -381,3 +381,84 @@ fn value(text: &str, family: &str, labels: &[&str]) -> f64 {
         other => panic!("not a gauge: {other:?}"),
     }
 }
+
+#[test]
+fn two_checks_of_one_name_and_a_failed_run_keep_the_trend() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("h.db").display().to_string();
+    let (left, right) = write_pair(dir.path(), 1);
+    let rule = |file: &str| {
+        let path = dir.path().join(file);
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"orders\"\nkey = [\"id\"]\n[left]\nsource = \"{left}\"\n\
+                 [right]\nsource = \"{right}\"\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let (a, b) = (rule("a.toml"), rule("b.toml"));
+    let out = recon()
+        .args(["check", &a, &b, "--format", "json", "--history", &store])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A failed run between two good ones: shown, not taken as "no keys".
+    let failed = recon()
+        .args(["diff", "/nonexistent.csv", &right, "--key", "id"])
+        .args(["--name", "orders", "--history", &store])
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(2));
+    let out = recon()
+        .args(["check", &a, "--format", "json", "--history", &store])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = recon()
+        .args([
+            "history",
+            "--history",
+            &store,
+            "--check",
+            "orders",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let trend: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = trend["checks"][0]["runs"].as_array().unwrap();
+    let column = |field: &str| -> Vec<Value> { runs.iter().map(|r| r[field].clone()).collect() };
+    assert_eq!(column("status"), ["fail", "error", "fail"], "{trend:#}");
+    // The third run compared with the first: the same two keys persist.
+    assert_eq!(
+        column("persisting"),
+        [Value::Null, Value::Null, 2.into()],
+        "{trend:#}"
+    );
+    assert_eq!(
+        column("new"),
+        [Value::Null, Value::Null, 0.into()],
+        "{trend:#}"
+    );
+    let out = recon()
+        .args(["history", "--history", &store, "--format", "json"])
+        .output()
+        .unwrap();
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = all["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"orders (2)"), "{names:?}");
+}

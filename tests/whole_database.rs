@@ -284,6 +284,29 @@ fn every_table_of_two_databases_is_compared_without_a_key() {
     assert_eq!(names.len(), 6, "{names:?}");
     assert!(names.contains(&"shop/public.order_items"), "{names:?}");
 
+    // A rule file naming one table of each, without a key: the catalog's.
+    let one = dir.path().join("items.toml");
+    std::fs::write(
+        &one,
+        format!(
+            "[left]\nsource = \"{}\"\n[right]\nsource = \"{}\"\n",
+            pg.url("order_items"),
+            my.url("order_items")
+        ),
+    )
+    .unwrap();
+    let out = recon()
+        .args(["check", "--format", "json"])
+        .arg(&one)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        run["checks"][0]["report"]["summary"]["changed"], 2,
+        "{run:#}"
+    );
+
     // One table without --key: the key comes from its catalog too.
     let out = recon()
         .args([
@@ -328,21 +351,32 @@ fn two_sqlite_databases_compare_table_by_table() {
     let common = "CREATE TABLE items (sku TEXT NOT NULL, qty INTEGER); \
                   CREATE UNIQUE INDEX items_sku ON items (sku); \
                   INSERT INTO items VALUES ('a', 1), ('b', 2), ('c', 3); \
-                  CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x'), ('y');";
+                  CREATE TABLE typeless (id PRIMARY KEY, v); \
+                  INSERT INTO typeless VALUES (42, 'x'), (43, 'y');";
     let left = make(
         "left.db",
-        &format!("{common} CREATE TABLE tmp_scratch (n INTEGER);"),
+        &format!(
+            "{common} CREATE TABLE tmp_scratch (n INTEGER); \
+             CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x'), ('y');"
+        ),
     );
     let right = make(
         "right.db",
         &format!(
-            "{common} UPDATE items SET qty = 20 WHERE sku = 'b'; INSERT INTO notes VALUES ('z');"
+            "{common} UPDATE items SET qty = 20 WHERE sku = 'b'; \
+             UPDATE typeless SET v = 'changed' WHERE id = 42; \
+             CREATE TABLE notes (body TEXT, added TEXT); \
+             INSERT INTO notes VALUES ('x', NULL), ('y', NULL);"
         ),
     );
+    // A run-wide mask applies to the tables that have the column; a recheck
+    // of a typeless SQLite key reads the side again whole, and the
+    // difference stays.
     let out = recon()
         .args([
             "diff", &left, &right, "--format", "json", "--tables", "!tmp_*",
         ])
+        .args(["--mask", "qty", "--recheck", "1", "--recheck-delay", "10ms"])
         .output()
         .unwrap();
     assert_eq!(
@@ -352,13 +386,28 @@ fn two_sqlite_databases_compare_table_by_table() {
         String::from_utf8_lossy(&out.stderr)
     );
     let run: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(run["summary"]["tables"], 2, "{run:#}");
+    assert_eq!(run["summary"]["tables"], 3, "{run:#}");
     let items = table(&run, "main.items");
     assert_eq!(items["report"]["key"], serde_json::json!(["sku"]));
     assert_eq!(items["report"]["summary"]["changed"], 1, "{items:#}");
+    assert!(
+        !items.to_string().contains("\"qty\":20"),
+        "masked: {items:#}"
+    );
+    let typeless = table(&run, "main.typeless");
+    assert_eq!(typeless["report"]["summary"]["changed"], 1, "{typeless:#}");
+    assert_eq!(
+        typeless["report"]["transient"]["keys"],
+        serde_json::json!([])
+    );
+    // The keyless table: equal aggregates, but a column added on the right fails it.
     let notes = table(&run, "main.notes");
     assert_eq!(notes["status"], "fail", "{notes:#}");
-    assert!(notes["reasons"].to_string().contains("count"), "{notes:#}");
+    assert_eq!(
+        notes["reasons"],
+        serde_json::json!(["column added was added on the right"]),
+        "{notes:#}"
+    );
     // Without the pattern, the table only on the left is reported too.
     let out = recon()
         .args(["diff", &left, &right, "--format", "json"])

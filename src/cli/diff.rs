@@ -498,8 +498,15 @@ fn settle_options(
 /// When the run started: `--ignore-younger` measures ages from it.
 pub static STARTED: std::sync::OnceLock<chrono::DateTime<chrono::Utc>> = std::sync::OnceLock::new();
 
-/// Opens both sources, applies flags and rule file, and compares.
+/// Opens both sources, applies flags and rule file, and compares (no
+/// rechecks: what a repair patches is what it read).
 pub fn compare(args: &Args) -> Result<Compared> {
+    compare_with(args, false)
+}
+
+/// [`compare`], then, with `settle`, the rechecks and young rows that
+/// `--recheck`, `--ignore-younger` or the rule file's `[live]` ask for.
+fn compare_with(args: &Args, settle: bool) -> Result<Compared> {
     let Prepared {
         sources,
         runtime,
@@ -510,7 +517,10 @@ pub fn compare(args: &Args) -> Result<Compared> {
         key_note,
     } = prepare(args)?;
     let [left, right] = &sources;
-    let settle = settle_options(args, &rule_file(args)?)?;
+    let settle = match settle {
+        true => settle_options(args, &rule_file(args)?)?,
+        false => None,
+    };
     let mut first = spec.clone();
     if settle.is_some() {
         // Every difference is listed, to be judged again; the limit applies after.
@@ -608,7 +618,7 @@ fn execute(args: &Args, results: &mut Vec<CheckResult>) -> Result<u8> {
         sources,
         runtime,
         ..
-    } = compare(args)?;
+    } = compare_with(args, true)?;
     print_report(args, &outcome.report)?;
     keep_result(args, &outcome.report, results)?;
     // The output is kept until here so that runtime teardown never races the report.
@@ -709,7 +719,6 @@ fn run_tables(
         spec: &spec,
         gate: &gate,
         live: &live,
-        started: *STARTED.get_or_init(chrono::Utc::now),
         prefix: String::new(),
         file: format!("{left} vs {right}"),
     };

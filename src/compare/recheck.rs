@@ -66,9 +66,24 @@ pub fn settle(
                 .into(),
         ));
     }
-    let before =
-        report.summary.differences() + report.summary.duplicate_keys + report.summary.null_keys;
-    let schema_differs = report.verdict == Verdict::Different && before == 0;
+    // An age is read from a compared column or a key: another column's
+    // values are not in the report, and the limit would silently do nothing.
+    for (column, _) in &settle.ignore_younger {
+        let compared =
+            report.key.iter().any(|k| k == column)
+                || report.schema.compared_columns.iter().any(|c| {
+                    c == column || c.split_once('→').is_some_and(|(left, _)| left == column)
+                });
+        if !compared {
+            return Err(Error::Usage(format!(
+                "--ignore-younger {column}: the column is not compared (excluded, or not on \
+                 both sides), so its times are not read"
+            )));
+        }
+    }
+    // Columns on one side only make the sources differ whatever rows last.
+    let schema_differs =
+        !report.schema.left_only.is_empty() || !report.schema.right_only.is_empty();
     let mut transient = Transient {
         rechecks: 0,
         delay_seconds: settle.delay.as_secs_f64(),
@@ -133,6 +148,15 @@ pub fn settle(
     s.only_right = count(Status::OnlyRight);
     s.changed = count(Status::Changed);
     s.unchanged += transient.keys.len() as u64;
+    // Mismatches per column, of the differences that lasted.
+    for column in &mut report.columns {
+        column.mismatches = checked
+            .iter()
+            .filter(|d| d.status == Status::Changed)
+            .filter(|d| d.columns.contains(&column.name))
+            .count() as u64;
+    }
+    report.columns.retain(|c| c.mismatches > 0);
     let different = s.differences() + s.duplicate_keys + s.null_keys > 0
         || schema_differs
         || (transient.fail && gone > 0);
@@ -166,6 +190,8 @@ fn is_young(d: &DiffRecord, spec: &Spec, settle: &Settle) -> bool {
         [(&d.left, column.as_str()), (&d.right, right)]
             .into_iter()
             .filter_map(|(row, name)| row.as_ref()?.get(name))
+            // A key column holds one value for both sides.
+            .chain(d.key.get(column.as_str()))
             .filter_map(instant)
             .any(|t| t >= limit)
     })
@@ -201,6 +227,12 @@ fn key_filter(
 ) -> Option<String> {
     let db = source.as_database()?;
     let dialect = db.dialect();
+    // Literals are exact only where the engine types its columns and the
+    // text is stored as UTF-8 (SQLite's typeless columns would not match an
+    // integer with '42'; it is read in-process anyway).
+    if db.engine() == crate::source::url::Engine::Sqlite || !dialect.utf8 {
+        return None;
+    }
     let names: Vec<&str> = spec
         .selection
         .key

@@ -105,21 +105,38 @@ fn rows_of(run: &Run<'_>) -> RunRows {
         text(run.status().as_str().into()),
         ValueOf::Int(i64::from(run.exit_code)),
     ];
-    let checks = run
+    // Two checks of one name (one file name in two folders) are told apart,
+    // as the store keys a run's checks by name.
+    let mut seen: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let names: Vec<String> = run
         .results
         .iter()
         .map(|r| {
+            let n = seen.entry(r.name.as_str()).or_insert(0);
+            *n += 1;
+            match *n {
+                1 => r.name.clone(),
+                n => format!("{} ({n})", r.name),
+            }
+        })
+        .collect();
+    let checks = run
+        .results
+        .iter()
+        .zip(names)
+        .map(|(r, name)| {
             let count = |f: &dyn Fn(&Report) -> u64| {
                 r.report
                     .as_ref()
                     .map_or(ValueOf::Null, |rep| ValueOf::Int(f(rep) as i64))
             };
+            // No report (an error, aggregates only): no keys known, not "none".
             let (keys, complete) = r
                 .report
                 .as_ref()
-                .map_or((Vec::new(), true), difference_keys);
+                .map_or((Vec::new(), false), difference_keys);
             let row = vec![
-                text(r.name.clone()),
+                text(name),
                 text(r.status.as_str().into()),
                 count(&|rep| rep.summary.left_rows),
                 count(&|rep| rep.summary.right_rows),
@@ -242,6 +259,17 @@ pub fn trend(store: &mut Store, check: Option<&str>, last: usize) -> Result<Vec<
         let mut trend_runs = Vec::new();
         let mut last_sets = (Vec::new(), Vec::new(), Vec::new());
         for run in runs {
+            // A run without a report (an error) knows no keys: it is shown,
+            // and the next run is compared with the last one that did.
+            if run.left_rows.is_none() {
+                trend_runs.push(TrendRun {
+                    check: run.clone(),
+                    new: None,
+                    persisting: None,
+                    resolved: None,
+                });
+                continue;
+            }
             let keys: BTreeSet<String> = store
                 .keys(run.run_id, &name)?
                 .into_iter()
@@ -331,7 +359,11 @@ pub fn write_trend_table(trends: &[Trend], out: &mut dyn Write, markdown: bool) 
         ]);
         for r in &trend.runs {
             let c = &r.check;
-            let incomplete = if c.keys_complete { "" } else { "+" };
+            let incomplete = if c.keys_complete || c.left_rows.is_none() {
+                ""
+            } else {
+                "+"
+            };
             t.add_row(vec![
                 c.run_id.to_string(),
                 c.started_at.clone(),
@@ -348,7 +380,11 @@ pub fn write_trend_table(trends: &[Trend], out: &mut dyn Write, markdown: bool) 
             ]);
         }
         writeln!(out, "{t}").map_err(io)?;
-        if trend.runs.iter().any(|r| !r.check.keys_complete) {
+        if trend
+            .runs
+            .iter()
+            .any(|r| !r.check.keys_complete && r.check.left_rows.is_some())
+        {
             writeln!(
                 out,
                 "+ of the first {KEYS_PER_CHECK} difference keys of a run (more were not stored)"

@@ -94,7 +94,6 @@ pub fn run_all(
                 spec: &spec,
                 gate: &rules.gate,
                 live: &rules.live,
-                started: chrono::Utc::now(),
                 prefix: format!("{}/", loaded.name()),
                 file: loaded.path.display().to_string(),
             };
@@ -300,10 +299,28 @@ fn compare(
             findings
         }
     };
-    if rules.key.is_empty() {
-        return Ok((aggregates, None));
-    }
     let mut spec = rules.spec(threads);
+    if rules.key.is_empty() {
+        if rules.aggregates.is_some() {
+            return Ok((aggregates, None));
+        }
+        // A database table's key from its catalog; nothing else passes
+        // without a comparison.
+        let found = super::tables::catalog_key(
+            left.as_database(),
+            right.as_database(),
+            &rules.columns.map,
+        )?;
+        let Some((key, _)) = found else {
+            return Err(at(
+                "no key: name one (`key = [...]`), or compare database tables that have a \
+                 primary key or a unique index over NOT NULL columns"
+                    .into(),
+            ));
+        };
+        spec.selection.key = key;
+        super::settings::check_selection(&spec.selection).map_err(|p| at(p.message))?;
+    }
     spec.state = state;
     let settle = rules.live.settle(&rules.gate, chrono::Utc::now(), None);
     let mut first = spec.clone();

@@ -265,8 +265,6 @@ pub struct TablesRun<'a> {
     pub gate: &'a GateRule,
     /// Recheck and young rows (`[live]`, `--recheck`, `--ignore-younger`).
     pub live: &'a super::LiveRule,
-    /// The run's start, which `ignore_younger` ages are measured from.
-    pub started: chrono::DateTime<chrono::Utc>,
     /// Put before each table's name (`CHECK/` under `recon check`).
     pub prefix: String,
     /// What each result names as its origin (the rule file, or the URLs).
@@ -317,12 +315,12 @@ pub fn run(run: &TablesRun<'_>, runtime: &tokio::runtime::Handle) -> Result<Vec<
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let Some(pair) = pairs.get(i) else { break };
-                    let taken = take_sessions(&budget, sessions, pair.rows_estimate());
-                    let result = compare_pair(run, pair, taken, runtime);
-                    let mut state = budget.state.lock().unwrap_or_else(|e| e.into_inner());
-                    state.0 += taken;
-                    budget.freed.notify_all();
-                    drop(state);
+                    let taken = Taken {
+                        budget: &budget,
+                        sessions: take_sessions(&budget, sessions, pair.rows_estimate()),
+                    };
+                    let result = compare_pair(run, pair, taken.sessions, runtime);
+                    drop(taken);
                     results
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -334,6 +332,21 @@ pub fn run(run: &TablesRun<'_>, runtime: &tokio::runtime::Handle) -> Result<Vec<
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(results)
+}
+
+/// Sessions a table holds; given back when dropped, even if the table's
+/// comparison panics, so that the other tables never wait forever.
+struct Taken<'a> {
+    budget: &'a Budget,
+    sessions: usize,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let mut state = self.budget.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 += self.sessions;
+        self.budget.freed.notify_all();
+    }
 }
 
 /// Waits for a free session, then takes the table's share of the free
@@ -450,7 +463,11 @@ fn compare_tables(
     result.notes.push(format!("key {}: {from}", key.join(", ")));
     spec.selection.key = key;
     check_selection(&spec.selection).map_err(|p| Error::Usage(p.message))?;
-    let settle = run.live.settle(run.gate, run.started, Some(&left_columns));
+    // Ages are measured from this table's read, not the run's start (a long
+    // run would call every row written during it young).
+    let settle = run
+        .live
+        .settle(run.gate, chrono::Utc::now(), Some(&left_columns));
     let mut first = spec.clone();
     if settle.is_some() {
         first.max_diffs = None;
@@ -559,7 +576,32 @@ fn compare_aggregates(
         result.status = Status::Fail;
         result.reasons.push(aggregate_reason(f));
     }
-    let _ = run;
+    // Columns on one side only, judged as the gate judges them for keyed tables.
+    let right_names: Vec<&str> = left_columns
+        .iter()
+        .map(|c| selection.right_name(c))
+        .collect();
+    for c in left_columns
+        .iter()
+        .filter(|c| !right_columns.contains(&selection.right_name(c).to_string()))
+        .filter(|c| !selection.exclude.contains(c))
+    {
+        result.status = Status::Fail;
+        result
+            .reasons
+            .push(format!("column {c} is missing on the right"));
+    }
+    if !run.gate.allow_added_columns {
+        for c in right_columns
+            .iter()
+            .filter(|c| !right_names.contains(&c.as_str()))
+        {
+            result.status = Status::Fail;
+            result
+                .reasons
+                .push(format!("column {c} was added on the right"));
+        }
+    }
     result.aggregates = findings;
     Ok(())
 }
@@ -583,6 +625,9 @@ fn table_spec(
         .map
         .retain(|l, r| left.contains(l) && right.contains(r));
     selection.rules.retain(|c, _| on_left(c));
+    // A run-wide mask hides the column in the tables that have it.
+    spec.mask.retain(|m| left.contains(m) || right.contains(m));
+    let selection = &mut spec.selection;
     if let Some(rule) = rule {
         selection
             .columns

@@ -83,7 +83,8 @@ pub fn tables(
         ),
         Engine::MySql => &"SELECT TABLE_SCHEMA, TABLE_NAME, CAST(TABLE_ROWS AS CHAR) \
              FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
+             WHERE TABLE_SCHEMA = DATABASE() \
+               AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
              ORDER BY TABLE_NAME"
             .to_string(),
         Engine::Sqlite => &"SELECT 'main', name, NULL FROM sqlite_master \
@@ -218,13 +219,16 @@ fn key_sql(engine: Engine, table: &str) -> String {
             // The primary key (pk > 0, in key order), then unique indexes
             // without a WHERE clause; an expression's column name is NULL.
             format!(
-                "SELECT 'PRIMARY', '1', name, '1' FROM pragma_table_info({t}) WHERE pk > 0 \
-                 UNION ALL \
-                 SELECT l.name, '0', i.name, \
-                   (SELECT CAST(c.\"notnull\" AS TEXT) FROM pragma_table_info({t}) c \
-                    WHERE c.name = i.name) \
-                 FROM pragma_index_list({t}) l, pragma_index_info(l.name) i \
-                 WHERE l.\"unique\" = 1 AND l.partial = 0 AND l.origin <> 'pk'"
+                "SELECT name, primary_key, column_name, not_null FROM ( \
+                   SELECT 'PRIMARY' AS name, '1' AS primary_key, name AS column_name, \
+                     '1' AS not_null, pk AS position FROM pragma_table_info({t}) WHERE pk > 0 \
+                   UNION ALL \
+                   SELECT l.name, '0', i.name, \
+                     (SELECT CAST(c.\"notnull\" AS TEXT) FROM pragma_table_info({t}) c \
+                      WHERE c.name = i.name), i.seqno \
+                   FROM pragma_index_list({t}) l, pragma_index_info(l.name) i \
+                   WHERE l.\"unique\" = 1 AND l.partial = 0 AND l.origin <> 'pk') \
+                 ORDER BY name, position"
             )
         }
     }

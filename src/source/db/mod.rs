@@ -140,7 +140,16 @@ impl DatabaseSource {
                 format!("({}) AS recon_q", q.trim().trim_end_matches(';')),
                 None,
             ),
-            (None, Some(t)) => (dialect.table(t), Some(t.clone())),
+            // `?schema=` names the schema of a table given without one.
+            (None, Some(t)) => {
+                let t = match (url.engine, url.params.get("schema")) {
+                    (Engine::Postgres, Some(schema)) if !t.contains('.') => {
+                        format!("{schema}.{t}")
+                    }
+                    _ => t.clone(),
+                };
+                (dialect.table(&t), Some(t))
+            }
             (None, None) => {
                 return Err(fail(
                     "name a table (?table=NAME in the URL) or give a query".into(),
