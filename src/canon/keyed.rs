@@ -21,7 +21,17 @@ struct Secret {
 /// so a reference to it stays valid whatever happens to the pointer.
 static SECRET: AtomicPtr<Secret> = AtomicPtr::new(std::ptr::null_mut());
 
+thread_local! {
+    /// A key this thread hashes with instead of the run's: a cluster
+    /// executor hashes for runs of other processes, each under its own key.
+    static THREAD_KEY: std::cell::Cell<Option<&'static Secret>> =
+        const { std::cell::Cell::new(None) };
+}
+
 fn secret() -> &'static Secret {
+    if let Some(secret) = THREAD_KEY.get() {
+        return secret;
+    }
     let current = SECRET.load(Ordering::Acquire);
     if !current.is_null() {
         // SAFETY: only pointers from `Box::leak` are stored, never freed.
@@ -76,19 +86,52 @@ pub fn exported() -> String {
 /// when this process already hashed with another key (it cannot change once
 /// used).
 pub fn adopt(hex: &str) -> Result<(), String> {
-    let decoded: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    let bytes: [u8; SECRET_LEN] = decoded
-        .and_then(|d| d.try_into().ok())
-        .ok_or_else(|| "the stored digest key is damaged".to_string())?;
+    let bytes = decode(hex)?;
     let active = install(Secret::new(bytes));
     if active.bytes == bytes {
         Ok(())
     } else {
         Err("its digest key differs from the one this run already hashed with".into())
     }
+}
+
+/// Runs `work` on this thread with `hex` (from [`exported`]) as the key,
+/// whatever the run's key is; work it hands to other threads does not see
+/// it. Each distinct key is kept for the life of the process (192 bytes).
+pub fn with_key<T>(hex: &str, work: impl FnOnce() -> T) -> Result<T, String> {
+    static KEPT: std::sync::Mutex<Vec<&'static Secret>> = std::sync::Mutex::new(Vec::new());
+    let bytes = decode(hex)?;
+    let secret = {
+        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        match kept.iter().find(|s| s.bytes == bytes) {
+            Some(secret) => *secret,
+            None => {
+                let secret: &'static Secret = Box::leak(Box::new(Secret::new(bytes)));
+                kept.push(secret);
+                secret
+            }
+        }
+    };
+    /// Puts the thread's previous key back, also when `work` panics.
+    struct Restore(Option<&'static Secret>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREAD_KEY.set(self.0);
+        }
+    }
+    let _restore = Restore(THREAD_KEY.replace(Some(secret)));
+    Ok(work())
+}
+
+/// Key bytes from [`exported`]'s hex.
+fn decode(hex: &str) -> Result<[u8; SECRET_LEN], String> {
+    let decoded: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    decoded
+        .and_then(|d| d.try_into().ok())
+        .ok_or_else(|| "the stored digest key is damaged".to_string())
 }
 
 /// Where the operating system's generator cannot be reached: the standard
@@ -174,6 +217,30 @@ mod tests {
         let mut other = [0u8; SECRET_LEN];
         fallback_fill(&mut other);
         assert_ne!(other, secret().bytes);
+    }
+
+    #[test]
+    fn a_thread_can_hash_under_another_key_for_a_while() {
+        let run = hash128(b"row");
+        let other: String = exported().chars().rev().collect();
+        let (inside, nested) = with_key(&other, || {
+            (
+                hash128(b"row"),
+                with_key(&exported(), || hash128(b"row")).unwrap(),
+            )
+        })
+        .unwrap();
+        assert_ne!(inside, run);
+        assert_eq!(nested, inside, "the thread's key is what `exported` gives");
+        // Back to the run's key after, and the same other key hashes alike again.
+        assert_eq!(hash128(b"row"), run);
+        assert_eq!(with_key(&other, || hash128(b"row")).unwrap(), inside);
+        // Another thread never sees it.
+        let seen = with_key(&other, || {
+            std::thread::spawn(|| hash128(b"row")).join().unwrap()
+        });
+        assert_eq!(seen.unwrap(), run);
+        assert!(with_key("zz", || ()).is_err());
     }
 
     #[test]
