@@ -22,6 +22,8 @@
 
 pub mod aggregate;
 pub mod canon;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod compare;
 pub mod error;
 pub mod generator;

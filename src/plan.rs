@@ -11,7 +11,7 @@ use crate::canon::{ColumnRule, TypeClass};
 use crate::error::{Error, Result, Side};
 
 /// What the user asked to compare.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Selection {
     /// Key columns, in order (one or more).
     pub key: Vec<String>,

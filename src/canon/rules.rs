@@ -43,7 +43,7 @@ pub enum Tolerance {
 }
 
 /// How the values of one column are compared.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnRule {
     /// Numbers: equal when `|l - r| <= abs + rel * |r|`.
@@ -77,7 +77,9 @@ impl ColumnRule {
 }
 
 /// Kinds of columns a default rule applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TypeClass {
     Int,
@@ -121,6 +123,13 @@ impl Duration {
             .checked_mul(per_unit)
             .map(|nanos| Duration { nanos })
             .ok_or_else(|| format!("{text:?}: too long"))
+    }
+}
+
+/// As the text [`Duration::parse`] reads back: `"1500ns"`.
+impl serde::Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ns", self.nanos))
     }
 }
 
