@@ -2,6 +2,8 @@
 //! that call the library and map outcomes to exit codes.
 
 pub mod check;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod diff;
 pub mod generate;
 pub mod history;
@@ -82,6 +84,16 @@ pub enum Command {
         recon history\n  \
         recon history --history postgres://recon@db/ops --check orders --last 10 --format json")]
     History(history::Args),
+    /// Run a Ballista scheduler or executor that knows recon's functions
+    /// (built with the `cluster` feature).
+    #[cfg(feature = "cluster")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+        recon cluster scheduler --bind 0.0.0.0:50050\n  \
+        recon cluster executor --scheduler 10.0.0.5:50050 --host 10.0.0.7"
+    )]
+    Cluster(cluster::Command),
     /// Write a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(after_help = "Examples:\n  \
         recon completions bash > ~/.local/share/bash-completion/completions/recon\n  \
@@ -123,6 +135,8 @@ pub fn run(cli: Cli) -> recon::Result<u8> {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Extract(args) => snapshot::extract(args),
         Command::History(args) => history::run(args),
+        #[cfg(feature = "cluster")]
+        Command::Cluster(command) => cluster::run(command),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
     }

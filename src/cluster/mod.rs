@@ -5,8 +5,10 @@
 //! local. Row hashes are the very ones the local path computes, so a
 //! cluster side compares with a local side or a snapshot.
 //!
-//! Today: the functions and their proof of equality with the local path.
-//! Next: `recon cluster scheduler|executor` (Ballista with these functions
-//! registered, a codec carrying their state) and `--cluster` on `diff`.
+//! Today: the functions (`functions.rs`), the codecs that carry their state
+//! to the scheduler and executors (`codec.rs`), and `recon cluster
+//! scheduler|executor` (`serve.rs`). Next: `--cluster` on `diff`.
 
+pub mod codec;
 pub mod functions;
+pub mod serve;
