@@ -229,3 +229,105 @@ fn two_executors_compute_the_leaf_digests_of_the_local_pass() {
     });
     drop(cluster);
 }
+
+#[test]
+fn an_executor_without_recons_functions_fails_the_query() {
+    use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+    let dir = tempfile::tempdir().unwrap();
+    let out = recon()
+        .args(["gen", "--rows", "2000", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let file = dir.path().join("left.parquet").display().to_string();
+    // recon's scheduler, but a plain Ballista executor (in this process).
+    let scheduler = free_port();
+    let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
+    let _cluster = Cluster {
+        processes: vec![
+            recon()
+                .args([
+                    "cluster",
+                    "scheduler",
+                    "--bind",
+                    &format!("127.0.0.1:{scheduler}"),
+                ])
+                .stdout(log("scheduler.log"))
+                .stderr(log("scheduler.err"))
+                .spawn()
+                .unwrap(),
+        ],
+        url: format!("df://127.0.0.1:{scheduler}"),
+    };
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", scheduler)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no scheduler");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let error = runtime.block_on(async {
+        let config = ExecutorProcessConfig {
+            port: free_port(),
+            grpc_port: free_port(),
+            scheduler_port: scheduler,
+            scheduler_host: "127.0.0.1".into(),
+            scheduler_connect_timeout_seconds: 30,
+            executor_heartbeat_interval_seconds: 1,
+            ..ExecutorProcessConfig::default()
+        };
+        tokio::spawn(start_executor_process(Arc::new(config)));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let local = SessionContext::new();
+        local
+            .register_parquet("t", &file, Default::default())
+            .await
+            .unwrap();
+        let schema = local.table("t").await.unwrap().schema().as_arrow().clone();
+        let selection = Selection {
+            key: vec!["id".into()],
+            ..Selection::default()
+        };
+        let traits = [SideTraits {
+            distinguishes_empty_from_null: true,
+            declares_nullability: true,
+        }; 2];
+        let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left, 4).unwrap();
+        let config = SessionConfig::new_with_ballista()
+            .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
+            .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .build();
+        let remote =
+            SessionContext::remote_with_state(&format!("df://127.0.0.1:{scheduler}"), state)
+                .await
+                .unwrap();
+        remote
+            .register_parquet("t", &file, Default::default())
+            .await
+            .unwrap();
+        remote.register_udf(ScalarUDF::new_from_impl(RowHash::new(spec.clone())));
+        let query = async {
+            remote
+                .sql("SELECT count(*), min(recon_row_hash(id)) FROM t")
+                .await?
+                .collect()
+                .await
+        };
+        tokio::time::timeout(Duration::from_secs(120), query).await
+    });
+    let error = match error {
+        Ok(Err(e)) => e.to_string(),
+        Ok(Ok(_)) => panic!("a plain executor ran recon's function"),
+        Err(_) => panic!("the query neither failed nor finished within 120 s"),
+    };
+    // Ballista reports the executor's refusal without its cause (the codec's
+    // message naming the function stays in the executor): the job fails,
+    // never answers. `--cluster` will say which functions were missing.
+    assert!(error.contains("rejected by executor"), "{error}");
+}
