@@ -276,6 +276,8 @@ pub struct Prepared {
     pub runtime: tokio::runtime::Runtime,
     pub spec: Spec,
     pub repair: recon::rules::RepairRule,
+    /// The rule file's gate and `[live]` section (defaults without a file).
+    rules: (recon::rules::GateRule, recon::rules::LiveRule),
     diffs_file: Option<report::DiffsFile>,
     html_file: Option<report::OutputFile>,
     /// Where the key came from, when the catalog named it.
@@ -363,7 +365,13 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         sources: [left, right],
         runtime,
         spec,
-        repair: file.map(|f| f.rules.repair).unwrap_or_default(),
+        repair: file
+            .as_ref()
+            .map(|f| f.rules.repair.clone())
+            .unwrap_or_default(),
+        rules: file
+            .map(|f| (f.rules.gate, f.rules.live))
+            .unwrap_or_default(),
         diffs_file,
         html_file,
         key_note,
@@ -441,17 +449,6 @@ fn build_spec(args: &Args, threads: usize) -> Result<(Spec, Option<recon::rules:
     Ok((spec, file))
 }
 
-/// The rule file's gate and `[live]` section (defaults without a file).
-fn rule_file(args: &Args) -> Result<(recon::rules::GateRule, recon::rules::LiveRule)> {
-    Ok(match &args.rules {
-        Some(path) => {
-            let rules = recon::rules::load(path)?.rules;
-            (rules.gate, rules.live)
-        }
-        None => Default::default(),
-    })
-}
-
 /// The rule file's `[live]` section with `--recheck`, `--recheck-delay`
 /// and `--ignore-younger` over it.
 fn live_rule(args: &Args, file: recon::rules::LiveRule) -> Result<recon::rules::LiveRule> {
@@ -512,13 +509,14 @@ fn compare_with(args: &Args, settle: bool) -> Result<Compared> {
         runtime,
         spec,
         repair,
+        rules,
         diffs_file,
         html_file,
         key_note,
     } = prepare(args)?;
     let [left, right] = &sources;
     let settle = match settle {
-        true => settle_options(args, &rule_file(args)?)?,
+        true => settle_options(args, &rules)?,
         false => None,
     };
     let mut first = spec.clone();

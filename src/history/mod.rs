@@ -93,7 +93,6 @@ fn difference_keys(report: &Report) -> (Vec<[String; 3]>, bool) {
 /// A run as the rows the store inserts.
 fn rows_of(run: &Run<'_>) -> RunRows {
     let text = |s: String| ValueOf::Text(s);
-    let json = |v: &dyn erased::Json| ValueOf::Text(v.json());
     let runs = vec![
         text(run.job.clone()),
         text(timestamp(&run.started)),
@@ -168,16 +167,9 @@ fn rows_of(run: &Run<'_>) -> RunRows {
     RunRows { run: runs, checks }
 }
 
-/// Serialising several types through one closure.
-mod erased {
-    pub trait Json {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_else(|_| "null".into())
-        }
-    }
+/// A value as JSON text, for the store's JSON columns.
+fn json<T: Serialize>(value: &T) -> ValueOf {
+    ValueOf::Text(serde_json::to_string(value).unwrap_or_else(|_| "null".into()))
 }
 
 /// Appends a run to the store at `location` (a SQLite file is created when
