@@ -59,6 +59,10 @@ pub enum Error {
     #[error("history {store}: {message}")]
     History { store: String, message: String },
 
+    /// The cluster (`--cluster`) could not be reached or did not finish the work.
+    #[error("cluster {url}: {message}")]
+    Cluster { url: String, message: String },
+
     /// A source gave different rows when read a second time.
     #[error("{0}")]
     Unstable(String),

@@ -48,6 +48,12 @@ fn recon() -> Command {
 /// A scheduler and two executors, once the scheduler accepts connections
 /// and the executors had time to register.
 fn start(dir: &std::path::Path) -> Cluster {
+    start_with(dir, 30)
+}
+
+/// [`start`], the scheduler taking an executor silent for
+/// `executor_timeout` seconds for lost.
+fn start_with(dir: &std::path::Path, executor_timeout: u64) -> Cluster {
     let scheduler = free_port();
     let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
     let mut processes = vec![
@@ -57,6 +63,8 @@ fn start(dir: &std::path::Path) -> Cluster {
                 "scheduler",
                 "--bind",
                 &format!("127.0.0.1:{scheduler}"),
+                "--executor-timeout",
+                &executor_timeout.to_string(),
             ])
             .stdout(log("scheduler.log"))
             .stderr(log("scheduler.err"))
@@ -194,7 +202,9 @@ fn two_executors_compute_the_leaf_digests_of_the_local_pass() {
             distinguishes_empty_from_null: true,
             declares_nullability: true,
         }; 2];
-        let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left, 64).unwrap();
+        let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left)
+            .unwrap()
+            .with_bounds(&recon::merkle::Boundaries::even_hashes(64));
         let expected = leaf_digests(&local, &spec).await;
         assert_eq!(expected.iter().map(|r| r.1).sum::<i64>(), 50_000);
 
@@ -295,7 +305,7 @@ fn an_executor_without_recons_functions_fails_the_query() {
             distinguishes_empty_from_null: true,
             declares_nullability: true,
         }; 2];
-        let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left, 4).unwrap();
+        let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left).unwrap();
         let config = SessionConfig::new_with_ballista()
             .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
             .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
@@ -330,4 +340,231 @@ fn an_executor_without_recons_functions_fails_the_query() {
     // message naming the function stays in the executor): the job fails,
     // never answers. `--cluster` will say which functions were missing.
     assert!(error.contains("rejected by executor"), "{error}");
+}
+
+/// One generated row: key (NULL when `None`), name, amount, quantity.
+type Row = (Option<i64>, String, f64, i32);
+
+/// Writes `rows` as `files` Parquet files under `dir` (in the order given,
+/// row groups of 1,000 rows), with a `_SUCCESS` marker as a job would leave.
+fn write_dataset(dir: &std::path::Path, rows: &[Row], files: usize) {
+    use arrow::array::{Float64Array, Int32Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    std::fs::create_dir_all(dir).unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("amount", DataType::Float64, true),
+        Field::new("qty", DataType::Int32, true),
+    ]));
+    let per_file = rows.len().div_ceil(files);
+    for (n, chunk) in rows.chunks(per_file).enumerate() {
+        let batch = arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter(chunk.iter().map(|r| r.0))),
+                Arc::new(StringArray::from_iter_values(
+                    chunk.iter().map(|r| r.1.as_str()),
+                )),
+                Arc::new(Float64Array::from_iter_values(chunk.iter().map(|r| r.2))),
+                Arc::new(Int32Array::from_iter_values(chunk.iter().map(|r| r.3))),
+            ],
+        )
+        .unwrap();
+        let file = std::fs::File::create(dir.join(format!("part-{n:03}.parquet"))).unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1000))
+            .build();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+    std::fs::write(dir.join("_SUCCESS"), b"").unwrap();
+}
+
+/// A small deterministic generator (xorshift), so the datasets need no seed file.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+/// What the two datasets were made to hold.
+struct Truth {
+    only_left: u64,
+    only_right: u64,
+    changed: u64,
+    duplicate_keys: u64,
+    null_keys: u64,
+}
+
+/// Two datasets of `rows` rows in random order, in several files each:
+/// keys only on one side, changed names and amounts (some within the
+/// 0.01 tolerance, which must not count), duplicate keys on each side and
+/// on both, and rows with a NULL key on both (more than the report lists).
+fn datasets(dir: &std::path::Path, rows: i64) -> Truth {
+    let row = |id: i64| -> Row {
+        (
+            Some(id),
+            format!("name-{}", id % 977),
+            (id % 10_007) as f64 / 4.0,
+            (id % 50) as i32,
+        )
+    };
+    let mut left: Vec<Row> = (0..rows).map(row).collect();
+    let mut right = left.clone();
+    let step = rows / 40;
+    let mut truth = Truth {
+        only_left: 0,
+        only_right: 0,
+        changed: 0,
+        duplicate_keys: 0,
+        null_keys: 0,
+    };
+    for (n, i) in (0..rows).step_by(step as usize).enumerate() {
+        let r = &mut right[i as usize];
+        match n % 4 {
+            0 => {
+                r.1.push('!');
+                truth.changed += 1;
+            }
+            1 => {
+                r.2 += 5.0;
+                truth.changed += 1;
+            }
+            // Within the tolerance: equal.
+            2 => r.2 += 0.004,
+            _ => {
+                r.3 += 1;
+                r.1 = r.1.to_uppercase();
+                truth.changed += 1;
+            }
+        }
+    }
+    // Keys on one side only (in the middle of the key space, and beyond it).
+    for i in [17, rows / 3 + 1, rows - 2] {
+        right.retain(|r| r.0 != Some(i));
+        truth.only_left += 1;
+    }
+    for i in [rows + 5, rows + 6, -40] {
+        right.push(row(i));
+        truth.only_right += 1;
+    }
+    // Duplicate keys: twice on the left, twice on the right, twice on both
+    // (the same rows: equal digests, still duplicates).
+    left.push(row(101));
+    right.push(row(202));
+    left.push(row(303));
+    right.push(row(303));
+    truth.duplicate_keys += 3;
+    // NULL keys: 14 on the left, 3 on the right.
+    for n in 0..14 {
+        left.push((None, format!("orphan-{n}"), n as f64, n));
+    }
+    for n in 0..3 {
+        right.push((None, format!("stray-{n}"), n as f64, n));
+    }
+    truth.null_keys += 17;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    rng.shuffle(&mut left);
+    rng.shuffle(&mut right);
+    write_dataset(&dir.join("left"), &left, 3);
+    write_dataset(&dir.join("right"), &right, 4);
+    truth
+}
+
+/// The JSON report of `recon diff` on the two datasets, with `extra` flags.
+fn diff_json(dir: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = recon()
+        .arg("diff")
+        .arg(dir.join("left"))
+        .arg(dir.join("right"))
+        .args([
+            "--key",
+            "id",
+            "--abs-tol",
+            "amount=0.01",
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), json, stderr)
+}
+
+/// The report without its statistics (timings, and how the work was done).
+fn answer(mut report: serde_json::Value) -> serde_json::Value {
+    report.as_object_mut().map(|o| o.remove("stats"));
+    report
+}
+
+#[test]
+fn a_cluster_diff_answers_exactly_as_the_local_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = datasets(dir.path(), 40_000);
+    let (code, local, stderr) = diff_json(dir.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let summary = &local["summary"];
+    assert_eq!(summary["only_left"], truth.only_left);
+    assert_eq!(summary["only_right"], truth.only_right);
+    assert_eq!(summary["changed"], truth.changed);
+    assert_eq!(summary["duplicate_keys"], truth.duplicate_keys);
+    assert_eq!(summary["null_keys"], truth.null_keys);
+    // Up to 10 per side: which 10 of the left's 14 is part of the answer.
+    assert_eq!(local["null_key_samples"].as_array().unwrap().len(), 13);
+
+    let cluster = start(dir.path());
+    let (code, remote, stderr) = diff_json(dir.path(), &["--cluster", &cluster.url]);
+    assert_eq!(code, 1, "{stderr}");
+    let stats = remote["stats"].clone();
+    assert_eq!(stats["strategy"], "cluster", "{stats}");
+    assert_eq!(
+        stats["left_rows_hashed"],
+        local["stats"]["left_rows_hashed"]
+    );
+    let fetched = stats["cluster"]["left_rows_fetched"].as_u64().unwrap();
+    // The rows of divergent leaves, not all of them.
+    assert!(fetched > 0 && fetched < 25_000, "{stats}");
+    assert!(stats["cluster"]["bytes_returned"].as_u64().unwrap() > 0);
+    // Byte for byte, but for the statistics.
+    assert_eq!(
+        serde_json::to_string_pretty(&answer(remote)).unwrap(),
+        serde_json::to_string_pretty(&answer(local)).unwrap()
+    );
+
+    // Equal datasets: exit 0 on both paths.
+    let (code, _, stderr) = recon()
+        .arg("diff")
+        .arg(dir.path().join("left"))
+        .arg(dir.path().join("left"))
+        .args(["--key", "id", "--cluster", &cluster.url])
+        .output()
+        .map(|o| {
+            (
+                o.status.code(),
+                (),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    // The left dataset holds duplicate keys and NULL keys: different from
+    // itself in that sense, as locally.
+    assert_eq!(code, Some(1), "{stderr}");
+    drop(cluster);
 }

@@ -15,6 +15,11 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:50050")]
         bind: SocketAddr,
+        /// Seconds without a heartbeat (executors send one every 2 s) after
+        /// which an executor counts as lost: its tasks run again elsewhere,
+        /// and with no executor left the running jobs fail.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        executor_timeout: u64,
     },
     /// Run an executor: registers with the scheduler and runs its tasks.
     Executor {
@@ -41,7 +46,10 @@ pub fn run(command: Command) -> Result<u8> {
     let runtime = super::runtime(threads)?;
     runtime.block_on(async {
         match command {
-            Command::Scheduler { bind } => serve::scheduler(bind).await,
+            Command::Scheduler {
+                bind,
+                executor_timeout,
+            } => serve::scheduler(bind, executor_timeout).await,
             Command::Executor {
                 scheduler,
                 host,

@@ -154,6 +154,12 @@ pub struct Args {
     /// two moments of the sources, and the report says so).
     #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = ["yes", "no"])]
     pub resume: String,
+    /// Hash the file sides on a Ballista cluster of recon executors
+    /// (`df://HOST:PORT`, `recon cluster scheduler`): every executor reads
+    /// the files at the same paths; digests and the rows of divergent
+    /// ranges come back. Needs a recon built with `--features cluster`.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
     /// Print the SQL each database would be sent (sessions, isolation,
     /// checksum and fetch queries) and stop, without running any of it.
     #[arg(long)]
@@ -340,6 +346,13 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
     )?;
     let (mut spec, file) = build_spec(args, threads)?;
     let key_note = catalog_key(&mut spec, left.as_ref(), right.as_ref())?;
+    let cluster_url = args
+        .cluster
+        .clone()
+        .or_else(|| file.as_ref().and_then(|f| f.rules.cluster.url.clone()));
+    if let Some(url) = cluster_url {
+        spec.cluster = Some(cluster_run(args, url, &options)?);
+    }
     let (left, right) = match &args.ranges {
         None => (left, right),
         Some(ranges) => {
@@ -376,6 +389,46 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         html_file,
         key_note,
     })
+}
+
+/// What `--cluster` (or the rule file's `[cluster] url`) hashes there: the
+/// file sides, read at the same paths by every executor.
+fn cluster_run(
+    args: &Args,
+    url: String,
+    options: &OpenOptions,
+) -> Result<recon::compare::ClusterRun> {
+    for (used, flag) in [
+        (args.state.is_some(), "--state"),
+        (args.ranges.is_some(), "--ranges"),
+    ] {
+        if used {
+            return Err(Error::Usage(format!(
+                "--cluster hashes whole files on the cluster: {flag} cannot be used with it"
+            )));
+        }
+    }
+    let tables = [
+        source::ClusterTable::for_side(
+            &args.left,
+            args.left_query.as_deref(),
+            Side::Left,
+            options,
+        )?,
+        source::ClusterTable::for_side(
+            &args.right,
+            args.right_query.as_deref(),
+            Side::Right,
+            options,
+        )?,
+    ];
+    if tables.iter().all(Option::is_none) {
+        return Err(Error::Usage(
+            "--cluster hashes file sides: both sides are databases, whose checksums run in them"
+                .into(),
+        ));
+    }
+    Ok(recon::compare::ClusterRun { url, tables })
 }
 
 /// Without `--key` (or a rule file's key): the key the tables' catalogs
@@ -594,6 +647,12 @@ fn execute(args: &Args, results: &mut Vec<CheckResult>) -> Result<u8> {
         args.left_query.as_deref(),
         args.right_query.as_deref(),
     )? {
+        if args.cluster.is_some() {
+            return Err(Error::Usage(
+                "--cluster hashes file sides: both sides are databases, whose checksums run in them"
+                    .into(),
+            ));
+        }
         return run_tables(args, left, right, results);
     }
     if args.explain {
@@ -745,6 +804,13 @@ fn run_with_snapshot(
     results: &mut Vec<CheckResult>,
 ) -> Result<u8> {
     let threads = super::thread_count(args.threads)?;
+    if args.cluster.is_some() {
+        return Err(Error::Usage(
+            "--cluster does not hash a side compared with a snapshot yet: compare with \
+             the snapshot here, or two sources on the cluster"
+                .into(),
+        ));
+    }
     if args.explain || args.output_diffs.is_some() || args.state.is_some() || args.ranges.is_some()
     {
         return Err(Error::Usage(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use datafusion::catalog::TableProvider;
-use datafusion::common::{Result, TableReference, not_impl_err};
+use datafusion::common::{DataFusionError, Result, TableReference, not_impl_err};
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF};
@@ -16,7 +16,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
-use super::functions::{DigestSum, HashingSpec, Leaf, RowHash};
+use super::functions::{DigestSum, HashingSpec, KeyHash, Leaf, RowHash, Selected};
 
 /// What `recon_digest` writes as its definition: it has no state, but
 /// travelling in the plan it needs no registry on the other side.
@@ -41,26 +41,36 @@ fn decode_udaf(name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
 
 /// Writes a recon function's state (its spec as JSON); nothing for others.
 fn encode_udf(node: &ScalarUDF, buf: &mut Vec<u8>) {
-    if let Some(f) = node.inner().downcast_ref::<RowHash>() {
-        buf.extend_from_slice(f.spec_json().as_bytes());
-    } else if let Some(f) = node.inner().downcast_ref::<Leaf>() {
-        buf.extend_from_slice(f.spec_json().as_bytes());
-    }
+    let inner = node.inner();
+    let state = if let Some(f) = inner.downcast_ref::<RowHash>() {
+        f.state_json()
+    } else if let Some(f) = inner.downcast_ref::<Leaf>() {
+        f.state_json()
+    } else if let Some(f) = inner.downcast_ref::<KeyHash>() {
+        f.state_json()
+    } else if let Some(f) = inner.downcast_ref::<Selected>() {
+        f.state_json()
+    } else {
+        return;
+    };
+    buf.extend_from_slice(state.as_bytes());
 }
 
 /// A recon function from its name and state.
 fn decode_udf(name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-    let spec = || {
-        std::str::from_utf8(buf)
-            .map_err(|e| datafusion::common::DataFusionError::External(Box::new(e)))
-            .and_then(|text| {
-                HashingSpec::from_json(text)
-                    .map_err(|e| datafusion::common::DataFusionError::External(Box::new(e)))
-            })
+    let external = |e: crate::error::Error| DataFusionError::External(Box::new(e));
+    let text = || std::str::from_utf8(buf).map_err(|e| DataFusionError::External(Box::new(e)));
+    let spec = || HashingSpec::from_json(text()?).map_err(external);
+    let udf = |f: Arc<dyn datafusion::logical_expr::ScalarUDFImpl>| {
+        Arc::new(ScalarUDF::new_from_shared_impl(f))
     };
     match name {
-        RowHash::NAME => Ok(Arc::new(ScalarUDF::new_from_impl(RowHash::new(spec()?)))),
-        Leaf::NAME => Ok(Arc::new(ScalarUDF::new_from_impl(Leaf::new(spec()?)))),
+        RowHash::NAME => Ok(udf(Arc::new(RowHash::new(spec()?)))),
+        Leaf::NAME => Ok(udf(Arc::new(Leaf::new(spec()?)))),
+        KeyHash::NAME => Ok(udf(Arc::new(KeyHash::new(spec()?)))),
+        Selected::NAME => Ok(udf(Arc::new(
+            Selected::from_json(text()?).map_err(external)?,
+        ))),
         _ => not_impl_err!(
             "function {name} is not known here: is this a recon executor (recon cluster executor)?"
         ),

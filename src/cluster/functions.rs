@@ -7,15 +7,21 @@
 //! - `recon_leaf(key...)`: the row's leaf among equal-width ranges of key
 //!   hashes (UInt32; NULL for a NULL key);
 //! - `recon_digest(row_hash)`: the wrapping sum of row hashes, an aggregate
-//!   whose partial sums add up exactly (FixedSizeBinary(16)).
+//!   whose partial sums add up exactly (FixedSizeBinary(16));
+//! - `recon_key_hash(key...)`: the key's keyed 64-bit hash, as the local
+//!   path finds duplicate-key candidates by (UInt64; NULL for a NULL key);
+//! - `recon_selected(key...)`: the row lies in a chosen leaf or has a
+//!   chosen key hash (the rows the row phase reads back).
 //!
-//! The first two carry their state ([`HashingSpec`]: both sides' schemas,
-//! the selection, the side, the leaf count, the digest key) as JSON, which a
-//! codec can ship to executors.
+//! All but the aggregate carry their state ([`HashingSpec`]: both sides'
+//! schemas, the selection, the side, the leaf bounds, the digest key, the
+//! version) as JSON, which a codec ships to executors.
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::array::{Array, ArrayRef, AsArray, FixedSizeBinaryArray, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, UInt32Array, UInt64Array,
+};
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::{DataFusionError, ScalarValue};
@@ -40,10 +46,51 @@ pub struct HashingSpec {
     /// Per side: distinguishes '' from NULL, declares nullability.
     pub traits: [[bool; 2]; 2],
     pub side: Side,
-    /// Leaves of equal width over the keys' 64-bit hashes.
-    pub leaves: u32,
+    /// The leaf bounds (functions that find leaves only).
+    pub bounds: Option<Bounds>,
     /// The run's digest key (hex, as `keyed::exported` writes it).
     pub digest_key: String,
+    /// recon's version: hashes from another version may differ, so an
+    /// executor of another version refuses the work.
+    pub version: String,
+}
+
+/// [`Boundaries`] in a form JSON carries.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Bounds {
+    pub hashed: bool,
+    /// Each bound's encoded key (or key hash), hex.
+    pub keys: Vec<String>,
+}
+
+impl Bounds {
+    pub fn of(boundaries: &Boundaries) -> Bounds {
+        Bounds {
+            hashed: boundaries.is_hashed(),
+            keys: boundaries.raw_bounds().map(hex).collect(),
+        }
+    }
+
+    fn boundaries(&self) -> Result<Boundaries> {
+        let keys: Vec<Box<[u8]>> = self
+            .keys
+            .iter()
+            .map(|k| unhex(k).map(Vec::into_boxed_slice))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::Internal("damaged leaf bounds in a hashing spec".into()))?;
+        Ok(Boundaries::from_raw(self.hashed, keys))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn schema_hex(schema: &Schema) -> Result<String> {
@@ -51,16 +98,12 @@ fn schema_hex(schema: &Schema) -> Result<String> {
     let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut bytes, schema)?;
     writer.finish()?;
     drop(writer);
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&bytes))
 }
 
-fn schema_of(hex: &str) -> Result<SchemaRef> {
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
+fn schema_of(text: &str) -> Result<SchemaRef> {
     let bytes =
-        bytes.ok_or_else(|| Error::Internal("a damaged schema in a hashing spec".into()))?;
+        unhex(text).ok_or_else(|| Error::Internal("a damaged schema in a hashing spec".into()))?;
     let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
     Ok(reader.schema())
 }
@@ -72,7 +115,6 @@ impl HashingSpec {
         selection: &Selection,
         traits: [SideTraits; 2],
         side: Side,
-        leaves: u32,
     ) -> Result<HashingSpec> {
         let pair = |t: SideTraits| [t.distinguishes_empty_from_null, t.declares_nullability];
         Ok(HashingSpec {
@@ -81,13 +123,46 @@ impl HashingSpec {
             selection: selection.clone(),
             traits: traits.map(pair),
             side,
-            leaves: leaves.max(1),
+            bounds: None,
             digest_key: crate::canon::keyed::exported(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
         })
+    }
+
+    /// The same spec for the other side.
+    pub fn for_side(&self, side: Side) -> HashingSpec {
+        HashingSpec {
+            side,
+            ..self.clone()
+        }
+    }
+
+    /// The same spec with leaf bounds, for the functions that find leaves.
+    pub fn with_bounds(&self, boundaries: &Boundaries) -> HashingSpec {
+        HashingSpec {
+            bounds: Some(Bounds::of(boundaries)),
+            ..self.clone()
+        }
+    }
+
+    /// The same spec hashing under another key.
+    pub fn with_digest_key(&self, key: String) -> HashingSpec {
+        HashingSpec {
+            digest_key: key,
+            ..self.clone()
+        }
     }
 
     /// The comparison's plan, rebuilt where the function runs.
     pub fn plan(&self) -> Result<ComparePlan> {
+        let here = env!("CARGO_PKG_VERSION");
+        if self.version != here {
+            return Err(Error::Usage(format!(
+                "this executor runs recon {here} and the client recon {}: row hashes must \
+                 come from one version (run the same recon on the client and the cluster)",
+                self.version
+            )));
+        }
         let traits = self.traits.map(|[e, n]| SideTraits {
             distinguishes_empty_from_null: e,
             declares_nullability: n,
@@ -121,58 +196,114 @@ impl HashingSpec {
     }
 }
 
-/// A function's state: the spec as JSON (what makes two functions equal)
-/// and the plan built from it once.
+/// A function's state: its JSON (what makes two functions equal), the spec
+/// and what is built from it once where the function runs.
 #[derive(Debug)]
 struct State {
     json: String,
     spec: HashingSpec,
-    plan: OnceLock<std::result::Result<ComparePlan, String>>,
+    built: OnceLock<std::result::Result<Built, String>>,
     signature: Signature,
 }
 
+/// The plan and leaf bounds, rebuilt from a spec.
+#[derive(Debug)]
+struct Built {
+    plan: ComparePlan,
+    boundaries: Option<Boundaries>,
+}
+
 impl State {
-    fn new(spec: HashingSpec) -> State {
+    fn new(spec: HashingSpec, json: String) -> State {
         State {
-            json: spec.to_json(),
+            json,
             spec,
-            plan: OnceLock::new(),
+            built: OnceLock::new(),
             signature: Signature::variadic_any(Volatility::Immutable),
         }
     }
 
-    fn plan(&self) -> datafusion::common::Result<&ComparePlan> {
-        self.plan
-            .get_or_init(|| self.spec.plan().map_err(|e| e.to_string()))
+    fn built(&self) -> datafusion::common::Result<&Built> {
+        self.built
+            .get_or_init(|| {
+                let plan = self.spec.plan().map_err(|e| e.to_string())?;
+                let boundaries = match &self.spec.bounds {
+                    Some(b) => Some(b.boundaries().map_err(|e| e.to_string())?),
+                    None => None,
+                };
+                Ok(Built { plan, boundaries })
+            })
             .as_ref()
             .map_err(|m| DataFusionError::Execution(m.clone()))
     }
 
-    /// The arguments as one batch named as the plan names the side's columns.
+    fn plan(&self) -> datafusion::common::Result<&ComparePlan> {
+        Ok(&self.built()?.plan)
+    }
+
+    fn boundaries(&self) -> datafusion::common::Result<&Boundaries> {
+        self.built()?.boundaries.as_ref().ok_or_else(|| {
+            DataFusionError::Execution("a recon leaf function without leaf bounds".into())
+        })
+    }
+
+    /// The arguments as one batch named and typed as the plan has the
+    /// side's columns (an engine may read strings as views, for one).
     fn batch(
         &self,
         args: &ScalarFunctionArgs,
         columns: usize,
     ) -> datafusion::common::Result<RecordBatch> {
         let plan = self.plan()?;
-        let names = plan.column_names(self.spec.side);
+        let side = self.spec.side;
         if args.args.len() != columns {
             return Err(DataFusionError::Execution(format!(
                 "recon function given {} columns where its plan has {columns}",
                 args.args.len()
             )));
         }
-        let arrays: Vec<ArrayRef> = args
-            .args
-            .iter()
-            .map(|a| a.to_array(args.number_rows))
-            .collect::<datafusion::common::Result<_>>()?;
-        let fields: Vec<Field> = names
-            .iter()
-            .zip(&arrays)
-            .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
-            .collect();
+        let mut fields = Vec::with_capacity(columns);
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns);
+        for (arg, column) in args.args.iter().zip(plan.columns()) {
+            let (name, data_type) = match side {
+                Side::Left => (&column.left_name, &column.left_type),
+                Side::Right => (&column.right_name, &column.right_type),
+            };
+            let mut array = arg.to_array(args.number_rows)?;
+            if array.data_type() != data_type {
+                array = arrow::compute::cast(&array, data_type)?;
+            }
+            fields.push(Field::new(name, data_type.clone(), true));
+            arrays.push(array);
+        }
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    }
+
+    /// The keys of the arguments (key columns only), encoded under the
+    /// spec's digest key, with their 64-bit hashes when asked for.
+    fn keys<T>(
+        &self,
+        args: &ScalarFunctionArgs,
+        each: impl Fn(Option<&[u8]>) -> T,
+    ) -> datafusion::common::Result<Vec<T>> {
+        let plan = self.plan()?;
+        let batch = self.batch(args, plan.key_columns().len())?;
+        self.keyed(|| {
+            // Only the key columns are given: a plan of keys alone encodes them.
+            let hasher = RowHasher::new(plan, self.spec.side)?;
+            let encoded = hasher.encode_keys(&batch)?;
+            Ok((0..batch.num_rows())
+                .map(|i| {
+                    let null = encoded.nulls.as_ref().is_some_and(|n| n[i]);
+                    each(
+                        (!null)
+                            .then(|| encoded.keys.row(i))
+                            .as_ref()
+                            .map(|r| r.as_ref()),
+                    )
+                })
+                .collect())
+        })
     }
 
     /// Runs `work` under the spec's digest key.
@@ -195,34 +326,111 @@ impl std::hash::Hash for State {
     }
 }
 
-/// `recon_row_hash(key..., value...)`.
+/// Declares a scalar function of recon's: a name and a [`State`].
+macro_rules! scalar_function {
+    ($name:ident, $sql:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, PartialEq, Eq, Hash)]
+        pub struct $name(State);
+
+        impl $name {
+            pub const NAME: &'static str = $sql;
+
+            pub fn new(spec: HashingSpec) -> $name {
+                let json = spec.to_json();
+                $name(State::new(spec, json))
+            }
+
+            /// The function's state, as a codec writes it.
+            pub fn state_json(&self) -> &str {
+                &self.0.json
+            }
+        }
+    };
+}
+
+scalar_function!(
+    RowHash,
+    "recon_row_hash",
+    "`recon_row_hash(key..., value...)`: the row's 128-bit hash."
+);
+scalar_function!(
+    Leaf,
+    "recon_leaf",
+    "`recon_leaf(key...)`: the key's leaf (the spec must hold bounds)."
+);
+scalar_function!(
+    KeyHash,
+    "recon_key_hash",
+    "`recon_key_hash(key...)`: the key's 64-bit hash."
+);
+
+/// The rows `recon_selected` keeps: those of some leaves, and those whose
+/// key has one of some hashes.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ChosenRows {
+    /// With leaf bounds.
+    pub spec: HashingSpec,
+    pub leaves: Vec<u32>,
+    pub key_hashes: Vec<u64>,
+}
+
+/// `recon_selected(key...)`: whether the row is one of [`ChosenRows`].
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct RowHash(State);
+pub struct Selected {
+    state: State,
+    /// Ascending.
+    leaves: Vec<u32>,
+    /// Ascending.
+    key_hashes: Vec<u64>,
+}
 
-impl RowHash {
-    pub const NAME: &'static str = "recon_row_hash";
+impl Selected {
+    pub const NAME: &'static str = "recon_selected";
 
-    pub fn new(spec: HashingSpec) -> RowHash {
-        RowHash(State::new(spec))
+    pub fn new(mut chosen: ChosenRows) -> Selected {
+        chosen.leaves.sort_unstable();
+        chosen.leaves.dedup();
+        chosen.key_hashes.sort_unstable();
+        chosen.key_hashes.dedup();
+        let json = serde_json::to_string(&chosen).unwrap_or_default();
+        Selected {
+            state: State::new(chosen.spec, json),
+            leaves: chosen.leaves,
+            key_hashes: chosen.key_hashes,
+        }
     }
 
-    pub fn spec_json(&self) -> &str {
-        &self.0.json
+    pub fn from_json(text: &str) -> Result<Selected> {
+        serde_json::from_str(text)
+            .map(Selected::new)
+            .map_err(|e| Error::Internal(format!("a damaged row selection: {e}")))
+    }
+
+    pub fn state_json(&self) -> &str {
+        &self.state.json
     }
 }
 
+/// The parts of `ScalarUDFImpl` every recon function shares.
+macro_rules! common_parts {
+    ($state:tt, $returns:expr) => {
+        fn name(&self) -> &str {
+            Self::NAME
+        }
+
+        fn signature(&self) -> &Signature {
+            &self.$state.signature
+        }
+
+        fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
+            Ok($returns)
+        }
+    };
+}
+
 impl ScalarUDFImpl for RowHash {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.0.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
-        Ok(DataType::FixedSizeBinary(16))
-    }
+    common_parts!(0, DataType::FixedSizeBinary(16));
 
     fn invoke_with_args(
         &self,
@@ -239,54 +447,54 @@ impl ScalarUDFImpl for RowHash {
     }
 }
 
-/// `recon_leaf(key...)`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Leaf(State);
-
-impl Leaf {
-    pub const NAME: &'static str = "recon_leaf";
-
-    pub fn new(spec: HashingSpec) -> Leaf {
-        Leaf(State::new(spec))
-    }
-
-    pub fn spec_json(&self) -> &str {
-        &self.0.json
-    }
-}
-
 impl ScalarUDFImpl for Leaf {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.0.signature
-    }
-
-    fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
-        Ok(DataType::UInt32)
-    }
+    common_parts!(0, DataType::UInt32);
 
     fn invoke_with_args(
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion::common::Result<ColumnarValue> {
-        let plan = self.0.plan()?;
-        let batch = self.0.batch(&args, plan.key_columns().len())?;
-        let boundaries = Boundaries::even_hashes(self.0.spec.leaves as usize);
-        let leaves = self.0.keyed(|| {
-            // Only the key columns are given: a plan of keys alone encodes them.
-            let hasher = RowHasher::new(plan, self.0.spec.side)?;
-            let encoded = hasher.encode_keys(&batch)?;
-            Ok((0..batch.num_rows())
-                .map(|i| {
-                    let null = encoded.nulls.as_ref().is_some_and(|n| n[i]);
-                    (!null).then(|| boundaries.leaf_of(encoded.keys.row(i).as_ref()) as u32)
-                })
-                .collect::<UInt32Array>())
+        let boundaries = self.0.boundaries()?;
+        let leaves = self
+            .0
+            .keys(&args, |key| key.map(|k| boundaries.leaf_of(k) as u32))?;
+        Ok(ColumnarValue::Array(Arc::new(UInt32Array::from(leaves))))
+    }
+}
+
+impl ScalarUDFImpl for KeyHash {
+    common_parts!(0, DataType::UInt64);
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let hashes = self.0.keys(&args, |key| key.map(crate::canon::key_hash))?;
+        Ok(ColumnarValue::Array(Arc::new(UInt64Array::from(hashes))))
+    }
+}
+
+impl ScalarUDFImpl for Selected {
+    common_parts!(state, DataType::Boolean);
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let boundaries = self.state.boundaries()?;
+        let chosen = self.state.keys(&args, |key| {
+            key.is_some_and(|k| {
+                self.leaves
+                    .binary_search(&(boundaries.leaf_of(k) as u32))
+                    .is_ok()
+                    || (!self.key_hashes.is_empty()
+                        && self
+                            .key_hashes
+                            .binary_search(&crate::canon::key_hash(k))
+                            .is_ok())
+            })
         })?;
-        Ok(ColumnarValue::Array(Arc::new(leaves)))
+        Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(chosen))))
     }
 }
 
@@ -425,9 +633,10 @@ mod tests {
             distinguishes_empty_from_null: true,
             declares_nullability: true,
         }; 2];
-        let leaves = 16;
-        let spec =
-            HashingSpec::new(&schema, &schema, &selection, traits, Side::Left, leaves).unwrap();
+        let boundaries = Boundaries::even_hashes(16);
+        let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left)
+            .unwrap()
+            .with_bounds(&boundaries);
         // Through JSON, as a codec would carry it.
         let spec = HashingSpec::from_json(&spec.to_json()).unwrap();
 
@@ -436,7 +645,6 @@ mod tests {
         let source =
             crate::source::MemorySource::new("t", schema.clone(), vec![vec![batch.clone()]])
                 .unwrap();
-        let boundaries = Boundaries::even_hashes(leaves as usize);
         let local = crate::merkle::hash_side(
             &source,
             &plan,

@@ -9,6 +9,7 @@
 //! to the scheduler and executors (`codec.rs`), and `recon cluster
 //! scheduler|executor` (`serve.rs`). Next: `--cluster` on `diff`.
 
+pub mod client;
 pub mod codec;
 pub mod functions;
 pub mod serve;

@@ -17,12 +17,25 @@ fn failed(what: &str) -> impl Fn(ballista_core::error::BallistaError) -> Error +
     move |e| Error::Usage(format!("{what}: {}", crate::error::one_line(e)))
 }
 
-/// Runs a scheduler listening on `bind` until it stops.
-pub async fn scheduler(bind: SocketAddr) -> Result<()> {
+/// Seconds between an executor's heartbeats.
+const HEARTBEAT_SECONDS: u64 = 2;
+
+/// Runs a scheduler listening on `bind` until it stops; an executor silent
+/// for `executor_timeout` seconds is taken for lost.
+pub async fn scheduler(bind: SocketAddr, executor_timeout: u64) -> Result<()> {
+    if executor_timeout < 2 * HEARTBEAT_SECONDS {
+        return Err(Error::Usage(format!(
+            "--executor-timeout must be at least {} s (two heartbeats)",
+            2 * HEARTBEAT_SECONDS
+        )));
+    }
     let mut config = SchedulerConfig::default()
         .with_hostname(bind.ip().to_string())
         .with_port(bind.port());
     config.bind_host = bind.ip().to_string();
+    config.executor_timeout_seconds = executor_timeout;
+    config.expire_dead_executor_interval_seconds = HEARTBEAT_SECONDS;
+    config.no_executors_grace_period_seconds = executor_timeout;
     config.override_logical_codec = Some(Arc::new(LogicalCodec::default()));
     config.override_physical_codec = Some(Arc::new(PhysicalCodec::default()));
     let cluster = BallistaCluster::new_from_config(&config)
@@ -58,7 +71,7 @@ pub async fn executor(options: ExecutorOptions) -> Result<()> {
         scheduler_port: options.scheduler.port(),
         scheduler_connect_timeout_seconds: 30,
         vcores: options.slots.unwrap_or(defaults.vcores),
-        executor_heartbeat_interval_seconds: 5,
+        executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
         override_logical_codec: Some(Arc::new(LogicalCodec::default())),
         override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
         ..defaults

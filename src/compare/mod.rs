@@ -27,6 +27,8 @@ use crate::snapshot::state::StateDir;
 use crate::source::Source;
 use crate::source::db::comment_text;
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod incremental;
 mod merged;
 pub mod pushdown;
@@ -41,7 +43,7 @@ mod unsorted;
 pub use ranges::{RangeSet, extract, ranges_key, rows_in_ranges};
 pub use rows::{DuplicateKey, KeyDiff, RowDiff, Status};
 pub use snapshot::{SideInput, diff_with_snapshot, take_snapshot};
-pub use spec::{Comparison, Spec};
+pub use spec::{ClusterRun, Comparison, Spec};
 
 /// What a strategy found: each side's leaf digests, the leaves whose
 /// digests differ, and the rows behind every difference.
@@ -116,7 +118,10 @@ fn compare_unmasked(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Resul
             Some(db) => db.load(&right_keys)?,
             None => right,
         };
-        let mut comparison = run(left, right, spec)?;
+        let mut comparison = match &spec.cluster {
+            Some(_) => on_cluster(left, right, spec)?,
+            None => run(left, right, spec)?,
+        };
         if let Some(reason) = pushdown_note {
             comparison.report.schema.notes.push(format!(
                 "both sides were read whole: checksums could not run in the databases ({reason})"
@@ -124,6 +129,20 @@ fn compare_unmasked(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Resul
         }
         Ok(comparison)
     })
+}
+
+#[cfg(feature = "cluster")]
+fn on_cluster(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
+    cluster::compare(left, right, spec)
+}
+
+#[cfg(not(feature = "cluster"))]
+fn on_cluster(_: &dyn Source, _: &dyn Source, _: &Spec) -> Result<Comparison> {
+    Err(Error::Usage(
+        "--cluster: this recon was built without the cluster feature \
+         (cargo build --release --features cluster)"
+            .into(),
+    ))
 }
 
 /// What a comparison would send each database, without running it
@@ -181,25 +200,9 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
     let plan = ComparePlan::with_traits(&left.schema(), &right.schema(), &spec.selection, traits)?;
     let keys = plan.key_columns();
 
-    // Leaves for the larger side; sized before sampling when both sides know
-    // their row counts (positional sources), from the sample otherwise.
     let leaves_for = |rows: usize| leaves_for(spec, rows);
     let known_rows = |s: &dyn Source| s.positional().map(|p| p.part_rows().iter().sum::<u64>());
-    // Positional sources go the merged pass (in key order: a systematic
-    // sample of a leaf's worth of rows already makes equal-depth leaves) or
-    // the fingerprint path (few leaves): a sparse sample serves both, and
-    // the same sample whatever the path, so every path names the same ranges.
-    let per_side_target = match (known_rows(left), known_rows(right)) {
-        (Some(l), Some(r)) => leaves_for(l.max(r) as usize) * SAMPLES_PER_LEAF / 2,
-        _ => usize::MAX,
-    };
-    let sample = || -> Result<(merkle::KeySample, merkle::KeySample)> {
-        let (l, r) = rayon::join(
-            || merkle::sample_keys(left, &keys, Side::Left, per_side_target),
-            || merkle::sample_keys(right, &keys, Side::Right, per_side_target),
-        );
-        Ok((l?, r?))
-    };
+    let sample = || sample_both([left, right], &keys, spec);
     let progress = progress_bar(spec.progress);
     let mut notes = Vec::new();
     if let Some(dir) = &spec.state {
@@ -243,23 +246,12 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
         }
     }
     let (left_sample, right_sample) = sample()?;
-    let leaves = leaves_for(left_sample.rows.max(right_sample.rows) as usize);
-    // Unsorted positional sources are matched by row fingerprints; leaves
-    // then serve only to name ranges in the report, so fewer of them keep
-    // the per-row lookup in cache. A sample out of key order rules out the
-    // merged pass, so those leaves are the only ones needed.
     let positionals = match (left.positional(), right.positional()) {
         (Some(l), Some(r)) if spec.unsorted_path => Some([l, r]),
         _ => None,
     };
-    let ordered = left_sample.looks_ordered() && right_sample.looks_ordered();
     let samples = [&left_sample, &right_sample];
-    let boundaries = match positionals {
-        Some(_) if !(ordered && spec.merge_ordered) => {
-            Boundaries::from_samples(&samples, leaves.min(UNSORTED_LEAVES))
-        }
-        _ => Boundaries::from_samples(&samples, leaves),
-    };
+    let boundaries = first_boundaries([left, right], spec, samples);
     let sampled = Instant::now();
 
     // Sources stored in key order are compared in one merged pass; the
@@ -331,6 +323,50 @@ fn run(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison>
     Ok(comparison)
 }
 
+/// Samples both sides' keys for the leaf boundaries. Positional sources go
+/// the merged pass (in key order: a systematic sample of a leaf's worth of
+/// rows already makes equal-depth leaves) or the fingerprint path (few
+/// leaves): a sparse sample serves both, and the same sample whatever the
+/// path (or a cluster), so every path names the same ranges.
+fn sample_both(
+    [left, right]: [&dyn Source; 2],
+    keys: &[&crate::canon::ColumnPlan],
+    spec: &Spec,
+) -> Result<(merkle::KeySample, merkle::KeySample)> {
+    // Leaves for the larger side; sized before sampling when both sides know
+    // their row counts (positional sources), from the sample otherwise.
+    let known_rows = |s: &dyn Source| s.positional().map(|p| p.part_rows().iter().sum::<u64>());
+    let per_side_target = match (known_rows(left), known_rows(right)) {
+        (Some(l), Some(r)) => leaves_for(spec, l.max(r) as usize) * SAMPLES_PER_LEAF / 2,
+        _ => usize::MAX,
+    };
+    let (l, r) = rayon::join(
+        || merkle::sample_keys(left, keys, Side::Left, per_side_target),
+        || merkle::sample_keys(right, keys, Side::Right, per_side_target),
+    );
+    Ok((l?, r?))
+}
+
+/// The boundaries a run starts with. Unsorted positional sources are
+/// matched by row fingerprints; leaves then serve only to name ranges in
+/// the report, so fewer of them keep the per-row lookup in cache. A sample
+/// out of key order rules out the merged pass, so those leaves are the only
+/// ones needed.
+fn first_boundaries(
+    [left, right]: [&dyn Source; 2],
+    spec: &Spec,
+    samples: [&merkle::KeySample; 2],
+) -> Boundaries {
+    let leaves = leaves_for(spec, samples[0].rows.max(samples[1].rows) as usize);
+    let positional = left.positional().is_some() && right.positional().is_some();
+    let ordered = samples.iter().all(|s| s.looks_ordered());
+    if positional && spec.unsorted_path && !(ordered && spec.merge_ordered) {
+        Boundaries::from_samples(&samples, leaves.min(UNSORTED_LEAVES))
+    } else {
+        Boundaries::from_samples(&samples, leaves)
+    }
+}
+
 /// The end every strategy shares: check that the divergent leaves are
 /// explained, gather the statistics and build the report.
 #[allow(clippy::too_many_arguments)]
@@ -377,6 +413,7 @@ fn finish(
         seconds_rows: (finished - hashed).as_secs_f64(),
         seconds_total: (finished - started).as_secs_f64(),
         pushdown: None,
+        cluster: None,
         state,
     };
     let report = Report::build(ReportInput {

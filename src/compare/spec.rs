@@ -55,6 +55,17 @@ pub struct Spec {
     /// With `state` and two databases: take the chunks an unfinished run
     /// finished (`--resume=no`: start afresh).
     pub resume: bool,
+    /// Hash file sides on a Ballista cluster (`--cluster`).
+    pub cluster: Option<ClusterRun>,
+}
+
+/// A run whose file sides a cluster hashes.
+#[derive(Debug, Clone)]
+pub struct ClusterRun {
+    /// The scheduler, `df://HOST:PORT`.
+    pub url: String,
+    /// Per side, the files the executors read (`None`: hashed here).
+    pub tables: [Option<crate::source::ClusterTable>; 2],
 }
 
 impl Default for Spec {
@@ -78,6 +89,7 @@ impl Default for Spec {
             state: None,
             full_rehash: false,
             resume: true,
+            cluster: None,
         }
     }
 }

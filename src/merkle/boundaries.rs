@@ -402,6 +402,18 @@ impl Boundaries {
         b
     }
 
+    /// Every bound as stored: an encoded key, or a key hash (big-endian).
+    pub fn raw_bounds(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.ends.len()).map(|i| self.bound(i))
+    }
+
+    /// Boundaries from [`Self::raw_bounds`] and [`Self::is_hashed`].
+    pub fn from_raw(hashed: bool, bounds: Vec<Box<[u8]>>) -> Self {
+        let mut b = Self::from_sorted(bounds);
+        b.hashed = hashed;
+        b
+    }
+
     /// The leaves cut key hashes, not keys.
     pub fn is_hashed(&self) -> bool {
         self.hashed

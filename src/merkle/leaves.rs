@@ -114,6 +114,69 @@ impl SideLeaves {
     }
 }
 
+/// The rows with a NULL key a hashing pass of `source` keeps as examples
+/// (the first [`NULL_KEY_SAMPLES`] in source order), for a side another
+/// engine hashed: its key columns are read until they are found, then only
+/// those rows whole.
+pub fn null_key_samples(
+    source: &dyn Source,
+    plan: &ComparePlan,
+    side: Side,
+) -> Result<Vec<RecordBatch>> {
+    let names = plan.column_names(side);
+    let keys = plan.key_columns().len();
+    let mut out: Vec<RecordBatch> = Vec::new();
+    match source.positional() {
+        Some(positional) => {
+            for part in 0..positional.part_rows().len() {
+                let mut offsets: Vec<Range<u64>> = Vec::new();
+                let mut at = 0u64;
+                for batch in positional.read_part(part, &names[..keys], None)? {
+                    let batch = batch?;
+                    if let Some(nulls) = canon::null_rows(batch.columns()) {
+                        offsets.extend(
+                            (0..batch.num_rows())
+                                .filter(|&i| nulls[i])
+                                .map(|i| at + i as u64..at + i as u64 + 1),
+                        );
+                    }
+                    at += batch.num_rows() as u64;
+                    if out.len() + offsets.len() >= NULL_KEY_SAMPLES {
+                        break;
+                    }
+                }
+                offsets.truncate(NULL_KEY_SAMPLES - out.len());
+                if !offsets.is_empty() {
+                    for batch in positional.read_part(part, &names, Some(&offsets))? {
+                        let batch = batch?;
+                        out.extend((0..batch.num_rows()).map(|i| batch.slice(i, 1)));
+                    }
+                }
+                if out.len() >= NULL_KEY_SAMPLES {
+                    break;
+                }
+            }
+        }
+        None => {
+            'streams: for stream in source.scan(&names, None)? {
+                for batch in stream {
+                    let batch = batch?;
+                    if let Some(nulls) = canon::null_rows(&batch.columns()[..keys]) {
+                        for i in (0..batch.num_rows()).filter(|&i| nulls[i]) {
+                            out.push(batch.slice(i, 1));
+                            if out.len() >= NULL_KEY_SAMPLES {
+                                break 'streams;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.truncate(NULL_KEY_SAMPLES);
+    Ok(out)
+}
+
 /// Encodes and hashes the rows of one side's batches.
 pub(crate) struct RowHasher<'a> {
     side: Side,

@@ -137,6 +137,9 @@ pub enum Strategy {
     Leaves,
     /// Row fingerprints matched by key hash, differing rows read back by position.
     Fingerprints,
+    /// Leaf digests computed on a cluster (`--cluster`), rows of divergent
+    /// leaves fetched from it.
+    Cluster,
 }
 
 /// Where the time and the reads went.
@@ -172,6 +175,24 @@ pub struct Stats {
     /// Set when the run kept state (`--state`): what it reused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<StateStats>,
+    /// Set when a side was hashed on a cluster (`--cluster`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStats>,
+}
+
+/// What the cluster did for a run, and what came back from it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterStats {
+    /// Queries the cluster ran (digests, repeated keys, rows; per side).
+    pub jobs: u32,
+    /// Bytes of the Arrow batches returned to this process: digests, key
+    /// hashes, rows.
+    pub bytes_returned: u64,
+    /// Rows of divergent leaves (and possibly repeated keys) fetched, per side.
+    pub left_rows_fetched: u64,
+    pub right_rows_fetched: u64,
+    pub seconds_digests: f64,
+    pub seconds_rows: f64,
 }
 
 /// What a run with `--state` took from the last run's state.

@@ -399,6 +399,7 @@ pub fn stats_line(report: &Report) -> String {
         Strategy::Merged => (" in one merged pass", "compared"),
         Strategy::Leaves => ("", "re-read"),
         Strategy::Fingerprints => (" by row fingerprints", "re-read"),
+        Strategy::Cluster => (" on the cluster", "fetched"),
     };
     format!(
         "hashed {} rows into {}{pass}; {verb} {} rows ({share:.2}%) in {}; {:.2} s on {} threads",

@@ -62,6 +62,17 @@ pub struct RuleFile {
     /// young rows out.
     #[serde(default)]
     pub live: LiveRule,
+    /// Hash file sides on a Ballista cluster.
+    #[serde(default)]
+    pub cluster: ClusterRule,
+}
+
+/// `[cluster]`: what `--cluster` says.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterRule {
+    /// The scheduler, `df://HOST:PORT`.
+    pub url: Option<String>,
 }
 
 /// `[live]`: what `--recheck`, `--recheck-delay` and `--ignore-younger` say.

@@ -172,6 +172,53 @@ impl FileSpec {
     }
 }
 
+/// Files (and an optional query over them as `t`) that every executor can
+/// read at the same paths.
+#[derive(Debug, Clone)]
+pub struct ClusterTable {
+    pub format: FileFormat,
+    pub files: Vec<PathBuf>,
+    pub query: Option<String>,
+    /// CSV field delimiter and header line.
+    pub delimiter: u8,
+    pub has_header: bool,
+}
+
+impl ClusterTable {
+    /// The files a side argument names, read by a cluster as they are read
+    /// here; `None` for a database (its checksums run in it, or it is read
+    /// here).
+    pub fn for_side(
+        text: &str,
+        query: Option<&str>,
+        side: Side,
+        options: &OpenOptions,
+    ) -> Result<Option<ClusterTable>> {
+        if super::url::DatabaseUrl::parse(text, side)?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(ClusterTable::new(
+            &FileSpec::parse(text, side)?,
+            query,
+            options,
+        )))
+    }
+
+    /// The files `spec` names, read by a cluster as they are read here.
+    pub fn new(spec: &FileSpec, query: Option<&str>, options: &OpenOptions) -> ClusterTable {
+        ClusterTable {
+            format: spec.format,
+            files: spec.files.clone(),
+            query: query.map(str::to_string),
+            delimiter: match spec.format {
+                FileFormat::Tsv => b'\t',
+                _ => options.delimiter,
+            },
+            has_header: options.has_header,
+        }
+    }
+}
+
 /// Files below `dir`, skipping hidden and `_`-prefixed names. A directory
 /// or entry that cannot be read is an error naming it: skipping it would
 /// drop its rows in silence (and both sides losing the same file would look

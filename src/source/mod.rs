@@ -24,7 +24,7 @@ use datafusion::scalar::ScalarValue;
 use crate::error::{Result, Side};
 
 pub use csv_text::CsvTextSource;
-pub use file::{FileFormat, FileSource, FileSpec};
+pub use file::{ClusterTable, FileFormat, FileSource, FileSpec};
 pub use memory::MemorySource;
 pub use parquet::ParquetSource;
 pub use staged::StagedSource;

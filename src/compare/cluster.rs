@@ -1,0 +1,185 @@
+//! The cluster path (`--cluster`): a Ballista cluster hashes the file sides
+//! it can read into the run's leaves (the very row hashes and leaves of the
+//! local path), the trees are compared here, and only the rows of divergent
+//! leaves and of keys that may repeat come back, to be compared here as any
+//! re-read rows are. A side the cluster cannot read (a database) is hashed
+//! here under the same leaves.
+
+use std::time::Instant;
+
+use super::rows::RowDiff;
+use super::{Comparison, Outcome, Spec, finish, first_boundaries, progress_bar, sample_both};
+use crate::cluster::client::{Cluster, ClusterSide};
+use crate::cluster::functions::{ChosenRows, HashingSpec};
+use crate::error::{Result, Side};
+use crate::merkle::{self, SideLeaves};
+use crate::plan::{ComparePlan, SideTraits};
+use crate::report::{ClusterStats, Strategy};
+use crate::source::{MemorySource, Source};
+
+/// Compares two sources, hashing on the cluster each side it has a table for.
+pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
+    let Some(run) = &spec.cluster else {
+        return Err(crate::error::Error::Internal(
+            "the cluster path without a cluster".into(),
+        ));
+    };
+    let started = Instant::now();
+    let sources = [left, right];
+    let traits = sources.map(SideTraits::of);
+    let plan = ComparePlan::with_traits(&left.schema(), &right.schema(), &spec.selection, traits)?;
+    let keys = plan.key_columns();
+    let (left_sample, right_sample) = sample_both(sources, &keys, spec)?;
+    let boundaries = first_boundaries(sources, spec, [&left_sample, &right_sample]);
+    drop((left_sample, right_sample));
+    let sampled = Instant::now();
+    let progress = progress_bar(spec.progress);
+
+    let cluster = Cluster::new(&run.url)?;
+    let base = HashingSpec::new(
+        &left.schema(),
+        &right.schema(),
+        &spec.selection,
+        traits,
+        Side::Left,
+    )?;
+    let sides: [Option<ClusterSide<'_>>; 2] = [0, 1].map(|s| {
+        run.tables[s].as_ref().map(|table| ClusterSide {
+            table,
+            schema: sources[s].schema(),
+            spec: base.for_side(Side::BOTH[s]),
+        })
+    });
+    let mut stats = ClusterStats::default();
+
+    // The leaves: from the cluster, or hashed here meanwhile.
+    let on_cluster = [sides[0].as_ref(), sides[1].as_ref()];
+    let (remote, here) = rayon::join(
+        || cluster.digests(on_cluster, &boundaries),
+        || {
+            [0, 1]
+                .map(|s| {
+                    on_cluster[s].is_none().then(|| {
+                        merkle::hash_side(sources[s], &plan, Side::BOTH[s], &boundaries, &progress)
+                    })
+                })
+                .map(Option::transpose)
+        },
+    );
+    stats.jobs += 2 * on_cluster.iter().flatten().count() as u32;
+    let mut leaves: Vec<SideLeaves> = Vec::with_capacity(2);
+    for (s, (digests, here)) in remote?.into_iter().zip(here).enumerate() {
+        let side = Side::BOTH[s];
+        leaves.push(match (digests, here?) {
+            (Some(d), _) => {
+                stats.bytes_returned += d.bytes;
+                let null_key_samples = if d.null_key_rows > 0 {
+                    merkle::null_key_samples(sources[s], &plan, side)?
+                } else {
+                    Vec::new()
+                };
+                SideLeaves {
+                    leaves: d.leaves,
+                    rows: d.rows,
+                    null_key_rows: d.null_key_rows,
+                    null_key_samples,
+                    duplicate_key_hashes: d.repeated_key_hashes,
+                    positions: None,
+                }
+            }
+            (None, Some(local)) => local,
+            (None, None) => {
+                return Err(crate::error::Error::Internal(
+                    "a side hashed nowhere".into(),
+                ));
+            }
+        });
+    }
+    let (Some(right_leaves), Some(left_leaves)) = (leaves.pop(), leaves.pop()) else {
+        return Err(crate::error::Error::Internal("two sides expected".into()));
+    };
+    let trees = merkle::compare_leaves(&left_leaves, &right_leaves);
+    let hashed = Instant::now();
+    stats.seconds_digests = (hashed - sampled).as_secs_f64();
+
+    // The rows of divergent leaves and of repeated keys, from where each side is.
+    let mut key_hashes: Vec<u64> = left_leaves
+        .duplicate_key_hashes
+        .iter()
+        .chain(&right_leaves.duplicate_key_hashes)
+        .copied()
+        .collect();
+    key_hashes.sort_unstable();
+    key_hashes.dedup();
+    let chosen = |side: &ClusterSide<'_>| ChosenRows {
+        spec: side.spec.with_bounds(&boundaries),
+        leaves: trees.divergent_leaves.iter().map(|&l| l as u32).collect(),
+        key_hashes: key_hashes.clone(),
+    };
+    let wanted = !trees.divergent_leaves.is_empty() || !key_hashes.is_empty();
+    let fetch = [0, 1].map(|s| {
+        sides[s]
+            .as_ref()
+            .filter(|_| wanted)
+            .map(|side| (side, chosen(side)))
+    });
+    stats.jobs += fetch.iter().flatten().count() as u32;
+    let fetched = cluster.rows(fetch)?;
+    let mut kept: Vec<Option<MemorySource>> = Vec::with_capacity(2);
+    for (s, rows) in fetched.into_iter().enumerate() {
+        kept.push(match &sides[s] {
+            Some(side) => {
+                stats.bytes_returned += rows.bytes;
+                let n: u64 = rows.batches.iter().map(|b| b.num_rows() as u64).sum();
+                match Side::BOTH[s] {
+                    Side::Left => stats.left_rows_fetched = n,
+                    Side::Right => stats.right_rows_fetched = n,
+                }
+                let schema = match rows.batches.first() {
+                    Some(b) => b.schema(),
+                    None => side.fetched_schema()?,
+                };
+                Some(MemorySource::new(
+                    sources[s].describe(),
+                    schema,
+                    vec![rows.batches],
+                )?)
+            }
+            None => None,
+        });
+    }
+    let read_from: [&dyn Source; 2] = [0, 1].map(|s| match &kept[s] {
+        Some(memory) => memory as &dyn Source,
+        None => sources[s],
+    });
+    let rows: RowDiff = super::reread::reread_divergent(
+        read_from,
+        &plan,
+        &boundaries,
+        [&left_leaves, &right_leaves],
+        &trees.divergent_leaves,
+        spec.group_rows,
+    )?;
+    stats.seconds_rows = hashed.elapsed().as_secs_f64();
+    let outcome = Outcome {
+        left: left_leaves,
+        right: right_leaves,
+        trees,
+        rows,
+        strategy: Strategy::Cluster,
+        hashed,
+        spilled: 0,
+    };
+    let mut comparison = finish(
+        sources,
+        spec,
+        plan,
+        &boundaries,
+        outcome,
+        [started, sampled],
+        &progress,
+        None,
+    )?;
+    comparison.report.stats.cluster = Some(stats);
+    Ok(comparison)
+}
