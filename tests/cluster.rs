@@ -204,7 +204,7 @@ fn two_executors_compute_the_leaf_digests_of_the_local_pass() {
         }; 2];
         let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left)
             .unwrap()
-            .with_bounds(&recon::merkle::Boundaries::even_hashes(64));
+            .with_bounds(&recon::merkle::Boundaries::even_hashes(64), 1);
         let expected = leaf_digests(&local, &spec).await;
         assert_eq!(expected.iter().map(|r| r.1).sum::<i64>(), 50_000);
 
@@ -338,8 +338,26 @@ fn an_executor_without_recons_functions_fails_the_query() {
     };
     // Ballista reports the executor's refusal without its cause (the codec's
     // message naming the function stays in the executor): the job fails,
-    // never answers. `--cluster` will say which functions were missing.
+    // never answers. `--cluster` says which functions were missing.
     assert!(error.contains("rejected by executor"), "{error}");
+
+    // `recon diff --cluster` against that executor: exit 2, naming them.
+    let out = recon()
+        .arg("diff")
+        .arg(dir.path().join("left.parquet"))
+        .arg(dir.path().join("right.parquet"))
+        .args(["--key", "id", "--cluster"])
+        .arg(format!("df://127.0.0.1:{scheduler}"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    for function in ["recon_row_hash", "recon_bucket", "recon_digest"] {
+        assert!(stderr.contains(function), "{stderr}");
+    }
+    assert!(stderr.contains("recon cluster executor"), "{stderr}");
+    drop(runtime);
 }
 
 /// One generated row: key (NULL when `None`), name, amount, quantity.
@@ -539,8 +557,10 @@ fn a_cluster_diff_answers_exactly_as_the_local_run() {
         local["stats"]["left_rows_hashed"]
     );
     let fetched = stats["cluster"]["left_rows_fetched"].as_u64().unwrap();
-    // The rows of divergent leaves, not all of them.
-    assert!(fetched > 0 && fetched < 25_000, "{stats}");
+    // The rows of divergent sub-buckets of leaves (about 64 rows each, 60
+    // of them at most), not all rows.
+    eprintln!("{stats}");
+    assert!(fetched > 0 && fetched < 6_000, "{stats}");
     assert!(stats["cluster"]["bytes_returned"].as_u64().unwrap() > 0);
     // Byte for byte, but for the statistics.
     assert_eq!(
@@ -567,4 +587,88 @@ fn a_cluster_diff_answers_exactly_as_the_local_run() {
     // itself in that sense, as locally.
     assert_eq!(code, Some(1), "{stderr}");
     drop(cluster);
+}
+
+#[test]
+fn an_executor_killed_during_the_job_never_changes_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    datasets(dir.path(), 1_200_000);
+    let (code, local, stderr) = diff_json(dir.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
+
+    // An executor missing for 6 s counts as lost.
+    let mut cluster = start_with(dir.path(), 6);
+    let report = dir.path().join("cluster.json");
+    let mut diff = recon()
+        .arg("diff")
+        .arg(dir.path().join("left"))
+        .arg(dir.path().join("right"))
+        .args([
+            "--key",
+            "id",
+            "--abs-tol",
+            "amount=0.01",
+            "--format",
+            "json",
+        ])
+        .args(["--cluster", &cluster.url])
+        .stdout(std::fs::File::create(&report).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("cluster.err")).unwrap())
+        .spawn()
+        .unwrap();
+    // Kill the first executor once it is hashing (its CPU time rises).
+    let victim = cluster.processes[1].id();
+    let idle = cpu_ticks(victim);
+    let started = Instant::now();
+    while cpu_ticks(victim) < idle + 20 {
+        assert!(
+            diff.try_wait().unwrap().is_none(),
+            "the job ended before the executor worked: make the data larger"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the executor never worked"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        diff.try_wait().unwrap().is_none(),
+        "the job ended before the kill"
+    );
+    cluster.processes[1].kill().unwrap();
+    let killed = Instant::now();
+    let status = loop {
+        if let Some(status) = diff.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(300),
+            "the run neither finished nor failed within 300 s of the kill"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = std::fs::read_to_string(dir.path().join("cluster.err")).unwrap();
+    match status.code() {
+        Some(0 | 1) => {
+            assert_eq!(status.code(), Some(code), "{stderr}");
+            let remote: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+            assert_eq!(
+                serde_json::to_string_pretty(&answer(remote)).unwrap(),
+                serde_json::to_string_pretty(&answer(local)).unwrap()
+            );
+            eprintln!(
+                "the cluster finished the job without the killed executor in {:.1} s",
+                killed.elapsed().as_secs_f64()
+            );
+        }
+        Some(2) => {
+            // A clear cause, one line, no panic.
+            assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+            assert!(stderr.contains("cluster"), "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+            eprintln!("the run failed cleanly: {stderr}");
+        }
+        other => panic!("exit {other:?}: {stderr}"),
+    }
 }

@@ -1,18 +1,19 @@
 //! The client side of `--cluster`: the queries a run sends a Ballista
 //! scheduler for one file side, and what comes back.
 //!
-//! Per side, three jobs: the leaf digests (`GROUP BY recon_leaf(key)` of
+//! Per side, three jobs: the digests (`GROUP BY recon_bucket(key)` of
 //! `count(*)` and `recon_digest(recon_row_hash(...))`, partial sums on each
-//! executor), the key hashes met more than once (duplicate-key candidates,
-//! over the key columns alone), and, once the trees are compared here, the
-//! rows of divergent leaves and candidate keys (`WHERE recon_selected(key)`).
-//! Only digests, key hashes and those rows cross the network.
+//! executor: per leaf, and per sub-bucket of a leaf by key hash), the key
+//! hashes met more than once (duplicate-key candidates, over the key columns
+//! alone), and, once the trees are compared here, the rows of divergent
+//! sub-buckets and candidate keys (`WHERE recon_selected(key)`). Only
+//! digests, key hashes and those rows cross the network.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{Int64Type, Schema, SchemaRef, UInt32Type, UInt64Type};
+use arrow::datatypes::{Int64Type, Schema, SchemaRef, UInt64Type};
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use datafusion::common::Column;
 use datafusion::datasource::file_format::arrow::ArrowFormat;
@@ -28,7 +29,7 @@ use datafusion::logical_expr::{AggregateUDF, Expr, ScalarUDF, lit};
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
 use super::codec::{LogicalCodec, PhysicalCodec};
-use super::functions::{ChosenRows, DigestSum, HashingSpec, KeyHash, Leaf, RowHash, Selected};
+use super::functions::{Bucket, ChosenRows, DigestSum, HashingSpec, KeyHash, RowHash, Selected};
 use crate::error::{Error, Result};
 use crate::merkle::Digest;
 use crate::source::{ClusterTable, FileFormat};
@@ -48,6 +49,8 @@ pub struct Cluster {
 pub struct ClusterDigests {
     /// Per leaf.
     pub leaves: Vec<Digest>,
+    /// Per sub-bucket that holds rows (`leaf * sub_buckets + sub`), ascending.
+    pub buckets: Vec<(u64, Digest)>,
     pub rows: u64,
     pub null_key_rows: u64,
     /// Key hashes met more than once, ascending.
@@ -86,10 +89,15 @@ impl ClusterSide<'_> {
     }
 }
 
+/// The "cluster" that runs the same queries in this process's DataFusion:
+/// the functions, plans and the row phase exactly as on a cluster, without
+/// one (the property tests compare it with the local paths case by case).
+pub const IN_PROCESS: &str = "in-process";
+
 impl Cluster {
-    /// A client of the scheduler at `url` (`df://HOST:PORT`).
+    /// A client of the scheduler at `url` (`df://HOST:PORT`, or [`IN_PROCESS`]).
     pub fn new(url: &str) -> Result<Cluster> {
-        if !url.starts_with("df://") {
+        if !url.starts_with("df://") && url != IN_PROCESS {
             return Err(Error::Usage(format!(
                 "--cluster {url}: expected df://HOST:PORT (a Ballista scheduler, `recon cluster scheduler`)"
             )));
@@ -121,26 +129,40 @@ impl Cluster {
                  ({}, {}, {}, {}, {}): run `recon cluster executor` (built with the cluster \
                  feature, the same recon version) on every executor",
                 RowHash::NAME,
-                Leaf::NAME,
+                Bucket::NAME,
                 DigestSum::NAME,
                 KeyHash::NAME,
                 Selected::NAME
             ));
         }
+        if text.contains("ConnectError") || text.contains("tcp connect error") {
+            // tonic's debug form: keep the operating system's own words.
+            let reason = text
+                .split("message: \"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or("no connection");
+            return self.fail(format!(
+                "cannot reach the scheduler: {}",
+                reason.to_lowercase()
+            ));
+        }
+        let text = text.trim_start_matches("Execution error: ");
         self.fail(format!("{what}: {text}"))
     }
 
-    /// A session on the scheduler with the side's files as `t` and the
-    /// side as a frame (its query, or all of `t`).
-    async fn frame(&self, side: &ClusterSide<'_>) -> Result<DataFrame> {
-        let config = SessionConfig::new_with_ballista()
-            .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
-            .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
+    /// A session on the scheduler, with recon's codecs.
+    async fn remote(&self) -> Result<SessionContext> {
+        let config = without_file_statistics(
+            SessionConfig::new_with_ballista()
+                .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
+                .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default())),
+        );
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
             .build();
-        let ctx = tokio::time::timeout(
+        tokio::time::timeout(
             CONNECT_TIMEOUT,
             SessionContext::remote_with_state(&self.url, state),
         )
@@ -151,7 +173,19 @@ impl Cluster {
                 "cannot reach the scheduler: {}",
                 crate::error::one_line(e)
             ))
-        })?;
+        })
+    }
+
+    /// A session on the scheduler with the side's files as `t` and the
+    /// side as a frame (its query, or all of `t`).
+    async fn frame(&self, side: &ClusterSide<'_>) -> Result<DataFrame> {
+        let ctx = if self.url == IN_PROCESS {
+            // Several partitions, so partial sums are merged as on executors.
+            let config = without_file_statistics(SessionConfig::new().with_target_partitions(3));
+            SessionContext::new_with_config(config)
+        } else {
+            self.remote().await?
+        };
         let table = side.table;
         let urls = table
             .files
@@ -196,13 +230,13 @@ impl Cluster {
         &self,
         sides: [Option<&ClusterSide<'_>>; 2],
         boundaries: &crate::merkle::Boundaries,
+        sub_buckets: u32,
     ) -> Result<[Option<ClusterDigests>; 2]> {
-        let leaf_count = boundaries.leaf_count();
         self.runtime.block_on(async {
             let [l, r] = sides;
             let (l, r) = futures::try_join!(
-                self.maybe_digests(l, boundaries, leaf_count),
-                self.maybe_digests(r, boundaries, leaf_count)
+                self.maybe_digests(l, boundaries, sub_buckets),
+                self.maybe_digests(r, boundaries, sub_buckets)
             )?;
             Ok([l, r])
         })
@@ -212,11 +246,11 @@ impl Cluster {
         &self,
         side: Option<&ClusterSide<'_>>,
         boundaries: &crate::merkle::Boundaries,
-        leaf_count: usize,
+        sub_buckets: u32,
     ) -> Result<Option<ClusterDigests>> {
         match side {
             Some(side) => self
-                .side_digests(side, boundaries, leaf_count)
+                .side_digests(side, boundaries, sub_buckets)
                 .await
                 .map(Some),
             None => Ok(None),
@@ -227,12 +261,15 @@ impl Cluster {
         &self,
         side: &ClusterSide<'_>,
         boundaries: &crate::merkle::Boundaries,
-        leaf_count: usize,
+        sub_buckets: u32,
     ) -> Result<ClusterDigests> {
         let spec = &side.spec;
         let keys = columns(&spec.arguments(false)?);
         let all = columns(&spec.arguments(true)?);
-        let leaf = call(Leaf::new(spec.with_bounds(boundaries)), keys.clone());
+        let bucket = call(
+            Bucket::new(spec.with_bounds(boundaries, sub_buckets)),
+            keys.clone(),
+        );
         let row_hash = call(RowHash::new(spec.clone()), all);
         let digest = AggregateUDF::new_from_impl(DigestSum::default()).call(vec![row_hash]);
         let key_hash = call(KeyHash::new(spec.clone()), keys);
@@ -241,7 +278,7 @@ impl Cluster {
         let digests = frame
             .clone()
             .aggregate(
-                vec![leaf.alias("leaf")],
+                vec![bucket.alias("bucket")],
                 vec![count(lit(1)).alias("n"), digest.alias("d")],
             )
             .map_err(|e| self.job_failed("leaf digests", e))?;
@@ -267,34 +304,42 @@ impl Cluster {
             }
         )?;
 
+        let sub_buckets = u64::from(sub_buckets.max(1));
         let mut out = ClusterDigests {
-            leaves: vec![Digest::default(); leaf_count],
+            leaves: vec![Digest::default(); boundaries.leaf_count()],
             bytes: bytes(&digests) + bytes(&repeated),
             ..ClusterDigests::default()
         };
         for batch in &digests {
-            let leaf = batch.column(0).as_primitive::<UInt32Type>();
+            let bucket = batch.column(0).as_primitive::<UInt64Type>();
             let rows = batch.column(1).as_primitive::<Int64Type>();
             let sums = batch.column(2).as_fixed_size_binary();
             for i in 0..batch.num_rows() {
                 let n = rows.value(i) as u64;
                 out.rows += n;
-                if leaf.is_null(i) {
+                if bucket.is_null(i) {
                     out.null_key_rows += n;
                     continue;
                 }
                 let sum: [u8; 16] = sums
                     .value(i)
                     .try_into()
-                    .map_err(|_| self.fail("a leaf digest of the wrong width"))?;
-                let slot = out
+                    .map_err(|_| self.fail("a digest of the wrong width"))?;
+                let digest = Digest {
+                    rows: n,
+                    sum: u128::from_le_bytes(sum),
+                };
+                let leaf = out
                     .leaves
-                    .get_mut(leaf.value(i) as usize)
+                    .get_mut((bucket.value(i) / sub_buckets) as usize)
                     .ok_or_else(|| self.fail("a leaf beyond the bounds sent"))?;
-                slot.rows += n;
-                slot.sum = slot.sum.wrapping_add(u128::from_le_bytes(sum));
+                leaf.merge(&digest);
+                if sub_buckets > 1 {
+                    out.buckets.push((bucket.value(i), digest));
+                }
             }
         }
+        out.buckets.sort_unstable_by_key(|b| b.0);
         for batch in &repeated {
             let h = batch.column(0).as_primitive::<UInt64Type>();
             out.repeated_key_hashes.extend(h.iter().flatten());
@@ -359,6 +404,15 @@ impl Cluster {
             .collect::<Result<_>>()?;
         Ok(ClusterRows { batches, bytes })
     }
+}
+
+/// A session that reads files without gathering their statistics. DataFusion
+/// 55 takes a Parquet column whose statistics say min = max with no NULLs
+/// for a constant, but NaN is left out of a float column's statistics: its
+/// NaNs were read as that one value (a wrong answer). The row groups are
+/// still pruned by their own statistics.
+pub fn without_file_statistics(config: SessionConfig) -> SessionConfig {
+    config.set_bool("datafusion.execution.collect_statistics", false)
 }
 
 fn col(name: &str) -> Expr {

@@ -16,7 +16,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
-use super::functions::{DigestSum, HashingSpec, KeyHash, Leaf, RowHash, Selected};
+use super::functions::{Bucket, DigestSum, HashingSpec, KeyHash, Leaf, RowHash, Selected};
 
 /// What `recon_digest` writes as its definition: it has no state, but
 /// travelling in the plan it needs no registry on the other side.
@@ -46,6 +46,8 @@ fn encode_udf(node: &ScalarUDF, buf: &mut Vec<u8>) {
         f.state_json()
     } else if let Some(f) = inner.downcast_ref::<Leaf>() {
         f.state_json()
+    } else if let Some(f) = inner.downcast_ref::<Bucket>() {
+        f.state_json()
     } else if let Some(f) = inner.downcast_ref::<KeyHash>() {
         f.state_json()
     } else if let Some(f) = inner.downcast_ref::<Selected>() {
@@ -67,6 +69,7 @@ fn decode_udf(name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
     match name {
         RowHash::NAME => Ok(udf(Arc::new(RowHash::new(spec()?)))),
         Leaf::NAME => Ok(udf(Arc::new(Leaf::new(spec()?)))),
+        Bucket::NAME => Ok(udf(Arc::new(Bucket::new(spec()?)))),
         KeyHash::NAME => Ok(udf(Arc::new(KeyHash::new(spec()?)))),
         Selected::NAME => Ok(udf(Arc::new(
             Selected::from_json(text()?).map_err(external)?,

@@ -10,8 +10,12 @@
 //!   whose partial sums add up exactly (FixedSizeBinary(16));
 //! - `recon_key_hash(key...)`: the key's keyed 64-bit hash, as the local
 //!   path finds duplicate-key candidates by (UInt64; NULL for a NULL key);
-//! - `recon_selected(key...)`: the row lies in a chosen leaf or has a
-//!   chosen key hash (the rows the row phase reads back).
+//! - `recon_bucket(key...)`: the key's leaf and a sub-bucket within it by
+//!   key hash, as `leaf * sub_buckets + sub` (UInt64; NULL for a NULL key):
+//!   digests per sub-bucket let only the rows of divergent sub-buckets come
+//!   back;
+//! - `recon_selected(key...)`: the row lies in a chosen leaf or sub-bucket,
+//!   or has a chosen key hash (the rows the row phase reads back).
 //!
 //! All but the aggregate carry their state ([`HashingSpec`]: both sides'
 //! schemas, the selection, the side, the leaf bounds, the digest key, the
@@ -61,13 +65,16 @@ pub struct Bounds {
     pub hashed: bool,
     /// Each bound's encoded key (or key hash), hex.
     pub keys: Vec<String>,
+    /// Sub-buckets per leaf (`recon_bucket`), by key hash.
+    pub sub_buckets: u32,
 }
 
 impl Bounds {
-    pub fn of(boundaries: &Boundaries) -> Bounds {
+    pub fn of(boundaries: &Boundaries, sub_buckets: u32) -> Bounds {
         Bounds {
             hashed: boundaries.is_hashed(),
             keys: boundaries.raw_bounds().map(hex).collect(),
+            sub_buckets: sub_buckets.max(1),
         }
     }
 
@@ -137,10 +144,11 @@ impl HashingSpec {
         }
     }
 
-    /// The same spec with leaf bounds, for the functions that find leaves.
-    pub fn with_bounds(&self, boundaries: &Boundaries) -> HashingSpec {
+    /// The same spec with leaf bounds (and `sub_buckets` per leaf), for
+    /// the functions that find leaves.
+    pub fn with_bounds(&self, boundaries: &Boundaries, sub_buckets: u32) -> HashingSpec {
         HashingSpec {
-            bounds: Some(Bounds::of(boundaries)),
+            bounds: Some(Bounds::of(boundaries, sub_buckets)),
             ..self.clone()
         }
     }
@@ -239,6 +247,13 @@ impl State {
 
     fn plan(&self) -> datafusion::common::Result<&ComparePlan> {
         Ok(&self.built()?.plan)
+    }
+
+    fn sub_buckets(&self) -> u32 {
+        self.spec
+            .bounds
+            .as_ref()
+            .map_or(1, |b| b.sub_buckets.max(1))
     }
 
     fn boundaries(&self) -> datafusion::common::Result<&Boundaries> {
@@ -360,18 +375,31 @@ scalar_function!(
     "`recon_leaf(key...)`: the key's leaf (the spec must hold bounds)."
 );
 scalar_function!(
+    Bucket,
+    "recon_bucket",
+    "`recon_bucket(key...)`: the key's leaf and sub-bucket (the spec must hold bounds)."
+);
+scalar_function!(
     KeyHash,
     "recon_key_hash",
     "`recon_key_hash(key...)`: the key's 64-bit hash."
 );
 
-/// The rows `recon_selected` keeps: those of some leaves, and those whose
-/// key has one of some hashes.
+/// The bucket of a key: its leaf, and a sub-bucket by its hash.
+fn bucket(boundaries: &Boundaries, sub_buckets: u32, key: &[u8]) -> u64 {
+    let leaf = boundaries.leaf_of(key) as u64;
+    let sub_buckets = u64::from(sub_buckets.max(1));
+    leaf * sub_buckets + crate::canon::key_hash(key) % sub_buckets
+}
+
+/// The rows `recon_selected` keeps: those of some leaves and some buckets
+/// (`recon_bucket`), and those whose key has one of some hashes.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ChosenRows {
     /// With leaf bounds.
     pub spec: HashingSpec,
     pub leaves: Vec<u32>,
+    pub buckets: Vec<u64>,
     pub key_hashes: Vec<u64>,
 }
 
@@ -379,9 +407,9 @@ pub struct ChosenRows {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Selected {
     state: State,
-    /// Ascending.
+    /// Each ascending.
     leaves: Vec<u32>,
-    /// Ascending.
+    buckets: Vec<u64>,
     key_hashes: Vec<u64>,
 }
 
@@ -391,12 +419,15 @@ impl Selected {
     pub fn new(mut chosen: ChosenRows) -> Selected {
         chosen.leaves.sort_unstable();
         chosen.leaves.dedup();
+        chosen.buckets.sort_unstable();
+        chosen.buckets.dedup();
         chosen.key_hashes.sort_unstable();
         chosen.key_hashes.dedup();
         let json = serde_json::to_string(&chosen).unwrap_or_default();
         Selected {
             state: State::new(chosen.spec, json),
             leaves: chosen.leaves,
+            buckets: chosen.buckets,
             key_hashes: chosen.key_hashes,
         }
     }
@@ -462,6 +493,22 @@ impl ScalarUDFImpl for Leaf {
     }
 }
 
+impl ScalarUDFImpl for Bucket {
+    common_parts!(0, DataType::UInt64);
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let boundaries = self.0.boundaries()?;
+        let sub_buckets = self.0.sub_buckets();
+        let buckets = self
+            .0
+            .keys(&args, |key| key.map(|k| bucket(boundaries, sub_buckets, k)))?;
+        Ok(ColumnarValue::Array(Arc::new(UInt64Array::from(buckets))))
+    }
+}
+
 impl ScalarUDFImpl for KeyHash {
     common_parts!(0, DataType::UInt64);
 
@@ -482,16 +529,16 @@ impl ScalarUDFImpl for Selected {
         args: ScalarFunctionArgs,
     ) -> datafusion::common::Result<ColumnarValue> {
         let boundaries = self.state.boundaries()?;
+        let sub_buckets = self.state.sub_buckets();
         let chosen = self.state.keys(&args, |key| {
             key.is_some_and(|k| {
-                self.leaves
-                    .binary_search(&(boundaries.leaf_of(k) as u32))
-                    .is_ok()
+                let has = |list: &[u64], value: u64| list.binary_search(&value).is_ok();
+                let leaf = boundaries.leaf_of(k) as u32;
+                self.leaves.binary_search(&leaf).is_ok()
+                    || (!self.buckets.is_empty()
+                        && has(&self.buckets, bucket(boundaries, sub_buckets, k)))
                     || (!self.key_hashes.is_empty()
-                        && self
-                            .key_hashes
-                            .binary_search(&crate::canon::key_hash(k))
-                            .is_ok())
+                        && has(&self.key_hashes, crate::canon::key_hash(k)))
             })
         })?;
         Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(chosen))))
@@ -636,7 +683,7 @@ mod tests {
         let boundaries = Boundaries::even_hashes(16);
         let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left)
             .unwrap()
-            .with_bounds(&boundaries);
+            .with_bounds(&boundaries, 1);
         // Through JSON, as a codec would carry it.
         let spec = HashingSpec::from_json(&spec.to_json()).unwrap();
 

@@ -12,10 +12,18 @@ use super::{Comparison, Outcome, Spec, finish, first_boundaries, progress_bar, s
 use crate::cluster::client::{Cluster, ClusterSide};
 use crate::cluster::functions::{ChosenRows, HashingSpec};
 use crate::error::{Result, Side};
-use crate::merkle::{self, SideLeaves};
+use crate::merkle::{self, Digest, SideLeaves};
 use crate::plan::{ComparePlan, SideTraits};
 use crate::report::{ClusterStats, Strategy};
 use crate::source::{MemorySource, Source};
+
+/// Rows a sub-bucket of a leaf holds, about: the digests the cluster
+/// returns grow as they shrink, the rows of a divergent one as they grow.
+const SUB_BUCKET_ROWS: u64 = 64;
+
+/// At most this many sub-buckets per leaf (at most 65,536 leaves: 16M
+/// digests at the very most, 32 bytes each).
+const MAX_SUB_BUCKETS: u64 = 256;
 
 /// Compares two sources, hashing on the cluster each side it has a table for.
 pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
@@ -31,6 +39,10 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
     let keys = plan.key_columns();
     let (left_sample, right_sample) = sample_both(sources, &keys, spec)?;
     let boundaries = first_boundaries(sources, spec, [&left_sample, &right_sample]);
+    let rows_per_leaf = left_sample.rows.max(right_sample.rows) / boundaries.leaf_count() as u64;
+    let sub_buckets = rows_per_leaf
+        .div_ceil(SUB_BUCKET_ROWS)
+        .clamp(1, MAX_SUB_BUCKETS) as u32;
     drop((left_sample, right_sample));
     let sampled = Instant::now();
     let progress = progress_bar(spec.progress);
@@ -55,7 +67,7 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
     // The leaves: from the cluster, or hashed here meanwhile.
     let on_cluster = [sides[0].as_ref(), sides[1].as_ref()];
     let (remote, here) = rayon::join(
-        || cluster.digests(on_cluster, &boundaries),
+        || cluster.digests(on_cluster, &boundaries, sub_buckets),
         || {
             [0, 1]
                 .map(|s| {
@@ -68,11 +80,13 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
     );
     stats.jobs += 2 * on_cluster.iter().flatten().count() as u32;
     let mut leaves: Vec<SideLeaves> = Vec::with_capacity(2);
+    let mut buckets: [Option<Vec<(u64, Digest)>>; 2] = [None, None];
     for (s, (digests, here)) in remote?.into_iter().zip(here).enumerate() {
         let side = Side::BOTH[s];
         leaves.push(match (digests, here?) {
             (Some(d), _) => {
                 stats.bytes_returned += d.bytes;
+                buckets[s] = Some(d.buckets);
                 let null_key_samples = if d.null_key_rows > 0 {
                     merkle::null_key_samples(sources[s], &plan, side)?
                 } else {
@@ -111,9 +125,22 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
         .collect();
     key_hashes.sort_unstable();
     key_hashes.dedup();
+    // Within a divergent leaf, the sub-buckets whose digests differ (both
+    // sides hashed on the cluster); otherwise the whole leaf.
+    let (chosen_leaves, chosen_buckets) = match &buckets {
+        [Some(l), Some(r)] if sub_buckets > 1 => (
+            Vec::new(),
+            divergent_buckets(l, r, &trees.divergent_leaves, sub_buckets),
+        ),
+        _ => (
+            trees.divergent_leaves.iter().map(|&l| l as u32).collect(),
+            Vec::new(),
+        ),
+    };
     let chosen = |side: &ClusterSide<'_>| ChosenRows {
-        spec: side.spec.with_bounds(&boundaries),
-        leaves: trees.divergent_leaves.iter().map(|&l| l as u32).collect(),
+        spec: side.spec.with_bounds(&boundaries, sub_buckets),
+        leaves: chosen_leaves.clone(),
+        buckets: chosen_buckets.clone(),
         key_hashes: key_hashes.clone(),
     };
     let wanted = !trees.divergent_leaves.is_empty() || !key_hashes.is_empty();
@@ -182,4 +209,30 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
     )?;
     comparison.report.stats.cluster = Some(stats);
     Ok(comparison)
+}
+
+/// The sub-buckets of `leaves` whose digests differ between the two sides
+/// (each side's non-empty sub-buckets, ascending).
+fn divergent_buckets(
+    left: &[(u64, Digest)],
+    right: &[(u64, Digest)],
+    leaves: &[usize],
+    sub_buckets: u32,
+) -> Vec<u64> {
+    let sub_buckets = u64::from(sub_buckets);
+    let of_leaf = |side: &[(u64, Digest)], leaf: u64| -> std::collections::BTreeMap<u64, Digest> {
+        let start = side.partition_point(|b| b.0 < leaf * sub_buckets);
+        side[start..]
+            .iter()
+            .take_while(|b| b.0 < (leaf + 1) * sub_buckets)
+            .copied()
+            .collect()
+    };
+    let mut out = Vec::new();
+    for &leaf in leaves {
+        let (l, r) = (of_leaf(left, leaf as u64), of_leaf(right, leaf as u64));
+        let all: std::collections::BTreeSet<u64> = l.keys().chain(r.keys()).copied().collect();
+        out.extend(all.into_iter().filter(|b| l.get(b) != r.get(b)));
+    }
+    out
 }
