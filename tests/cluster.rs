@@ -568,6 +568,30 @@ fn a_cluster_diff_answers_exactly_as_the_local_run() {
         serde_json::to_string_pretty(&answer(local)).unwrap()
     );
 
+    // The same through a rule file's [cluster] url, with `recon check`.
+    let rules = dir.path().join("pair.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "key = [\"id\"]\n[left]\nsource = \"{}\"\n[right]\nsource = \"{}\"\n\
+             [compare.amount]\nabs = 0.01\n[cluster]\nurl = \"{}\"\n",
+            dir.path().join("left").display(),
+            dir.path().join("right").display(),
+            cluster.url
+        ),
+    )
+    .unwrap();
+    let out = recon()
+        .args(["check", "--format", "json"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let checked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = checked.to_string();
+    assert!(text.contains("\"strategy\":\"cluster\""), "{text}");
+    assert!(text.contains(&format!("\"changed\":{}", truth.changed)), "{text}");
+
     // Equal datasets: exit 0 on both paths.
     let (code, _, stderr) = recon()
         .arg("diff")

@@ -209,7 +209,8 @@ fn compare(
         line: None,
         message,
     };
-    let open = |side: Side| -> Result<std::sync::Arc<dyn source::Source>> {
+    // A side's location, query and reading options, as the rule file says.
+    let side_args = |side: Side| -> Result<(String, Option<String>, OpenOptions)> {
         let rule = match side {
             Side::Left => &rules.left,
             Side::Right => &rules.right,
@@ -232,6 +233,10 @@ fn compare(
             has_header: rule.header.unwrap_or(true),
             ..OpenOptions::default()
         };
+        Ok((location, query, options))
+    };
+    let open = |side: Side| -> Result<std::sync::Arc<dyn source::Source>> {
+        let (location, query, options) = side_args(side)?;
         source::open(&location, query.as_deref(), side, &options, runtime)
     };
     // A snapshot side holds digests, not rows: compared by digest alone.
@@ -252,6 +257,11 @@ fn compare(
     };
     let snapshots = [snapshot_of(Side::Left)?, snapshot_of(Side::Right)?];
     if snapshots.iter().any(Option::is_some) {
+        if rules.cluster.url.is_some() {
+            return Err(at(
+                "[cluster] does not hash a side compared with a snapshot yet".into(),
+            ));
+        }
         if rules.aggregates.is_some() || rules.key.is_empty() {
             return Err(at(
                 "a snapshot side holds digests, not rows: it needs a key and takes no \
@@ -300,6 +310,24 @@ fn compare(
         }
     };
     let mut spec = rules.spec(threads);
+    if let Some(url) = &rules.cluster.url {
+        let table = |side: Side| -> Result<Option<source::ClusterTable>> {
+            let (location, query, options) = side_args(side)?;
+            source::ClusterTable::for_side(&location, query.as_deref(), side, &options)
+        };
+        let tables = [table(Side::Left)?, table(Side::Right)?];
+        if tables.iter().all(Option::is_none) || state.is_some() {
+            return Err(at(
+                "[cluster] hashes whole file sides: at least one side must be files, and \
+                 --state does not apply"
+                    .into(),
+            ));
+        }
+        spec.cluster = Some(crate::compare::ClusterRun {
+            url: expand_env(url).map_err(|why| at(format!("[cluster] url: {why}")))?,
+            tables,
+        });
+    }
     if rules.key.is_empty() {
         if rules.aggregates.is_some() {
             return Ok((aggregates, None));
