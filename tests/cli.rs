@@ -1686,3 +1686,38 @@ fn young_rows_left_out_do_not_hide_a_schema_difference() {
     ]);
     assert!(line.contains("not compared"), "{line}");
 }
+
+/// `--cluster` misused, or asked of a build without the feature: exit 2, one line.
+#[test]
+fn cluster_flag_errors_are_one_line() {
+    let (l, r) = (
+        "testdata/orders/left.parquet",
+        "testdata/orders/right.parquet",
+    );
+    let line = error_line(&["diff", l, r, "--key", "id", "--cluster", "http://x"]);
+    let expected = if cfg!(feature = "cluster") {
+        "expected df://HOST:PORT"
+    } else {
+        "built without the cluster feature"
+    };
+    assert!(line.contains(expected), "{line}");
+    if cfg!(feature = "cluster") {
+        // Nothing listens on port 1 of this machine.
+        let line = error_line(&["diff", l, r, "--key", "id", "--cluster", "df://127.0.0.1:1"]);
+        assert!(line.contains("cannot reach the scheduler"), "{line}");
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().to_str().unwrap();
+        let line = error_line(&[
+            "diff",
+            l,
+            r,
+            "--key",
+            "id",
+            "--cluster",
+            "df://127.0.0.1:1",
+            "--state",
+            state,
+        ]);
+        assert!(line.contains("--state"), "{line}");
+    }
+}

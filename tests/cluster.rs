@@ -586,11 +586,19 @@ fn a_cluster_diff_answers_exactly_as_the_local_run() {
         .arg(&rules)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let checked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let text = checked.to_string();
     assert!(text.contains("\"strategy\":\"cluster\""), "{text}");
-    assert!(text.contains(&format!("\"changed\":{}", truth.changed)), "{text}");
+    assert!(
+        text.contains(&format!("\"changed\":{}", truth.changed)),
+        "{text}"
+    );
 
     // Equal datasets: exit 0 on both paths.
     let (code, _, stderr) = recon()

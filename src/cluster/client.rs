@@ -55,8 +55,9 @@ pub struct ClusterDigests {
     pub null_key_rows: u64,
     /// Key hashes met more than once, ascending.
     pub repeated_key_hashes: Vec<u64>,
-    /// Arrow bytes returned.
-    pub bytes: u64,
+    /// Arrow IPC bytes returned: digests, and repeated key hashes.
+    pub digest_bytes: u64,
+    pub key_hash_bytes: u64,
 }
 
 /// Rows fetched from the cluster.
@@ -307,7 +308,8 @@ impl Cluster {
         let sub_buckets = u64::from(sub_buckets.max(1));
         let mut out = ClusterDigests {
             leaves: vec![Digest::default(); boundaries.leaf_count()],
-            bytes: bytes(&digests) + bytes(&repeated),
+            digest_bytes: bytes(&digests),
+            key_hash_bytes: bytes(&repeated),
             ..ClusterDigests::default()
         };
         for batch in &digests {

@@ -21,9 +21,10 @@ use crate::source::{MemorySource, Source};
 /// returns grow as they shrink, the rows of a divergent one as they grow.
 const SUB_BUCKET_ROWS: u64 = 64;
 
-/// At most this many sub-buckets per leaf (at most 65,536 leaves: 16M
-/// digests at the very most, 32 bytes each).
+/// At most this many sub-buckets per leaf, and in all per side (32 bytes
+/// each: 32 MiB of digests per side at most, held by this process).
 const MAX_SUB_BUCKETS: u64 = 256;
+const MAX_BUCKETS: u64 = 1 << 20;
 
 /// Compares two sources, hashing on the cluster each side it has a table for.
 pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
@@ -40,9 +41,12 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
     let (left_sample, right_sample) = sample_both(sources, &keys, spec)?;
     let boundaries = first_boundaries(sources, spec, [&left_sample, &right_sample]);
     let rows_per_leaf = left_sample.rows.max(right_sample.rows) / boundaries.leaf_count() as u64;
+    let leaves = boundaries.leaf_count() as u64;
     let sub_buckets = rows_per_leaf
         .div_ceil(SUB_BUCKET_ROWS)
-        .clamp(1, MAX_SUB_BUCKETS) as u32;
+        .min(MAX_SUB_BUCKETS)
+        .min(MAX_BUCKETS / leaves)
+        .max(1) as u32;
     drop((left_sample, right_sample));
     let sampled = Instant::now();
     let progress = progress_bar(spec.progress);
@@ -85,7 +89,9 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
         let side = Side::BOTH[s];
         leaves.push(match (digests, here?) {
             (Some(d), _) => {
-                stats.bytes_returned += d.bytes;
+                stats.bytes_returned += d.digest_bytes + d.key_hash_bytes;
+                stats.digest_bytes += d.digest_bytes;
+                stats.key_hash_bytes += d.key_hash_bytes;
                 buckets[s] = Some(d.buckets);
                 let null_key_samples = if d.null_key_rows > 0 {
                     merkle::null_key_samples(sources[s], &plan, side)?
@@ -157,6 +163,7 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
         kept.push(match &sides[s] {
             Some(side) => {
                 stats.bytes_returned += rows.bytes;
+                stats.row_bytes += rows.bytes;
                 let n: u64 = rows.batches.iter().map(|b| b.num_rows() as u64).sum();
                 match Side::BOTH[s] {
                     Side::Left => stats.left_rows_fetched = n,

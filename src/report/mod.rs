@@ -185,9 +185,12 @@ pub struct Stats {
 pub struct ClusterStats {
     /// Queries the cluster ran (digests, repeated keys, rows; per side).
     pub jobs: u32,
-    /// Bytes of the Arrow batches returned to this process: digests, key
-    /// hashes, rows.
+    /// Bytes returned to this process (the Arrow IPC size of the results):
+    /// in all, and of the digests, the repeated key hashes and the rows.
     pub bytes_returned: u64,
+    pub digest_bytes: u64,
+    pub key_hash_bytes: u64,
+    pub row_bytes: u64,
     /// Rows of divergent leaves (and possibly repeated keys) fetched, per side.
     pub left_rows_fetched: u64,
     pub right_rows_fetched: u64,
