@@ -704,3 +704,58 @@ fn an_executor_killed_during_the_job_never_changes_the_answer() {
         other => panic!("exit {other:?}: {stderr}"),
     }
 }
+
+#[test]
+fn a_scheduler_without_executors_fails_the_run_within_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = recon()
+        .args(["gen", "--rows", "2000", "--updates", "3", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let scheduler = free_port();
+    let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
+    let _cluster = Cluster {
+        processes: vec![
+            recon()
+                .args([
+                    "cluster",
+                    "scheduler",
+                    "--bind",
+                    &format!("127.0.0.1:{scheduler}"),
+                ])
+                .stdout(log("scheduler.log"))
+                .stderr(log("scheduler.err"))
+                .spawn()
+                .unwrap(),
+        ],
+        url: format!("df://127.0.0.1:{scheduler}"),
+    };
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", scheduler)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no scheduler");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let started = Instant::now();
+    let out = recon()
+        .arg("diff")
+        .arg(dir.path().join("left.parquet"))
+        .arg(dir.path().join("right.parquet"))
+        .args(["--key", "id", "--cluster-wait", "5s", "--cluster"])
+        .arg(format!("df://127.0.0.1:{scheduler}"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no executor ran a task within 5 s"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -1143,6 +1143,7 @@ proptest! {
         spec.cluster = Some(recon::compare::ClusterRun {
             url: recon::cluster::client::IN_PROCESS.into(),
             tables,
+            executor_wait: recon::compare::EXECUTOR_WAIT,
         });
         let remote = recon::diff(l.as_ref(), r.as_ref(), &spec).unwrap().report;
         prop_assert_eq!(serde_json::to_value(remote.stats.strategy).unwrap(), "cluster");

@@ -160,6 +160,10 @@ pub struct Args {
     /// ranges come back. Needs a recon built with `--features cluster`.
     #[arg(long, value_name = "URL")]
     pub cluster: Option<String>,
+    /// With --cluster: how long a job may wait for a free executor before
+    /// the run fails (`30s`, `10m`) [default: 2m].
+    #[arg(long, value_name = "DURATION", requires = "cluster")]
+    pub cluster_wait: Option<String>,
     /// Print the SQL each database would be sent (sessions, isolation,
     /// checksum and fetch queries) and stop, without running any of it.
     #[arg(long)]
@@ -351,7 +355,16 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
         .clone()
         .or_else(|| file.as_ref().and_then(|f| f.rules.cluster.url.clone()));
     if let Some(url) = cluster_url {
-        spec.cluster = Some(cluster_run(args, url, &options)?);
+        let mut run = cluster_run(args, url, &options)?;
+        if let Some(f) = &file {
+            run.executor_wait = f.rules.cluster.executor_wait();
+        }
+        if let Some(wait) = &args.cluster_wait {
+            let wait = recon::rules::Duration::parse(wait)
+                .map_err(|why| Error::Usage(format!("--cluster-wait {why}")))?;
+            run.executor_wait = std::time::Duration::from_nanos(wait.nanos.max(0) as u64);
+        }
+        spec.cluster = Some(run);
     }
     let (left, right) = match &args.ranges {
         None => (left, right),
@@ -428,7 +441,11 @@ fn cluster_run(
                 .into(),
         ));
     }
-    Ok(recon::compare::ClusterRun { url, tables })
+    Ok(recon::compare::ClusterRun {
+        url,
+        tables,
+        executor_wait: recon::compare::EXECUTOR_WAIT,
+    })
 }
 
 /// Without `--key` (or a rule file's key): the key the tables' catalogs

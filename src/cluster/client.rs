@@ -41,6 +41,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A Ballista scheduler, reached over gRPC.
 pub struct Cluster {
     url: String,
+    /// How long a job of one row may wait for an executor before the run
+    /// stops (a cluster busy with other jobs can make it wait too).
+    executor_wait: Duration,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -97,10 +100,11 @@ pub const IN_PROCESS: &str = "in-process";
 
 impl Cluster {
     /// A client of the scheduler at `url` (`df://HOST:PORT`, or [`IN_PROCESS`]).
-    pub fn new(url: &str) -> Result<Cluster> {
+    pub fn new(url: &str, executor_wait: Duration) -> Result<Cluster> {
         if !url.starts_with("df://") && url != IN_PROCESS {
             return Err(Error::Usage(format!(
-                "--cluster {url}: expected df://HOST:PORT (a Ballista scheduler, `recon cluster scheduler`)"
+                "--cluster {}: expected df://HOST:PORT (a Ballista scheduler, `recon cluster scheduler`)",
+                crate::source::url::redact(url)
             )));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -110,13 +114,14 @@ impl Cluster {
             .map_err(|e| Error::Internal(format!("cluster runtime: {e}")))?;
         Ok(Cluster {
             url: url.to_string(),
+            executor_wait,
             runtime,
         })
     }
 
     fn fail(&self, message: impl Into<String>) -> Error {
         Error::Cluster {
-            url: self.url.clone(),
+            url: crate::source::url::redact(&self.url),
             message: message.into(),
         }
     }
@@ -235,12 +240,46 @@ impl Cluster {
     ) -> Result<[Option<ClusterDigests>; 2]> {
         self.runtime.block_on(async {
             let [l, r] = sides;
-            let (l, r) = futures::try_join!(
-                self.maybe_digests(l, boundaries, sub_buckets),
-                self.maybe_digests(r, boundaries, sub_buckets)
-            )?;
+            let work = async {
+                futures::try_join!(
+                    self.maybe_digests(l, boundaries, sub_buckets),
+                    self.maybe_digests(r, boundaries, sub_buckets)
+                )
+            };
+            // A scheduler without executors queues jobs for ever: a run must
+            // not wait on it unnoticed.
+            let (l, r) = tokio::select! {
+                done = work => done?,
+                failed = self.watch_for_executors() => return Err(failed),
+            };
             Ok([l, r])
         })
+    }
+
+    /// Runs a job of one row beside the real ones; returns (an error) only
+    /// if no executor runs it within the executor wait.
+    async fn watch_for_executors(&self) -> Error {
+        if self.url == IN_PROCESS {
+            return std::future::pending().await;
+        }
+        let probe = async {
+            let ctx = self.remote().await?;
+            ctx.sql("SELECT 1")
+                .await
+                .map_err(|e| self.job_failed("a job of one row", e))?
+                .collect()
+                .await
+                .map_err(|e| self.job_failed("a job of one row", e))
+        };
+        match tokio::time::timeout(self.executor_wait, probe).await {
+            Ok(Ok(_)) => std::future::pending().await,
+            Ok(Err(e)) => e,
+            Err(_) => self.fail(format!(
+                "no executor ran a task within {} s (--cluster-wait): are executors registered with the \
+                 scheduler (recon cluster executor --scheduler HOST:PORT), and free?",
+                self.executor_wait.as_secs_f64()
+            )),
+        }
     }
 
     async fn maybe_digests(

@@ -51,7 +51,7 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
     let sampled = Instant::now();
     let progress = progress_bar(spec.progress);
 
-    let cluster = Cluster::new(&run.url)?;
+    let cluster = Cluster::new(&run.url, run.executor_wait)?;
     let base = HashingSpec::new(
         &left.schema(),
         &right.schema(),

@@ -43,7 +43,7 @@ mod unsorted;
 pub use ranges::{RangeSet, extract, ranges_key, rows_in_ranges};
 pub use rows::{DuplicateKey, KeyDiff, RowDiff, Status};
 pub use snapshot::{SideInput, diff_with_snapshot, take_snapshot};
-pub use spec::{ClusterRun, Comparison, Spec};
+pub use spec::{ClusterRun, Comparison, EXECUTOR_WAIT, Spec};
 
 /// What a strategy found: each side's leaf digests, the leaves whose
 /// digests differ, and the rows behind every difference.

@@ -66,7 +66,12 @@ pub struct ClusterRun {
     pub url: String,
     /// Per side, the files the executors read (`None`: hashed here).
     pub tables: [Option<crate::source::ClusterTable>; 2],
+    /// How long a job may wait for a free executor before the run fails.
+    pub executor_wait: std::time::Duration,
 }
+
+/// [`ClusterRun::executor_wait`] unless told otherwise.
+pub const EXECUTOR_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Default for Spec {
     fn default() -> Self {

@@ -326,6 +326,7 @@ fn compare(
         spec.cluster = Some(crate::compare::ClusterRun {
             url: expand_env(url).map_err(|why| at(format!("[cluster] url: {why}")))?,
             tables,
+            executor_wait: rules.cluster.executor_wait(),
         });
     }
     if rules.key.is_empty() {

@@ -73,6 +73,17 @@ pub struct RuleFile {
 pub struct ClusterRule {
     /// The scheduler, `df://HOST:PORT`.
     pub url: Option<String>,
+    /// How long a job may wait for a free executor (default 2m).
+    pub wait: Option<Duration>,
+}
+
+impl ClusterRule {
+    /// The wait, as the comparison takes it.
+    pub fn executor_wait(&self) -> std::time::Duration {
+        self.wait.map_or(crate::compare::EXECUTOR_WAIT, |d| {
+            std::time::Duration::from_nanos(d.nanos.max(0) as u64)
+        })
+    }
 }
 
 /// `[live]`: what `--recheck`, `--recheck-delay` and `--ignore-younger` say.
