@@ -51,34 +51,44 @@ fn start(dir: &std::path::Path) -> Cluster {
     start_with(dir, 30)
 }
 
-/// [`start`], the scheduler taking an executor silent for
-/// `executor_timeout` seconds for lost.
-fn start_with(dir: &std::path::Path, executor_timeout: u64) -> Cluster {
+/// A scheduler alone, once it accepts connections, and its port; it takes
+/// an executor silent for `executor_timeout` seconds for lost.
+fn start_scheduler(dir: &std::path::Path, executor_timeout: u64) -> (Cluster, u16) {
     let scheduler = free_port();
     let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
-    let mut processes = vec![
-        recon()
-            .args([
-                "cluster",
-                "scheduler",
-                "--bind",
-                &format!("127.0.0.1:{scheduler}"),
-                "--executor-timeout",
-                &executor_timeout.to_string(),
-            ])
-            .stdout(log("scheduler.log"))
-            .stderr(log("scheduler.err"))
-            .spawn()
-            .unwrap(),
-    ];
+    let process = recon()
+        .args([
+            "cluster",
+            "scheduler",
+            "--bind",
+            &format!("127.0.0.1:{scheduler}"),
+            "--executor-timeout",
+            &executor_timeout.to_string(),
+        ])
+        .stdout(log("scheduler.log"))
+        .stderr(log("scheduler.err"))
+        .spawn()
+        .unwrap();
+    let cluster = Cluster {
+        processes: vec![process],
+        url: format!("df://127.0.0.1:{scheduler}"),
+    };
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", scheduler)).is_err() {
         assert!(started.elapsed() < Duration::from_secs(30), "no scheduler");
         std::thread::sleep(Duration::from_millis(100));
     }
+    (cluster, scheduler)
+}
+
+/// [`start`], the scheduler taking an executor silent for
+/// `executor_timeout` seconds for lost.
+fn start_with(dir: &std::path::Path, executor_timeout: u64) -> Cluster {
+    let (mut cluster, scheduler) = start_scheduler(dir, executor_timeout);
+    let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
     for n in 0..2 {
         let (port, grpc) = (free_port(), free_port());
-        processes.push(
+        cluster.processes.push(
             recon()
                 .args(["cluster", "executor", "--scheduler"])
                 .arg(format!("127.0.0.1:{scheduler}"))
@@ -102,10 +112,7 @@ fn start_with(dir: &std::path::Path, executor_timeout: u64) -> Cluster {
     }
     // Registration follows the listening ports by a heartbeat.
     std::thread::sleep(Duration::from_secs(2));
-    Cluster {
-        processes,
-        url: format!("df://127.0.0.1:{scheduler}"),
-    }
+    cluster
 }
 
 /// CPU time (user + system, in clock ticks) a process has used.
@@ -252,29 +259,7 @@ fn an_executor_without_recons_functions_fails_the_query() {
     assert!(out.status.success());
     let file = dir.path().join("left.parquet").display().to_string();
     // recon's scheduler, but a plain Ballista executor (in this process).
-    let scheduler = free_port();
-    let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
-    let _cluster = Cluster {
-        processes: vec![
-            recon()
-                .args([
-                    "cluster",
-                    "scheduler",
-                    "--bind",
-                    &format!("127.0.0.1:{scheduler}"),
-                ])
-                .stdout(log("scheduler.log"))
-                .stderr(log("scheduler.err"))
-                .spawn()
-                .unwrap(),
-        ],
-        url: format!("df://127.0.0.1:{scheduler}"),
-    };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", scheduler)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "no scheduler");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (_cluster, scheduler) = start_scheduler(dir.path(), 30);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -600,6 +585,45 @@ fn a_cluster_diff_answers_exactly_as_the_local_run() {
         "{text}"
     );
 
+    // A snapshot of the left against the right hashed on the cluster: the
+    // snapshot's answer (divergent ranges, live rows in them) as here.
+    let snapshot = dir.path().join("left.snapshot.parquet");
+    let out = recon()
+        .arg("snapshot")
+        .arg(dir.path().join("left"))
+        .args(["--key", "id", "-o"])
+        .arg(&snapshot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let against_snapshot = |extra: &[&str]| {
+        let out = recon()
+            .arg("diff")
+            .arg(&snapshot)
+            .arg(dir.path().join("right"))
+            .args(["--key", "id", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), json)
+    };
+    let (code, here) = against_snapshot(&[]);
+    assert_eq!(code, Some(1));
+    let (code, there) = against_snapshot(&["--cluster", &cluster.url]);
+    assert_eq!(code, Some(1));
+    assert_eq!(there["stats"]["strategy"], "cluster");
+    assert!(!here["ranges"].as_array().unwrap().is_empty());
+    assert_eq!(
+        serde_json::to_string_pretty(&answer(there)).unwrap(),
+        serde_json::to_string_pretty(&answer(here)).unwrap()
+    );
+
     // Equal datasets: exit 0 on both paths.
     let (code, _, stderr) = recon()
         .arg("diff")
@@ -714,29 +738,7 @@ fn a_scheduler_without_executors_fails_the_run_within_the_wait() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let scheduler = free_port();
-    let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
-    let _cluster = Cluster {
-        processes: vec![
-            recon()
-                .args([
-                    "cluster",
-                    "scheduler",
-                    "--bind",
-                    &format!("127.0.0.1:{scheduler}"),
-                ])
-                .stdout(log("scheduler.log"))
-                .stderr(log("scheduler.err"))
-                .spawn()
-                .unwrap(),
-        ],
-        url: format!("df://127.0.0.1:{scheduler}"),
-    };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", scheduler)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "no scheduler");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (_cluster, scheduler) = start_scheduler(dir.path(), 30);
     let started = Instant::now();
     let out = recon()
         .arg("diff")

@@ -350,22 +350,7 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
     )?;
     let (mut spec, file) = build_spec(args, threads)?;
     let key_note = catalog_key(&mut spec, left.as_ref(), right.as_ref())?;
-    let cluster_url = args
-        .cluster
-        .clone()
-        .or_else(|| file.as_ref().and_then(|f| f.rules.cluster.url.clone()));
-    if let Some(url) = cluster_url {
-        let mut run = cluster_run(args, url, &options)?;
-        if let Some(f) = &file {
-            run.executor_wait = f.rules.cluster.executor_wait();
-        }
-        if let Some(wait) = &args.cluster_wait {
-            let wait = recon::rules::Duration::parse(wait)
-                .map_err(|why| Error::Usage(format!("--cluster-wait {why}")))?;
-            run.executor_wait = std::time::Duration::from_nanos(wait.nanos.max(0) as u64);
-        }
-        spec.cluster = Some(run);
-    }
+    spec.cluster = cluster_run(args, file.as_ref(), &options, [false; 2])?;
     let (left, right) = match &args.ranges {
         None => (left, right),
         Some(ranges) => {
@@ -405,12 +390,21 @@ pub fn prepare(args: &Args) -> Result<Prepared> {
 }
 
 /// What `--cluster` (or the rule file's `[cluster] url`) hashes there: the
-/// file sides, read at the same paths by every executor.
+/// file sides (not snapshots), read at the same paths by every executor.
 fn cluster_run(
     args: &Args,
-    url: String,
+    file: Option<&recon::rules::LoadedRules>,
     options: &OpenOptions,
-) -> Result<recon::compare::ClusterRun> {
+    snapshots: [bool; 2],
+) -> Result<Option<recon::compare::ClusterRun>> {
+    let rule = file.map(|f| &f.rules.cluster);
+    let Some(url) = args
+        .cluster
+        .clone()
+        .or_else(|| rule.and_then(|r| r.url.clone()))
+    else {
+        return Ok(None);
+    };
     for (used, flag) in [
         (args.state.is_some(), "--state"),
         (args.ranges.is_some(), "--ranges"),
@@ -421,31 +415,32 @@ fn cluster_run(
             )));
         }
     }
+    let table = |text: &str, query: Option<&str>, side: Side| match snapshots[side as usize] {
+        true => Ok(None),
+        false => source::ClusterTable::for_side(text, query, side, options),
+    };
     let tables = [
-        source::ClusterTable::for_side(
-            &args.left,
-            args.left_query.as_deref(),
-            Side::Left,
-            options,
-        )?,
-        source::ClusterTable::for_side(
-            &args.right,
-            args.right_query.as_deref(),
-            Side::Right,
-            options,
-        )?,
+        table(&args.left, args.left_query.as_deref(), Side::Left)?,
+        table(&args.right, args.right_query.as_deref(), Side::Right)?,
     ];
     if tables.iter().all(Option::is_none) {
         return Err(Error::Usage(
-            "--cluster hashes file sides: both sides are databases, whose checksums run in them"
+            "--cluster hashes file sides: no side is files (databases compute their \
+             checksums themselves, snapshots hold theirs)"
                 .into(),
         ));
     }
-    Ok(recon::compare::ClusterRun {
+    let mut executor_wait = rule.map_or(recon::compare::EXECUTOR_WAIT, |r| r.executor_wait());
+    if let Some(wait) = &args.cluster_wait {
+        let wait = recon::rules::Duration::parse(wait)
+            .map_err(|why| Error::Usage(format!("--cluster-wait {why}")))?;
+        executor_wait = std::time::Duration::from_nanos(wait.nanos.max(0) as u64);
+    }
+    Ok(Some(recon::compare::ClusterRun {
         url,
         tables,
-        executor_wait: recon::compare::EXECUTOR_WAIT,
-    })
+        executor_wait,
+    }))
 }
 
 /// Without `--key` (or a rule file's key): the key the tables' catalogs
@@ -821,13 +816,6 @@ fn run_with_snapshot(
     results: &mut Vec<CheckResult>,
 ) -> Result<u8> {
     let threads = super::thread_count(args.threads)?;
-    if args.cluster.is_some() {
-        return Err(Error::Usage(
-            "--cluster does not hash a side compared with a snapshot yet: compare with \
-             the snapshot here, or two sources on the cluster"
-                .into(),
-        ));
-    }
     if args.explain || args.output_diffs.is_some() || args.state.is_some() || args.ranges.is_some()
     {
         return Err(Error::Usage(
@@ -843,12 +831,13 @@ fn run_with_snapshot(
         .transpose()?;
     let runtime = super::runtime(threads)?;
     let options = open_options(args, threads)?;
-    let (spec, _) = build_spec(args, threads)?;
+    let (mut spec, file) = build_spec(args, threads)?;
     if spec.selection.key.is_empty() {
         return Err(Error::Usage(
             "--key is needed: a snapshot names no key of its own".into(),
         ));
     }
+    spec.cluster = cluster_run(args, file.as_ref(), &options, snapshots)?;
     let read = |path: &str, is: bool| is.then(|| Snapshot::read(path)).transpose();
     let left_snap = read(&args.left, snapshots[0])?;
     let right_snap = read(&args.right, snapshots[1])?;

@@ -12,10 +12,10 @@ use super::{Comparison, Outcome, Spec, finish, first_boundaries, progress_bar, s
 use crate::cluster::client::{Cluster, ClusterSide};
 use crate::cluster::functions::{ChosenRows, HashingSpec};
 use crate::error::{Result, Side};
-use crate::merkle::{self, Digest, SideLeaves};
+use crate::merkle::{self, Boundaries, Digest, SideLeaves};
 use crate::plan::{ComparePlan, SideTraits};
 use crate::report::{ClusterStats, Strategy};
-use crate::source::{MemorySource, Source};
+use crate::source::{ClusterTable, MemorySource, Source};
 
 /// Rows a sub-bucket of a leaf holds, about: the digests the cluster
 /// returns grow as they shrink, the rows of a divergent one as they grow.
@@ -242,4 +242,91 @@ fn divergent_buckets(
         out.extend(all.into_iter().filter(|b| l.get(b) != r.get(b)));
     }
     out
+}
+
+/// A live side compared with a snapshot, hashed on the cluster into the
+/// snapshot's leaves (under its digest key, adopted before this is made).
+pub(super) struct LiveSide<'a> {
+    cluster: Cluster,
+    table: ClusterTable,
+    source: &'a dyn Source,
+    spec: HashingSpec,
+}
+
+impl<'a> LiveSide<'a> {
+    /// The cluster's view of the live `source` on `side`, when the run has a
+    /// cluster and the side is files.
+    pub(super) fn new(
+        spec: &Spec,
+        source: &'a dyn Source,
+        [left, right]: [arrow::datatypes::SchemaRef; 2],
+        traits: [SideTraits; 2],
+        side: Side,
+    ) -> Result<Option<LiveSide<'a>>> {
+        let Some(run) = &spec.cluster else {
+            return Ok(None);
+        };
+        let Some(table) = run.tables[side as usize].clone() else {
+            return Ok(None);
+        };
+        Ok(Some(LiveSide {
+            cluster: Cluster::new(&run.url, run.executor_wait)?,
+            table,
+            source,
+            spec: HashingSpec::new(&left, &right, &spec.selection, traits, side)?,
+        }))
+    }
+
+    fn side(&self) -> ClusterSide<'_> {
+        ClusterSide {
+            table: &self.table,
+            schema: self.source.schema(),
+            spec: self.spec.clone(),
+        }
+    }
+
+    /// The side's leaf digests (and its first NULL-key rows, read here).
+    pub(super) fn leaves(&self, plan: &ComparePlan, boundaries: &Boundaries) -> Result<SideLeaves> {
+        let side = self.side();
+        let mut sides = [None, None];
+        sides[self.spec.side as usize] = Some(&side);
+        let [l, r] = self.cluster.digests(sides, boundaries, 1)?;
+        let digests = l
+            .or(r)
+            .ok_or_else(|| crate::error::Error::Internal("the cluster hashed no side".into()))?;
+        let null_key_samples = if digests.null_key_rows > 0 {
+            merkle::null_key_samples(self.source, plan, self.spec.side)?
+        } else {
+            Vec::new()
+        };
+        Ok(SideLeaves {
+            leaves: digests.leaves,
+            rows: digests.rows,
+            null_key_rows: digests.null_key_rows,
+            null_key_samples,
+            duplicate_key_hashes: digests.repeated_key_hashes,
+            positions: None,
+        })
+    }
+
+    /// The side's rows in the `divergent` leaves.
+    pub(super) fn rows(
+        &self,
+        boundaries: &Boundaries,
+        divergent: &[usize],
+    ) -> Result<MemorySource> {
+        let side = self.side();
+        let chosen = ChosenRows {
+            spec: side.spec.with_bounds(boundaries, 1),
+            leaves: divergent.iter().map(|&l| l as u32).collect(),
+            buckets: Vec::new(),
+            key_hashes: Vec::new(),
+        };
+        let schema = side.fetched_schema()?;
+        let mut fetch = [None, None];
+        fetch[self.spec.side as usize] = Some((&side, chosen));
+        let [l, r] = self.cluster.rows(fetch)?;
+        let batches = if self.spec.side == Side::Left { l } else { r }.batches;
+        MemorySource::new(self.source.describe(), schema, vec![batches])
+    }
 }

@@ -29,6 +29,10 @@ use crate::source::db::comment_text;
 
 #[cfg(feature = "cluster")]
 mod cluster;
+/// Without the `cluster` feature: `--cluster` says how to get it.
+#[cfg(not(feature = "cluster"))]
+#[path = "cluster_off.rs"]
+mod cluster;
 mod incremental;
 mod merged;
 pub mod pushdown;
@@ -119,7 +123,7 @@ fn compare_unmasked(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Resul
             None => right,
         };
         let mut comparison = match &spec.cluster {
-            Some(_) => on_cluster(left, right, spec)?,
+            Some(_) => cluster::compare(left, right, spec)?,
             None => run(left, right, spec)?,
         };
         if let Some(reason) = pushdown_note {
@@ -129,20 +133,6 @@ fn compare_unmasked(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Resul
         }
         Ok(comparison)
     })
-}
-
-#[cfg(feature = "cluster")]
-fn on_cluster(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Result<Comparison> {
-    cluster::compare(left, right, spec)
-}
-
-#[cfg(not(feature = "cluster"))]
-fn on_cluster(_: &dyn Source, _: &dyn Source, _: &Spec) -> Result<Comparison> {
-    Err(Error::Usage(
-        "--cluster: this recon was built without the cluster feature \
-         (cargo build --release --features cluster)"
-            .into(),
-    ))
 }
 
 /// What a comparison would send each database, without running it

@@ -246,7 +246,24 @@ pub fn diff_with_snapshot(
         };
         let snapshot_keys = first.meta.plan.keys.clone();
         let sampled = Instant::now();
+        // A live side of files is hashed on the cluster when the run has one.
+        let mut clustered = Vec::with_capacity(2);
+        for (side, live) in [(Side::Left, l.live), (Side::Right, r.live)] {
+            clustered.push(match live {
+                Some(live) => super::cluster::LiveSide::new(
+                    spec,
+                    live,
+                    [l.schema.clone(), r.schema.clone()],
+                    [l.traits, r.traits],
+                    side,
+                )?,
+                None => None,
+            });
+        }
         let leaves_of = |side: Side, o: &Opened<'_>| -> Result<SideLeaves> {
+            if let Some(live) = &clustered[side as usize] {
+                return live.leaves(&plan, &boundaries);
+            }
             match (o.snapshot, o.live) {
                 (Some((s, _)), _) => Ok(SideLeaves {
                     leaves: s.leaves.clone(),
@@ -282,6 +299,14 @@ pub fn diff_with_snapshot(
             let Some(live) = o.live else {
                 return Ok(None);
             };
+            let fetched = match &clustered[side as usize] {
+                Some(remote) => Some(remote.rows(&boundaries, &trees.divergent_leaves)?),
+                None => None,
+            };
+            let live: &dyn Source = match &fetched {
+                Some(memory) => memory,
+                None => live,
+            };
             let reread = Reread {
                 boundaries: &boundaries,
                 leaves: &selected,
@@ -313,7 +338,11 @@ pub fn diff_with_snapshot(
         };
         let stats = Stats {
             threads: spec.threads,
-            strategy: Strategy::Leaves,
+            strategy: if clustered.iter().any(Option::is_some) {
+                Strategy::Cluster
+            } else {
+                Strategy::Leaves
+            },
             leaves: boundaries.leaf_count(),
             divergent_leaves: trees.divergent_leaves.len(),
             tree_nodes_compared: trees.nodes_compared,

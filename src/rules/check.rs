@@ -239,6 +239,32 @@ fn compare(
         let (location, query, options) = side_args(side)?;
         source::open(&location, query.as_deref(), side, &options, runtime)
     };
+    // `[cluster]`: the file sides (not snapshots) hashed on a cluster.
+    let cluster = |snapshot: [bool; 2]| -> Result<Option<crate::compare::ClusterRun>> {
+        let Some(url) = &rules.cluster.url else {
+            return Ok(None);
+        };
+        let table = |side: Side| -> Result<Option<source::ClusterTable>> {
+            if snapshot[side as usize] {
+                return Ok(None);
+            }
+            let (location, query, options) = side_args(side)?;
+            source::ClusterTable::for_side(&location, query.as_deref(), side, &options)
+        };
+        let tables = [table(Side::Left)?, table(Side::Right)?];
+        if tables.iter().all(Option::is_none) || state.is_some() {
+            return Err(at(
+                "[cluster] hashes whole file sides: at least one side must be files, and \
+                 --state does not apply"
+                    .into(),
+            ));
+        }
+        Ok(Some(crate::compare::ClusterRun {
+            url: expand_env(url).map_err(|why| at(format!("[cluster] url: {why}")))?,
+            tables,
+            executor_wait: rules.cluster.executor_wait(),
+        }))
+    };
     // A snapshot side holds digests, not rows: compared by digest alone.
     let snapshot_of = |side: Side| -> Result<Option<(String, crate::snapshot::Snapshot)>> {
         let rule = match side {
@@ -257,11 +283,6 @@ fn compare(
     };
     let snapshots = [snapshot_of(Side::Left)?, snapshot_of(Side::Right)?];
     if snapshots.iter().any(Option::is_some) {
-        if rules.cluster.url.is_some() {
-            return Err(at(
-                "[cluster] does not hash a side compared with a snapshot yet".into(),
-            ));
-        }
         if rules.aggregates.is_some() || rules.key.is_empty() {
             return Err(at(
                 "a snapshot side holds digests, not rows: it needs a key and takes no \
@@ -275,7 +296,8 @@ fn compare(
         });
         let [left_live, right_live] = live;
         let (left_live, right_live) = (left_live?, right_live?);
-        let spec = rules.spec(threads);
+        let mut spec = rules.spec(threads);
+        spec.cluster = cluster([snapshots[0].is_some(), snapshots[1].is_some()])?;
         let report = crate::compare::diff_with_snapshot(
             side_input(&snapshots[0], &left_live)?,
             side_input(&snapshots[1], &right_live)?,
@@ -310,25 +332,7 @@ fn compare(
         }
     };
     let mut spec = rules.spec(threads);
-    if let Some(url) = &rules.cluster.url {
-        let table = |side: Side| -> Result<Option<source::ClusterTable>> {
-            let (location, query, options) = side_args(side)?;
-            source::ClusterTable::for_side(&location, query.as_deref(), side, &options)
-        };
-        let tables = [table(Side::Left)?, table(Side::Right)?];
-        if tables.iter().all(Option::is_none) || state.is_some() {
-            return Err(at(
-                "[cluster] hashes whole file sides: at least one side must be files, and \
-                 --state does not apply"
-                    .into(),
-            ));
-        }
-        spec.cluster = Some(crate::compare::ClusterRun {
-            url: expand_env(url).map_err(|why| at(format!("[cluster] url: {why}")))?,
-            tables,
-            executor_wait: rules.cluster.executor_wait(),
-        });
-    }
+    spec.cluster = cluster([false; 2])?;
     if rules.key.is_empty() {
         if rules.aggregates.is_some() {
             return Ok((aggregates, None));
