@@ -15,7 +15,7 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use recon::Side;
 use recon::cluster::codec::{LogicalCodec, PhysicalCodec};
-use recon::cluster::functions::{DigestSum, HashingSpec, Leaf, RowHash};
+use recon::cluster::functions::{Bucket, DigestSum, HashingSpec, RowHash};
 use recon::plan::{Selection, SideTraits};
 
 fn free_port() -> u16 {
@@ -130,12 +130,49 @@ fn cpu_ticks(pid: u32) -> u64 {
     field(11) + field(12)
 }
 
-type LeafRow = (Option<u32>, i64, Vec<u8>);
+/// A local session with `file` as `t`, and the spec hashing it by key `id`.
+async fn local_spec(file: &str) -> (SessionContext, HashingSpec) {
+    let local = SessionContext::new();
+    local
+        .register_parquet("t", file, Default::default())
+        .await
+        .unwrap();
+    let schema = local.table("t").await.unwrap().schema().as_arrow().clone();
+    let selection = Selection {
+        key: vec!["id".into()],
+        ..Selection::default()
+    };
+    let traits = [SideTraits {
+        distinguishes_empty_from_null: true,
+        declares_nullability: true,
+    }; 2];
+    let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left).unwrap();
+    (local, spec)
+}
+
+/// A session on the scheduler at `url`, with recon's codecs and `file` as `t`.
+async fn remote_table(url: &str, file: &str) -> SessionContext {
+    let config = SessionConfig::new_with_ballista()
+        .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    let remote = SessionContext::remote_with_state(url, state).await.unwrap();
+    remote
+        .register_parquet("t", file, Default::default())
+        .await
+        .unwrap();
+    remote
+}
+
+type LeafRow = (Option<u64>, i64, Vec<u8>);
 
 /// Leaf, row count and digest per leaf, by SQL over `t` with recon's functions.
 async fn leaf_digests(ctx: &SessionContext, spec: &HashingSpec) -> Vec<LeafRow> {
     ctx.register_udf(ScalarUDF::new_from_impl(RowHash::new(spec.clone())));
-    ctx.register_udf(ScalarUDF::new_from_impl(Leaf::new(spec.clone())));
+    ctx.register_udf(ScalarUDF::new_from_impl(Bucket::new(spec.clone())));
     ctx.register_udaf(AggregateUDF::new_from_impl(DigestSum::default()));
     let quoted = |names: Vec<String>| {
         names
@@ -147,13 +184,13 @@ async fn leaf_digests(ctx: &SessionContext, spec: &HashingSpec) -> Vec<LeafRow> 
     let keys = quoted(spec.arguments(false).unwrap());
     let all = quoted(spec.arguments(true).unwrap());
     let sql = format!(
-        "SELECT recon_leaf({keys}) AS leaf, count(*) AS n, recon_digest(recon_row_hash({all})) AS d \
-         FROM t GROUP BY recon_leaf({keys}) ORDER BY leaf"
+        "SELECT recon_bucket({keys}) AS leaf, count(*) AS n, recon_digest(recon_row_hash({all})) AS d \
+         FROM t GROUP BY recon_bucket({keys}) ORDER BY leaf"
     );
     let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
     let mut rows = Vec::new();
     for b in &batches {
-        let leaf = b.column(0).as_primitive::<arrow::datatypes::UInt32Type>();
+        let leaf = b.column(0).as_primitive::<arrow::datatypes::UInt64Type>();
         let n = b.column(1).as_primitive::<arrow::datatypes::Int64Type>();
         let d = b.column(2).as_fixed_size_binary();
         for i in 0..b.num_rows() {
@@ -195,42 +232,14 @@ fn two_executors_compute_the_leaf_digests_of_the_local_pass() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let local = SessionContext::new();
-        local
-            .register_parquet("t", &file, Default::default())
-            .await
-            .unwrap();
-        let schema = local.table("t").await.unwrap().schema().as_arrow().clone();
-        let selection = Selection {
-            key: vec!["id".into()],
-            ..Selection::default()
-        };
-        let traits = [SideTraits {
-            distinguishes_empty_from_null: true,
-            declares_nullability: true,
-        }; 2];
-        let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left)
-            .unwrap()
-            .with_bounds(&recon::merkle::Boundaries::even_hashes(64), 1);
+        let (local, spec) = local_spec(&file).await;
+        let spec = spec.with_bounds(&recon::merkle::Boundaries::even_hashes(64), 1);
         let expected = leaf_digests(&local, &spec).await;
         assert_eq!(expected.iter().map(|r| r.1).sum::<i64>(), 50_000);
 
-        let config = SessionConfig::new_with_ballista()
-            .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
-            .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_default_features()
-            .build();
         let executors: Vec<u32> = cluster.processes[1..].iter().map(Child::id).collect();
         let before: u64 = executors.iter().map(|&p| cpu_ticks(p)).sum();
-        let remote = SessionContext::remote_with_state(&cluster.url, state)
-            .await
-            .unwrap();
-        remote
-            .register_parquet("t", &file, Default::default())
-            .await
-            .unwrap();
+        let remote = remote_table(&cluster.url, &file).await;
         let got = leaf_digests(&remote, &spec).await;
         assert_eq!(got, expected);
         // The executors did the hashing (not this process).
@@ -276,36 +285,8 @@ fn an_executor_without_recons_functions_fails_the_query() {
         };
         tokio::spawn(start_executor_process(Arc::new(config)));
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let local = SessionContext::new();
-        local
-            .register_parquet("t", &file, Default::default())
-            .await
-            .unwrap();
-        let schema = local.table("t").await.unwrap().schema().as_arrow().clone();
-        let selection = Selection {
-            key: vec!["id".into()],
-            ..Selection::default()
-        };
-        let traits = [SideTraits {
-            distinguishes_empty_from_null: true,
-            declares_nullability: true,
-        }; 2];
-        let spec = HashingSpec::new(&schema, &schema, &selection, traits, Side::Left).unwrap();
-        let config = SessionConfig::new_with_ballista()
-            .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
-            .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_default_features()
-            .build();
-        let remote =
-            SessionContext::remote_with_state(&format!("df://127.0.0.1:{scheduler}"), state)
-                .await
-                .unwrap();
-        remote
-            .register_parquet("t", &file, Default::default())
-            .await
-            .unwrap();
+        let (_, spec) = local_spec(&file).await;
+        let remote = remote_table(&format!("df://127.0.0.1:{scheduler}"), &file).await;
         remote.register_udf(ScalarUDF::new_from_impl(RowHash::new(spec.clone())));
         let query = async {
             remote

@@ -69,7 +69,7 @@ pub fn reset() {
 
 impl Secret {
     fn new(bytes: [u8; SECRET_LEN]) -> Self {
-        let sql = bytes[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let sql = super::to_hex(&bytes[..16]);
         Secret { bytes, sql }
     }
 }
@@ -78,7 +78,7 @@ impl Secret {
 /// snapshot, `--state`) must reproduce. Whoever holds it can compute
 /// digests, so it is written only where the digests themselves go.
 pub fn exported() -> String {
-    secret().bytes.iter().map(|b| format!("{b:02x}")).collect()
+    super::to_hex(&secret().bytes)
 }
 
 /// Makes `hex` (from [`exported`]) the run's key, so that digests stored by
@@ -125,11 +125,7 @@ pub fn with_key<T>(hex: &str, work: impl FnOnce() -> T) -> Result<T, String> {
 
 /// Key bytes from [`exported`]'s hex.
 fn decode(hex: &str) -> Result<[u8; SECRET_LEN], String> {
-    let decoded: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    decoded
+    super::from_hex(hex)
         .and_then(|d| d.try_into().ok())
         .ok_or_else(|| "the stored digest key is damaged".to_string())
 }

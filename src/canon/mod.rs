@@ -921,6 +921,20 @@ pub fn compare_keys(mut a: &[u8], mut b: &[u8]) -> std::cmp::Ordering {
     a.len().cmp(&b.len())
 }
 
+/// Bytes as lowercase hex, two digits each (digest keys, SQL byte literals,
+/// encoded keys in a cluster's plans).
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes [`to_hex`] wrote; `None` for anything else.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// The 64-bit hash of one encoded key, used to find duplicate keys.
 #[inline]
 pub fn key_hash(bytes: &[u8]) -> u64 {

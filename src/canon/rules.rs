@@ -126,6 +126,13 @@ impl Duration {
     }
 }
 
+impl Duration {
+    /// As a wait (a negative duration waits not at all).
+    pub fn to_std(self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.nanos.max(0) as u64)
+    }
+}
+
 /// As the text [`Duration::parse`] reads back: `"1500ns"`.
 impl serde::Serialize for Duration {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {

@@ -423,24 +423,13 @@ fn cluster_run(
         table(&args.left, args.left_query.as_deref(), Side::Left)?,
         table(&args.right, args.right_query.as_deref(), Side::Right)?,
     ];
-    if tables.iter().all(Option::is_none) {
-        return Err(Error::Usage(
-            "--cluster hashes file sides: no side is files (databases compute their \
-             checksums themselves, snapshots hold theirs)"
-                .into(),
-        ));
-    }
     let mut executor_wait = rule.map_or(recon::compare::EXECUTOR_WAIT, |r| r.executor_wait());
     if let Some(wait) = &args.cluster_wait {
         let wait = recon::rules::Duration::parse(wait)
             .map_err(|why| Error::Usage(format!("--cluster-wait {why}")))?;
-        executor_wait = std::time::Duration::from_nanos(wait.nanos.max(0) as u64);
+        executor_wait = wait.to_std();
     }
-    Ok(Some(recon::compare::ClusterRun {
-        url,
-        tables,
-        executor_wait,
-    }))
+    recon::compare::ClusterRun::new(url, tables, executor_wait).map(Some)
 }
 
 /// Without `--key` (or a rule file's key): the key the tables' catalogs

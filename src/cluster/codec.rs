@@ -16,7 +16,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
-use super::functions::{Bucket, DigestSum, HashingSpec, KeyHash, Leaf, RowHash, Selected};
+use super::functions::{Bucket, DigestSum, HashingSpec, KeyHash, RowHash, Selected};
 
 /// What `recon_digest` writes as its definition: it has no state, but
 /// travelling in the plan it needs no registry on the other side.
@@ -44,8 +44,6 @@ fn encode_udf(node: &ScalarUDF, buf: &mut Vec<u8>) {
     let inner = node.inner();
     let state = if let Some(f) = inner.downcast_ref::<RowHash>() {
         f.state_json()
-    } else if let Some(f) = inner.downcast_ref::<Leaf>() {
-        f.state_json()
     } else if let Some(f) = inner.downcast_ref::<Bucket>() {
         f.state_json()
     } else if let Some(f) = inner.downcast_ref::<KeyHash>() {
@@ -68,7 +66,6 @@ fn decode_udf(name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
     };
     match name {
         RowHash::NAME => Ok(udf(Arc::new(RowHash::new(spec()?)))),
-        Leaf::NAME => Ok(udf(Arc::new(Leaf::new(spec()?)))),
         Bucket::NAME => Ok(udf(Arc::new(Bucket::new(spec()?)))),
         KeyHash::NAME => Ok(udf(Arc::new(KeyHash::new(spec()?)))),
         Selected::NAME => Ok(udf(Arc::new(
@@ -78,6 +75,29 @@ fn decode_udf(name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
             "function {name} is not known here: is this a recon executor (recon cluster executor)?"
         ),
     }
+}
+
+/// The methods both codecs share: recon's functions in, and out.
+macro_rules! recon_functions {
+    () => {
+        fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+            decode_udf(name, buf)
+        }
+
+        fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+            encode_udf(node, buf);
+            Ok(())
+        }
+
+        fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+            decode_udaf(name, buf)
+        }
+
+        fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+            encode_udaf(node, buf);
+            Ok(())
+        }
+    };
 }
 
 /// Ballista's logical codec, with recon's functions.
@@ -136,23 +156,7 @@ impl LogicalExtensionCodec for LogicalCodec {
         self.inner.try_encode_file_format(buf, node)
     }
 
-    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        decode_udf(name, buf)
-    }
-
-    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_udf(node, buf);
-        Ok(())
-    }
-
-    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        decode_udaf(name, buf)
-    }
-
-    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_udaf(node, buf);
-        Ok(())
-    }
+    recon_functions!();
 }
 
 /// Ballista's physical codec, with recon's functions.
@@ -181,21 +185,5 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         self.inner.try_encode(node, buf, proto_converter)
     }
 
-    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        decode_udf(name, buf)
-    }
-
-    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_udf(node, buf);
-        Ok(())
-    }
-
-    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        decode_udaf(name, buf)
-    }
-
-    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_udaf(node, buf);
-        Ok(())
-    }
+    recon_functions!();
 }

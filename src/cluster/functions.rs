@@ -4,8 +4,6 @@
 //! - `recon_row_hash(key..., value...)`: a row's 128-bit hash
 //!   (FixedSizeBinary(16), little-endian), canonical values under the run's
 //!   rules and digest key;
-//! - `recon_leaf(key...)`: the row's leaf among equal-width ranges of key
-//!   hashes (UInt32; NULL for a NULL key);
 //! - `recon_digest(row_hash)`: the wrapping sum of row hashes, an aggregate
 //!   whose partial sums add up exactly (FixedSizeBinary(16));
 //! - `recon_key_hash(key...)`: the key's keyed 64-bit hash, as the local
@@ -23,9 +21,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, UInt32Array, UInt64Array,
-};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::{DataFusionError, ScalarValue};
@@ -73,7 +69,7 @@ impl Bounds {
     pub fn of(boundaries: &Boundaries, sub_buckets: u32) -> Bounds {
         Bounds {
             hashed: boundaries.is_hashed(),
-            keys: boundaries.raw_bounds().map(hex).collect(),
+            keys: boundaries.raw_bounds().map(crate::canon::to_hex).collect(),
             sub_buckets: sub_buckets.max(1),
         }
     }
@@ -82,22 +78,11 @@ impl Bounds {
         let keys: Vec<Box<[u8]>> = self
             .keys
             .iter()
-            .map(|k| unhex(k).map(Vec::into_boxed_slice))
+            .map(|k| crate::canon::from_hex(k).map(Vec::into_boxed_slice))
             .collect::<Option<_>>()
             .ok_or_else(|| Error::Internal("damaged leaf bounds in a hashing spec".into()))?;
         Ok(Boundaries::from_raw(self.hashed, keys))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 fn schema_hex(schema: &Schema) -> Result<String> {
@@ -105,12 +90,12 @@ fn schema_hex(schema: &Schema) -> Result<String> {
     let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut bytes, schema)?;
     writer.finish()?;
     drop(writer);
-    Ok(hex(&bytes))
+    Ok(crate::canon::to_hex(&bytes))
 }
 
 fn schema_of(text: &str) -> Result<SchemaRef> {
-    let bytes =
-        unhex(text).ok_or_else(|| Error::Internal("a damaged schema in a hashing spec".into()))?;
+    let bytes = crate::canon::from_hex(text)
+        .ok_or_else(|| Error::Internal("a damaged schema in a hashing spec".into()))?;
     let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
     Ok(reader.schema())
 }
@@ -149,14 +134,6 @@ impl HashingSpec {
     pub fn with_bounds(&self, boundaries: &Boundaries, sub_buckets: u32) -> HashingSpec {
         HashingSpec {
             bounds: Some(Bounds::of(boundaries, sub_buckets)),
-            ..self.clone()
-        }
-    }
-
-    /// The same spec hashing under another key.
-    pub fn with_digest_key(&self, key: String) -> HashingSpec {
-        HashingSpec {
-            digest_key: key,
             ..self.clone()
         }
     }
@@ -370,11 +347,6 @@ scalar_function!(
     "`recon_row_hash(key..., value...)`: the row's 128-bit hash."
 );
 scalar_function!(
-    Leaf,
-    "recon_leaf",
-    "`recon_leaf(key...)`: the key's leaf (the spec must hold bounds)."
-);
-scalar_function!(
     Bucket,
     "recon_bucket",
     "`recon_bucket(key...)`: the key's leaf and sub-bucket (the spec must hold bounds)."
@@ -475,21 +447,6 @@ impl ScalarUDFImpl for RowHash {
         })?;
         let array = FixedSizeBinaryArray::try_from_iter(hashes.iter().map(|h| h.to_le_bytes()))?;
         Ok(ColumnarValue::Array(Arc::new(array)))
-    }
-}
-
-impl ScalarUDFImpl for Leaf {
-    common_parts!(0, DataType::UInt32);
-
-    fn invoke_with_args(
-        &self,
-        args: ScalarFunctionArgs,
-    ) -> datafusion::common::Result<ColumnarValue> {
-        let boundaries = self.0.boundaries()?;
-        let leaves = self
-            .0
-            .keys(&args, |key| key.map(|k| boundaries.leaf_of(k) as u32))?;
-        Ok(ColumnarValue::Array(Arc::new(UInt32Array::from(leaves))))
     }
 }
 
@@ -705,7 +662,7 @@ mod tests {
         let ctx = SessionContext::new();
         ctx.register_batch("t", batch).unwrap();
         ctx.register_udf(ScalarUDF::new_from_impl(RowHash::new(spec.clone())));
-        ctx.register_udf(ScalarUDF::new_from_impl(Leaf::new(spec.clone())));
+        ctx.register_udf(ScalarUDF::new_from_impl(Bucket::new(spec.clone())));
         ctx.register_udaf(AggregateUDF::new_from_impl(DigestSum::default()));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -713,9 +670,9 @@ mod tests {
         let batches = runtime
             .block_on(async {
                 ctx.sql(
-                    "SELECT recon_leaf(id) AS leaf, count(*) AS n, \
+                    "SELECT recon_bucket(id) AS leaf, count(*) AS n, \
                      recon_digest(recon_row_hash(id, name, amount)) AS d \
-                     FROM t GROUP BY recon_leaf(id)",
+                     FROM t GROUP BY recon_bucket(id)",
                 )
                 .await?
                 .collect()
@@ -725,7 +682,7 @@ mod tests {
         let mut null_rows = 0;
         let mut seen = 0;
         for b in &batches {
-            let leaf = b.column(0).as_primitive::<arrow::datatypes::UInt32Type>();
+            let leaf = b.column(0).as_primitive::<arrow::datatypes::UInt64Type>();
             let n = b.column(1).as_primitive::<arrow::datatypes::Int64Type>();
             let d = b.column(2).as_fixed_size_binary();
             for i in 0..b.num_rows() {

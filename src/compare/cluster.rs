@@ -40,12 +40,12 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
     let keys = plan.key_columns();
     let (left_sample, right_sample) = sample_both(sources, &keys, spec)?;
     let boundaries = first_boundaries(sources, spec, [&left_sample, &right_sample]);
-    let rows_per_leaf = left_sample.rows.max(right_sample.rows) / boundaries.leaf_count() as u64;
-    let leaves = boundaries.leaf_count() as u64;
+    let leaf_count = boundaries.leaf_count() as u64;
+    let rows_per_leaf = left_sample.rows.max(right_sample.rows) / leaf_count;
     let sub_buckets = rows_per_leaf
         .div_ceil(SUB_BUCKET_ROWS)
         .min(MAX_SUB_BUCKETS)
-        .min(MAX_BUCKETS / leaves)
+        .min(MAX_BUCKETS / leaf_count)
         .max(1) as u32;
     drop((left_sample, right_sample));
     let sampled = Instant::now();
@@ -123,14 +123,7 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
     stats.seconds_digests = (hashed - sampled).as_secs_f64();
 
     // The rows of divergent leaves and of repeated keys, from where each side is.
-    let mut key_hashes: Vec<u64> = left_leaves
-        .duplicate_key_hashes
-        .iter()
-        .chain(&right_leaves.duplicate_key_hashes)
-        .copied()
-        .collect();
-    key_hashes.sort_unstable();
-    key_hashes.dedup();
+    let key_hashes = super::reread::duplicate_candidates([&left_leaves, &right_leaves]);
     // Within a divergent leaf, the sub-buckets whose digests differ (both
     // sides hashed on the cluster); otherwise the whole leaf.
     let (chosen_leaves, chosen_buckets) = match &buckets {
@@ -169,15 +162,7 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
                     Side::Left => stats.left_rows_fetched = n,
                     Side::Right => stats.right_rows_fetched = n,
                 }
-                let schema = match rows.batches.first() {
-                    Some(b) => b.schema(),
-                    None => side.fetched_schema()?,
-                };
-                Some(MemorySource::new(
-                    sources[s].describe(),
-                    schema,
-                    vec![rows.batches],
-                )?)
+                Some(fetched_source(side, sources[s], rows.batches)?)
             }
             None => None,
         });
@@ -216,6 +201,16 @@ pub(super) fn compare(left: &dyn Source, right: &dyn Source, spec: &Spec) -> Res
     )?;
     comparison.report.stats.cluster = Some(stats);
     Ok(comparison)
+}
+
+/// Rows a cluster returned for `side` (in its scan columns and types), as
+/// an in-memory source named as the side's own.
+fn fetched_source(
+    side: &ClusterSide<'_>,
+    source: &dyn Source,
+    batches: Vec<arrow::record_batch::RecordBatch>,
+) -> Result<MemorySource> {
+    MemorySource::new(source.describe(), side.fetched_schema()?, vec![batches])
 }
 
 /// The sub-buckets of `leaves` whose digests differ between the two sides
@@ -322,11 +317,10 @@ impl<'a> LiveSide<'a> {
             buckets: Vec::new(),
             key_hashes: Vec::new(),
         };
-        let schema = side.fetched_schema()?;
         let mut fetch = [None, None];
         fetch[self.spec.side as usize] = Some((&side, chosen));
         let [l, r] = self.cluster.rows(fetch)?;
         let batches = if self.spec.side == Side::Left { l } else { r }.batches;
-        MemorySource::new(self.source.describe(), schema, vec![batches])
+        fetched_source(&side, self.source, batches)
     }
 }

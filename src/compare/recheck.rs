@@ -283,10 +283,7 @@ pub fn parse_ignore_younger(pairs: &[String]) -> Result<Vec<(String, std::time::
             })?;
             let age = crate::canon::Duration::parse(age.trim())
                 .map_err(|why| Error::Usage(format!("--ignore-younger {column}={why}")))?;
-            Ok((
-                column.trim().to_string(),
-                std::time::Duration::from_nanos(age.nanos.max(0) as u64),
-            ))
+            Ok((column.trim().to_string(), age.to_std()))
         })
         .collect()
 }

@@ -49,6 +49,17 @@ pub(super) fn compare(
     })
 }
 
+/// Key hashes met more than once on either side, ascending, each once.
+pub(super) fn duplicate_candidates(sides: [&SideLeaves; 2]) -> Vec<u64> {
+    let mut hashes: Vec<u64> = sides
+        .iter()
+        .flat_map(|s| s.duplicate_key_hashes.iter().copied())
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
+}
+
 /// The general row phase: reads back the rows of divergent leaves (and of
 /// possibly duplicated keys) on both sides and compares them.
 pub(super) fn reread_divergent(
@@ -63,14 +74,7 @@ pub(super) fn reread_divergent(
     for &leaf in divergent {
         reread_leaves[leaf] = true;
     }
-    let mut duplicate_candidates: Vec<u64> = left_leaves
-        .duplicate_key_hashes
-        .iter()
-        .chain(&right_leaves.duplicate_key_hashes)
-        .copied()
-        .collect();
-    duplicate_candidates.sort_unstable();
-    duplicate_candidates.dedup();
+    let duplicate_candidates = duplicate_candidates([left_leaves, right_leaves]);
     let leaf_rows: Vec<u64> = left_leaves
         .leaves
         .iter()

@@ -70,6 +70,29 @@ pub struct ClusterRun {
     pub executor_wait: std::time::Duration,
 }
 
+impl ClusterRun {
+    /// A run with at least one side of files (databases compute their
+    /// checksums themselves, snapshots hold theirs).
+    pub fn new(
+        url: String,
+        tables: [Option<crate::source::ClusterTable>; 2],
+        executor_wait: std::time::Duration,
+    ) -> crate::error::Result<ClusterRun> {
+        if tables.iter().all(Option::is_none) {
+            return Err(crate::error::Error::Usage(
+                "--cluster hashes file sides: no side is files (databases compute their \
+                 checksums themselves, snapshots hold theirs)"
+                    .into(),
+            ));
+        }
+        Ok(ClusterRun {
+            url,
+            tables,
+            executor_wait,
+        })
+    }
+}
+
 /// [`ClusterRun::executor_wait`] unless told otherwise.
 pub const EXECUTOR_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 

@@ -77,7 +77,7 @@ pub fn literal(
                 DataType::LargeBinary => array.as_binary::<i64>().value(row),
                 _ => array.as_binary_view().value(row),
             };
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = crate::canon::to_hex(bytes);
             if pg {
                 format!("'\\x{hex}'::bytea")
             } else {

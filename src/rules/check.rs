@@ -251,19 +251,16 @@ fn compare(
             let (location, query, options) = side_args(side)?;
             source::ClusterTable::for_side(&location, query.as_deref(), side, &options)
         };
-        let tables = [table(Side::Left)?, table(Side::Right)?];
-        if tables.iter().all(Option::is_none) || state.is_some() {
+        if state.is_some() {
             return Err(at(
-                "[cluster] hashes whole file sides: at least one side must be files, and \
-                 --state does not apply"
-                    .into(),
+                "[cluster] hashes whole files on the cluster: --state does not apply".into(),
             ));
         }
-        Ok(Some(crate::compare::ClusterRun {
-            url: expand_env(url).map_err(|why| at(format!("[cluster] url: {why}")))?,
-            tables,
-            executor_wait: rules.cluster.executor_wait(),
-        }))
+        let tables = [table(Side::Left)?, table(Side::Right)?];
+        let url = expand_env(url).map_err(|why| at(format!("[cluster] url: {why}")))?;
+        crate::compare::ClusterRun::new(url, tables, rules.cluster.executor_wait())
+            .map_err(|e| at(format!("[cluster]: {e}")))
+            .map(Some)
     };
     // A snapshot side holds digests, not rows: compared by digest alone.
     let snapshot_of = |side: Side| -> Result<Option<(String, crate::snapshot::Snapshot)>> {

@@ -80,9 +80,8 @@ pub struct ClusterRule {
 impl ClusterRule {
     /// The wait, as the comparison takes it.
     pub fn executor_wait(&self) -> std::time::Duration {
-        self.wait.map_or(crate::compare::EXECUTOR_WAIT, |d| {
-            std::time::Duration::from_nanos(d.nanos.max(0) as u64)
-        })
+        self.wait
+            .map_or(crate::compare::EXECUTOR_WAIT, Duration::to_std)
     }
 }
 
@@ -109,12 +108,11 @@ impl LiveRule {
         started: chrono::DateTime<chrono::Utc>,
         columns: Option<&[String]>,
     ) -> Option<crate::compare::recheck::Settle> {
-        let std = |d: &Duration| std::time::Duration::from_nanos(d.nanos.max(0) as u64);
         let ignore_younger: Vec<(String, std::time::Duration)> = self
             .ignore_younger
             .iter()
             .filter(|(c, _)| columns.is_none_or(|all| all.contains(c)))
-            .map(|(c, d)| (c.clone(), std(d)))
+            .map(|(c, d)| (c.clone(), d.to_std()))
             .collect();
         if self.recheck.is_none() && ignore_younger.is_empty() {
             return None;
@@ -124,7 +122,7 @@ impl LiveRule {
             delay: self
                 .recheck_delay
                 .as_ref()
-                .map_or(std::time::Duration::from_secs(1), std),
+                .map_or(std::time::Duration::from_secs(1), |d| d.to_std()),
             ignore_younger,
             started,
             transient_fails: gate.transient == Level::Fail,

@@ -42,6 +42,15 @@ impl FileFormat {
         })
     }
 
+    /// The field delimiter of a text file of this format: tab for TSV,
+    /// `configured` (`--delimiter`) otherwise.
+    pub fn delimiter(self, configured: u8) -> u8 {
+        match self {
+            FileFormat::Tsv => b'\t',
+            _ => configured,
+        }
+    }
+
     fn from_extension(path: &Path) -> Option<Self> {
         let ext = path.extension()?.to_str()?;
         Self::from_prefix(ext)
@@ -210,10 +219,7 @@ impl ClusterTable {
             format: spec.format,
             files: spec.files.clone(),
             query: query.map(str::to_string),
-            delimiter: match spec.format {
-                FileFormat::Tsv => b'\t',
-                _ => options.delimiter,
-            },
+            delimiter: spec.format.delimiter(options.delimiter),
             has_header: options.has_header,
         }
     }
@@ -325,14 +331,9 @@ impl FileSource {
                             .await?
                     }
                     FileFormat::Csv | FileFormat::Tsv => {
-                        let delimiter = if spec.format == FileFormat::Tsv {
-                            b'\t'
-                        } else {
-                            options.delimiter
-                        };
                         let o = CsvReadOptions::new()
                             .has_header(options.has_header)
-                            .delimiter(delimiter)
+                            .delimiter(spec.format.delimiter(options.delimiter))
                             .file_extension("");
                         ctx.read_csv(paths, o).await?
                     }

@@ -219,10 +219,7 @@ pub fn open(
         .sum();
     let text = file.format != FileFormat::Parquet && options.decode_once;
     let csv = matches!(file.format, FileFormat::Csv | FileFormat::Tsv) && query.is_none();
-    let delimiter = match file.format {
-        FileFormat::Tsv => b'\t',
-        _ => options.delimiter,
-    };
+    let delimiter = file.format.delimiter(options.delimiter);
     let (text_spec, paths) = (file.text.clone(), file.files().to_vec());
     let source = FileSource::open(file, query, side, options, runtime.clone())?;
     // CSV is read in place, as text, under the schema DataFusion inferred.
