@@ -11,8 +11,9 @@
 //!   (the comparison's checksum pushdown), so only digests cross the network until a range
 //!   is known to differ.
 //!
-//! Rows become Arrow through datafusion-table-providers' converters; the
-//! sessions, the SQL and the type mapping are ours.
+//! The sessions, the SQL, the type mapping and the rows' conversion to
+//! Arrow ([`wire`]) are ours; the drivers (tokio-postgres, mysql_async)
+//! carry the bytes.
 
 pub mod catalog;
 pub mod decimal_text;
@@ -20,6 +21,7 @@ mod mysql;
 mod postgres;
 pub mod sql;
 mod sqlite;
+mod wire;
 
 use std::sync::{Arc, OnceLock};
 

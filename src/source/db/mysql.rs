@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use datafusion_table_providers_mysql::arrow_sql_gen::rows_to_arrow;
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row, Value};
 
+use super::wire::{Cell, Columns};
 use super::{
     BATCH_ROWS, DbColumn, Described, Dialect, Printed, TextRows, ValueKind, conform, unsupported,
 };
@@ -331,10 +331,8 @@ pub(super) async fn arrow(
     driver_schema: &SchemaRef,
     schema: &SchemaRef,
 ) -> Res<Vec<RecordBatch>> {
-    let convert = |rows: &[Row]| -> Res<RecordBatch> {
-        let batch = rows_to_arrow(rows, &Some(driver_schema.clone())).map_err(one_line)?;
-        conform(&batch, schema)
-    };
+    let convert =
+        |rows: &[Row]| -> Res<RecordBatch> { conform(&to_batch(rows, driver_schema)?, schema) };
     let mut result = conn.query_iter(sql).await.map_err(message)?;
     let mut batches = Vec::new();
     let mut rows = Vec::with_capacity(BATCH_ROWS);
@@ -363,4 +361,41 @@ pub(super) async fn arrow(
         batches.push(convert(&rows)?);
     }
     Ok(batches)
+}
+
+/// Rows of one fetch as a batch of `driver_schema`'s wire types. The text
+/// protocol sends every value as text, which the column's type parses.
+fn to_batch(rows: &[Row], driver_schema: &SchemaRef) -> Res<RecordBatch> {
+    let mut columns = Columns::new(driver_schema, rows.len())?;
+    let Some(first) = rows.first() else {
+        return columns.finish();
+    };
+    let names: Vec<String> = first
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    let targets = columns.positions(names.iter().map(String::as_str));
+    for row in rows {
+        for (i, target) in targets.iter().enumerate() {
+            let Some(target) = *target else { continue };
+            let cell = match row.as_ref(i) {
+                None | Some(Value::NULL) => Cell::Null,
+                Some(Value::Bytes(b)) => Cell::Text(b),
+                Some(Value::Int(v)) => Cell::Int(*v),
+                Some(Value::UInt(v)) => Cell::UInt(*v),
+                Some(Value::Float(v)) => Cell::Float32(*v),
+                Some(Value::Double(v)) => Cell::Float64(*v),
+                Some(other) => {
+                    return Err(format!(
+                        "column {}: the driver's value {} is not read as it comes",
+                        names[i],
+                        other.as_sql(true)
+                    ));
+                }
+            };
+            columns.push(target, cell)?;
+        }
+    }
+    columns.finish()
 }

@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use datafusion_table_providers_postgres::arrow_sql_gen::rows_to_arrow;
 use futures::{StreamExt, pin_mut};
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::{Kind, ToSql, Type};
+use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
+use super::wire::{Cell, Columns};
 use super::{
     BATCH_ROWS, DbColumn, Described, Dialect, Printed, TextRows, ValueKind, conform, unsupported,
 };
@@ -379,8 +379,7 @@ pub(super) async fn arrow(
     let mut batches = Vec::new();
     let mut rows = Vec::with_capacity(BATCH_ROWS);
     let convert = |rows: &[tokio_postgres::Row]| -> Res<RecordBatch> {
-        let batch = rows_to_arrow(rows, &Some(driver_schema.clone())).map_err(one_line)?;
-        conform(&batch, schema)
+        conform(&to_batch(rows, driver_schema)?, schema)
     };
     while let Some(row) = stream.next().await {
         rows.push(row.map_err(message)?);
@@ -393,4 +392,89 @@ pub(super) async fn arrow(
         batches.push(convert(&rows)?);
     }
     Ok(batches)
+}
+
+/// A value as PostgreSQL's binary format sends it; [`cell`] reads it by the
+/// column's type (the fetch expressions leave only plain ones).
+struct Raw<'a>(Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(
+        _: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(Some(raw)))
+    }
+
+    fn from_sql_null(
+        _: &Type,
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(None))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Rows of one fetch as a batch of `driver_schema`'s wire types.
+fn to_batch(rows: &[tokio_postgres::Row], driver_schema: &SchemaRef) -> Res<RecordBatch> {
+    let mut columns = Columns::new(driver_schema, rows.len())?;
+    let Some(first) = rows.first() else {
+        return columns.finish();
+    };
+    let targets = columns.positions(first.columns().iter().map(|c| c.name()));
+    let types: Vec<&Type> = first
+        .columns()
+        .iter()
+        .map(|c| base_type(c.type_()))
+        .collect();
+    for row in rows {
+        for (i, target) in targets.iter().enumerate() {
+            let Some(target) = *target else { continue };
+            let Raw(raw) = row.try_get(i).map_err(message)?;
+            columns.push(
+                target,
+                cell(types[i], raw)
+                    .map_err(|e| format!("column {}: {e}", first.columns()[i].name()))?,
+            )?;
+        }
+    }
+    columns.finish()
+}
+
+/// A domain's values travel as its base type's.
+fn base_type(mut ty: &Type) -> &Type {
+    while let Kind::Domain(base) = ty.kind() {
+        ty = base;
+    }
+    ty
+}
+
+/// One value of PostgreSQL's binary format, read as the wire type it is.
+fn cell<'a>(ty: &Type, raw: Option<&'a [u8]>) -> Res<Cell<'a>> {
+    let Some(raw) = raw else {
+        return Ok(Cell::Null);
+    };
+    Ok(match *ty {
+        Type::BOOL => Cell::Bool(fixed::<1>(ty, raw)?[0] != 0),
+        Type::INT2 => Cell::Int(i16::from_be_bytes(fixed(ty, raw)?).into()),
+        Type::INT4 => Cell::Int(i32::from_be_bytes(fixed(ty, raw)?).into()),
+        Type::INT8 => Cell::Int(i64::from_be_bytes(fixed(ty, raw)?)),
+        Type::FLOAT4 => Cell::Float32(f32::from_be_bytes(fixed(ty, raw)?)),
+        Type::FLOAT8 => Cell::Float64(f64::from_be_bytes(fixed(ty, raw)?)),
+        // Text travels as its UTF-8 bytes (the session's client encoding),
+        // and an enum as its label; bytea as the bytes themselves.
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::BYTEA => {
+            Cell::Text(raw)
+        }
+        _ if matches!(ty.kind(), Kind::Enum(_)) => Cell::Text(raw),
+        _ => return Err(format!("values of type {ty} are not read as they come")),
+    })
+}
+
+/// A fixed-width value's bytes, refused when the server sent another width.
+fn fixed<const N: usize>(ty: &Type, raw: &[u8]) -> Res<[u8; N]> {
+    raw.try_into()
+        .map_err(|_| format!("{} bytes for a {ty} value", raw.len()))
 }
