@@ -19,22 +19,22 @@ import sys
 import compare
 
 
-def case_command(binary, case):
-    """The recon command line of one case, with `binary`, and the expected
-    number of differing keys."""
+def case_command(binary, case, extra):
+    """The recon command line of one case, with `binary` and the `extra`
+    arguments, and the expected number of differing keys."""
     if case in compare.DB_CASES:
-        rows, diffs = compare.DB_CASES[case]
+        rows, diffs, tables = compare.DB_CASES[case]
         truth = json.loads(subprocess.run(
             [sys.executable, str(compare.DB_TABLES), "--rows", str(rows), "--diffs", str(diffs)],
             check=True, capture_output=True, text=True).stdout)
-        argv = compare.db_command("recon", truth["database"], sys.executable, 4)
+        argv = compare.db_command("recon", truth["database"], sys.executable, 4, tables)
         expected = len(truth["only_left"]) + len(truth["only_right"]) + len(truth["changed"])
     else:
         left, right, _, expected = compare.dataset(case)
         compare.warm([left, right])
         argv = compare.command("recon", left, right, sys.executable, 2)
     argv[0] = str(binary)
-    return argv, expected
+    return argv + extra, expected
 
 
 def main():
@@ -43,6 +43,8 @@ def main():
     parser.add_argument("--b", required=True, help="the binary measured against it")
     parser.add_argument("--cases", default="parquet-10m-1k,csv-1m,pg-mariadb-1m")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--extra", default="",
+                        help="more recon arguments, space-separated (e.g. --no-pushdown)")
     args = parser.parse_args()
     print("| case | A median | B median | B / A | runs |")
     print("|---|---|---|---|---|")
@@ -50,7 +52,7 @@ def main():
         times = {"a": [], "b": []}
         for _ in range(args.runs):
             for name, binary in (("a", args.a), ("b", args.b)):
-                argv, expected = case_command(binary, case)
+                argv, expected = case_command(binary, case, args.extra.split())
                 wall, _, code, stdout, stderr = compare.run_once(argv)
                 if code not in (0, 1):
                     sys.exit(f"{case}: {binary} exited {code}: {stderr}")
