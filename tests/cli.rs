@@ -288,6 +288,70 @@ fn table_and_markdown_show_the_differences() {
     assert_eq!(lines[1]["status"], "changed");
 }
 
+/// Outputs that show a sample build only that many difference records;
+/// the counts, the full listings (NDJSON) and the history's keys stay whole.
+#[test]
+fn many_differences_keep_exact_counts_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(
+        dir.path(),
+        "parquet",
+        &[
+            "--rows",
+            "3000",
+            "--updates",
+            "500",
+            "--inserts",
+            "30",
+            "--deletes",
+            "20",
+            "--seed",
+            "5",
+        ],
+    );
+    let store = dir.path().join("history.sqlite");
+    let run = |format: &str, extra: &[&str]| {
+        let out = recon()
+            .arg("diff")
+            .arg(dir.path().join("left.parquet"))
+            .arg(dir.path().join("right.parquet"))
+            .args(["--key", "id", "--format", format])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run("table", &["--history", store.to_str().unwrap()]);
+    assert!(
+        table
+            .contains("DIFFERENT: 20 only in left, 30 only in right, 500 changed, 2,480 unchanged"),
+        "{table}"
+    );
+    assert!(table.contains("Differences (first 20 of 550)"), "{table}");
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let (keys, complete): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM recon_diff_keys), keys_complete FROM recon_checks",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((keys, complete), (550, 1));
+    let html = run("html", &[]);
+    assert!(html.contains("550"), "the HTML names the count");
+    let nd = run("ndjson", &[]);
+    assert_eq!(nd.lines().count(), 1 + 550);
+    let (_, json) = diff_json(
+        &dir.path().join("left.parquet"),
+        &dir.path().join("right.parquet"),
+        &["--max-diffs", "7"],
+    );
+    assert_eq!(json["diffs"].as_array().unwrap().len(), 7);
+    assert_eq!(json["diffs_truncated"], true);
+    assert_eq!(json["summary"]["changed"], 500);
+}
+
 #[test]
 fn queries_filter_each_side() {
     let dir = tempfile::tempdir().unwrap();

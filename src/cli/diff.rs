@@ -555,21 +555,26 @@ pub fn compare(args: &Args) -> Result<Compared> {
     compare_with(args, false)
 }
 
-/// [`compare`], then, with `settle`, the rechecks and young rows that
-/// `--recheck`, `--ignore-younger` or the rule file's `[live]` ask for.
-fn compare_with(args: &Args, settle: bool) -> Result<Compared> {
+/// [`compare`], then, `for_report` (the run whose report `recon diff`
+/// prints), the rechecks and young rows that `--recheck`, `--ignore-younger`
+/// or the rule file's `[live]` ask for, and only the difference records the
+/// outputs show.
+fn compare_with(args: &Args, for_report: bool) -> Result<Compared> {
     let Prepared {
         sources,
         runtime,
-        spec,
+        mut spec,
         repair,
         rules,
         diffs_file,
         html_file,
         key_note,
     } = prepare(args)?;
+    if for_report {
+        spec.max_diffs = records_shown(args, spec.max_diffs);
+    }
     let [left, right] = &sources;
-    let settle = match settle {
+    let settle = match for_report {
         true => settle_options(args, &rules)?,
         false => None,
     };
@@ -821,6 +826,7 @@ fn run_with_snapshot(
     let runtime = super::runtime(threads)?;
     let options = open_options(args, threads)?;
     let (mut spec, file) = build_spec(args, threads)?;
+    spec.max_diffs = records_shown(args, spec.max_diffs);
     if spec.selection.key.is_empty() {
         return Err(Error::Usage(
             "--key is needed: a snapshot names no key of its own".into(),
@@ -884,14 +890,37 @@ fn exit_code(verdict: Verdict) -> u8 {
     }
 }
 
-/// Prints the report in the format asked for (table on a terminal, JSON otherwise).
-fn print_report(args: &Args, report: &recon::Report) -> Result<()> {
-    let stdout = std::io::stdout();
-    let format = args.format.unwrap_or(if stdout.is_terminal() {
+/// The format the report is printed in: as asked, else a table on a
+/// terminal and JSON otherwise.
+fn shown_format(args: &Args) -> Format {
+    args.format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
     } else {
         Format::Json
-    });
+    })
+}
+
+/// How many difference records a run's outputs show, at most `listed`:
+/// JSON and NDJSON list every one; the table, Markdown and HTML show a
+/// sample, and `--history` keeps the first keys. A record (the key and both
+/// rows rendered) for each of a million differences would cost seconds and
+/// gigabytes that no other output shows; the counts stay exact either way.
+fn records_shown(args: &Args, listed: Option<usize>) -> Option<usize> {
+    if matches!(shown_format(args), Format::Json | Format::Ndjson) {
+        return listed;
+    }
+    let mut shown = report::TABLE_SAMPLE.max(report::HTML_SAMPLE);
+    if args.job.history.is_some() {
+        // One more than it stores, so that it knows whether it stored all.
+        shown = shown.max(recon::history::KEYS_PER_CHECK + 1);
+    }
+    Some(listed.map_or(shown, |n| n.min(shown)))
+}
+
+/// Prints the report in the format asked for (table on a terminal, JSON otherwise).
+fn print_report(args: &Args, report: &recon::Report) -> Result<()> {
+    let stdout = std::io::stdout();
+    let format = shown_format(args);
     let sample = args
         .max_diffs
         .unwrap_or(usize::MAX)

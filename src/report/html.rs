@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::rules::check::{CheckResult, Status};
 
 /// Differing rows shown (each as a left and a right line).
-const HTML_SAMPLE: usize = 200;
+pub const HTML_SAMPLE: usize = 200;
 /// Divergent ranges, duplicate keys and NULL-key rows listed.
 const LIST_SAMPLE: usize = 100;
 /// Columns of the key-space strip.

@@ -25,7 +25,7 @@ use values::{ValueRenderer, row_object};
 
 pub use crate::output::OutputFile;
 pub use diffs_file::{DiffsFile, write_diffs};
-pub use html::{write_checks_html, write_html};
+pub use html::{HTML_SAMPLE, write_checks_html, write_html};
 pub use json::{write_json, write_ndjson};
 pub use markdown::write_markdown;
 pub use mask::{MASKED, Mask};
