@@ -1182,3 +1182,65 @@ proptest! {
         prop_assert_eq!(answer(&remote), answer(&local));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// JSON and NDJSON written a record at a time from the rows are, byte
+    /// for byte, those of the report holding every record: any order, masks,
+    /// composite keys, limits.
+    #[test]
+    fn a_listing_from_the_rows_writes_the_report_it_replaces(
+        composite in any::<bool>(),
+        left in prop::collection::vec(row(60), 0..80),
+        edit_list in edits(60),
+        seed in any::<u64>(),
+        leaf_rows in 1usize..20,
+        limit in prop_oneof![Just(None), (0usize..30).prop_map(Some)],
+        mask in prop_oneof![Just(vec![]), Just(vec!["b".to_string()]), Just(vec!["k1".to_string(), "c".to_string()])],
+    ) {
+        let right = apply(&left, &edit_list, composite);
+        let left = arranged(left, 1, seed);
+        let right = arranged(right, 1, seed ^ 1);
+        let spec = Spec {
+            selection: Selection {
+                key: if composite { vec!["k1".into(), "k2".into()] } else { vec!["k1".into()] },
+                exclude: if composite { vec![] } else { vec!["k2".into()] },
+                ..Selection::default()
+            },
+            leaf_rows,
+            mask: mask.clone(),
+            threads: 2,
+            ..Spec::default()
+        };
+        let (l, r) = (source("left", &left, 2, 7), source("right", &right, 2, 7));
+        let outcome = recon::diff(&l, &r, &spec).unwrap();
+        let mut whole = outcome.report.clone();
+        if let Some(n) = limit {
+            whole.diffs_truncated = whole.diffs.len() > n;
+            whole.diffs.truncate(n);
+        }
+        let listing = recon::report::Listing {
+            records: recon::report::DiffRecords::new(&outcome.plan, &outcome.rows),
+            diffs: &outcome.rows.diffs,
+            limit,
+            mask: &outcome.mask,
+        };
+        // The listing ignores the report's own records: give it none.
+        let mut sample = outcome.report.clone();
+        sample.diffs.clear();
+        let written = |json: bool, listed: bool| {
+            let mut out = Vec::new();
+            match (json, listed) {
+                (true, false) => recon::report::write_json(&whole, &mut out),
+                (true, true) => recon::report::write_json_listing(&sample, &listing, &mut out),
+                (false, false) => recon::report::write_ndjson(&whole, &mut out),
+                (false, true) => recon::report::write_ndjson_listing(&sample, &listing, &mut out),
+            }
+            .unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        prop_assert_eq!(written(true, true), written(true, false));
+        prop_assert_eq!(written(false, true), written(false, false));
+    }
+}

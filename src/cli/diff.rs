@@ -278,6 +278,11 @@ pub struct Compared {
     pub spec: Spec,
     /// The rule file's `[repair]` section, if a rule file was given.
     pub repair: recon::rules::RepairRule,
+    /// JSON and NDJSON list the differences from `outcome.rows`, a record at
+    /// a time, up to `listed`; the report holds a sample of them.
+    pub streamed: bool,
+    /// `--max-diffs` (or the rule file's sample): how many to list.
+    pub listed: Option<usize>,
 }
 
 /// Both sources open and the comparison's settings, before it runs.
@@ -570,14 +575,18 @@ fn compare_with(args: &Args, for_report: bool) -> Result<Compared> {
         html_file,
         key_note,
     } = prepare(args)?;
-    if for_report {
-        spec.max_diffs = records_shown(args, spec.max_diffs);
-    }
     let [left, right] = &sources;
     let settle = match for_report {
         true => settle_options(args, &rules)?,
         false => None,
     };
+    let listed = spec.max_diffs;
+    // JSON and NDJSON list every difference: from the rows, a record at a
+    // time, unless rechecks rewrote the list (then the report holds it whole).
+    let streamed = for_report && lists_every_diff(args) && settle.is_none();
+    if for_report && (streamed || !lists_every_diff(args)) {
+        spec.max_diffs = records_kept(args, listed);
+    }
     let mut first = spec.clone();
     if settle.is_some() {
         // Every difference is listed, to be judged again; the limit applies after.
@@ -618,6 +627,8 @@ fn compare_with(args: &Args, for_report: bool) -> Result<Compared> {
         runtime,
         spec,
         repair,
+        streamed,
+        listed,
     })
 }
 
@@ -680,9 +691,17 @@ fn execute(args: &Args, results: &mut Vec<CheckResult>) -> Result<u8> {
         outcome,
         sources,
         runtime,
+        streamed,
+        listed,
         ..
     } = compare_with(args, true)?;
-    print_report(args, &outcome.report)?;
+    let listing = streamed.then(|| report::Listing {
+        records: report::DiffRecords::new(&outcome.plan, &outcome.rows),
+        diffs: &outcome.rows.diffs,
+        limit: listed,
+        mask: &outcome.mask,
+    });
+    print_report(args, &outcome.report, listing.as_ref())?;
     keep_result(args, &outcome.report, results)?;
     // The output is kept until here so that runtime teardown never races the report.
     drop((sources, runtime));
@@ -826,7 +845,9 @@ fn run_with_snapshot(
     let runtime = super::runtime(threads)?;
     let options = open_options(args, threads)?;
     let (mut spec, file) = build_spec(args, threads)?;
-    spec.max_diffs = records_shown(args, spec.max_diffs);
+    if !lists_every_diff(args) {
+        spec.max_diffs = records_kept(args, spec.max_diffs);
+    }
     if spec.selection.key.is_empty() {
         return Err(Error::Usage(
             "--key is needed: a snapshot names no key of its own".into(),
@@ -864,7 +885,7 @@ fn run_with_snapshot(
         report::write_html(&outcome.report, &mut file, &path)?;
         file.commit()?;
     }
-    print_report(args, &outcome.report)?;
+    print_report(args, &outcome.report, None)?;
     keep_result(args, &outcome.report, results)?;
     drop((left_live, right_live, runtime));
     Ok(exit_code(outcome.report.verdict))
@@ -900,25 +921,32 @@ fn shown_format(args: &Args) -> Format {
     })
 }
 
-/// How many difference records a run's outputs show, at most `listed`:
-/// JSON and NDJSON list every one; the table, Markdown and HTML show a
-/// sample, and `--history` keeps the first keys. A record (the key and both
-/// rows rendered) for each of a million differences would cost seconds and
-/// gigabytes that no other output shows; the counts stay exact either way.
-fn records_shown(args: &Args, listed: Option<usize>) -> Option<usize> {
-    if matches!(shown_format(args), Format::Json | Format::Ndjson) {
-        return listed;
-    }
-    let mut shown = report::TABLE_SAMPLE.max(report::HTML_SAMPLE);
-    if args.job.history.is_some() {
-        // One more than it stores, so that it knows whether it stored all.
-        shown = shown.max(recon::history::KEYS_PER_CHECK + 1);
-    }
-    Some(listed.map_or(shown, |n| n.min(shown)))
+/// Whether the printed report lists every difference (JSON, NDJSON).
+fn lists_every_diff(args: &Args) -> bool {
+    matches!(shown_format(args), Format::Json | Format::Ndjson)
 }
 
-/// Prints the report in the format asked for (table on a terminal, JSON otherwise).
-fn print_report(args: &Args, report: &recon::Report) -> Result<()> {
+/// How many difference records the report itself needs, at most `listed`:
+/// the table, Markdown and HTML show a sample and `--history` keeps the
+/// first keys. A record (the key and both rows rendered) for each of a
+/// million differences would cost seconds and gigabytes; JSON lists them
+/// from the rows a record at a time, and the counts stay exact either way.
+fn records_kept(args: &Args, listed: Option<usize>) -> Option<usize> {
+    let mut kept = report::TABLE_SAMPLE.max(report::HTML_SAMPLE);
+    if args.job.history.is_some() {
+        // One more than it stores, so that it knows whether it stored all.
+        kept = kept.max(recon::history::KEYS_PER_CHECK + 1);
+    }
+    Some(listed.map_or(kept, |n| n.min(kept)))
+}
+
+/// Prints the report in the format asked for (table on a terminal, JSON
+/// otherwise); JSON and NDJSON list the differences from `listing` when given.
+fn print_report(
+    args: &Args,
+    report: &recon::Report,
+    listing: Option<&report::Listing<'_>>,
+) -> Result<()> {
     let stdout = std::io::stdout();
     let format = shown_format(args);
     let sample = args
@@ -928,8 +956,14 @@ fn print_report(args: &Args, report: &recon::Report) -> Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         Format::Table => report::write_table(report, &mut out, sample)?,
-        Format::Json => report::write_json(report, &mut out)?,
-        Format::Ndjson => report::write_ndjson(report, &mut out)?,
+        Format::Json => match listing {
+            Some(listing) => report::write_json_listing(report, listing, &mut out)?,
+            None => report::write_json(report, &mut out)?,
+        },
+        Format::Ndjson => match listing {
+            Some(listing) => report::write_ndjson_listing(report, listing, &mut out)?,
+            None => report::write_ndjson(report, &mut out)?,
+        },
         Format::Markdown => report::write_markdown(report, &mut out, sample)?,
         Format::Html => report::write_html(report, &mut out, "standard output")?,
     }

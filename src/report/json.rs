@@ -3,8 +3,116 @@
 
 use std::io::Write;
 
-use super::Report;
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde_json::{Map, Value};
+
+use super::{DiffRecords, Mask, Report};
+use crate::compare::rows::KeyDiff;
 use crate::error::{Error, Result};
+
+/// Every difference of a comparison, to be listed in JSON or NDJSON one
+/// record at a time, where the report itself holds only a sample of them.
+pub struct Listing<'a> {
+    pub records: DiffRecords<'a>,
+    /// The comparison's differences, ordered by key.
+    pub diffs: &'a [KeyDiff],
+    /// List at most this many (`--max-diffs`).
+    pub limit: Option<usize>,
+    pub mask: &'a Mask,
+}
+
+impl Listing<'_> {
+    fn listed(&self) -> usize {
+        self.diffs.len().min(self.limit.unwrap_or(usize::MAX))
+    }
+
+    /// The report as JSON values, its `diffs_truncated` as the listing has it.
+    fn head(&self, report: &Report) -> Result<Map<String, Value>> {
+        let mut head = match serde_json::to_value(report).map_err(io_error)? {
+            Value::Object(map) => map,
+            _ => return Err(io_error("the report is not a JSON object")),
+        };
+        head.insert(
+            "diffs_truncated".into(),
+            Value::Bool(self.diffs.len() > self.listed()),
+        );
+        Ok(head)
+    }
+
+    /// The differences listed, each rendered and masked when asked for.
+    fn records(&self) -> impl Iterator<Item = super::DiffRecord> + '_ {
+        self.diffs[..self.listed()].iter().map(|d| {
+            let mut record = self.records.record(d);
+            self.mask.hide_diff(&mut record);
+            record
+        })
+    }
+}
+
+/// The report's fields in order, `diffs` written from the listing.
+struct Listed<'a> {
+    head: Map<String, Value>,
+    listing: &'a Listing<'a>,
+}
+
+impl Serialize for Listed<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.head.len()))?;
+        for (name, value) in &self.head {
+            if name == "diffs" {
+                map.serialize_entry(name, &Records(self.listing))?;
+            } else {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+struct Records<'a>(&'a Listing<'a>);
+
+impl Serialize for Records<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.listed()))?;
+        for record in self.0.records() {
+            seq.serialize_element(&record)?;
+        }
+        seq.end()
+    }
+}
+
+/// [`write_json`] of `report` listing every difference of `listing`: byte
+/// for byte the JSON of a report that holds them all, without holding them.
+pub fn write_json_listing(
+    report: &Report,
+    listing: &Listing<'_>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let listed = Listed {
+        head: listing.head(report)?,
+        listing,
+    };
+    serde_json::to_writer_pretty(&mut *out, &listed).map_err(io_error)?;
+    writeln!(out).map_err(io_error)
+}
+
+/// [`write_ndjson`] of `report` listing every difference of `listing`.
+pub fn write_ndjson_listing(
+    report: &Report,
+    listing: &Listing<'_>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut header = listing.head(report)?;
+    header.remove("diffs");
+    serde_json::to_writer(&mut *out, &header).map_err(io_error)?;
+    writeln!(out).map_err(io_error)?;
+    for record in listing.records() {
+        serde_json::to_writer(&mut *out, &record).map_err(io_error)?;
+        writeln!(out).map_err(io_error)?;
+    }
+    Ok(())
+}
 
 pub fn write_json(report: &Report, out: &mut dyn Write) -> Result<()> {
     serde_json::to_writer_pretty(&mut *out, report).map_err(io_error)?;

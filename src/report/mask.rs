@@ -12,7 +12,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 
-use super::Report;
+use super::{DiffRecord, Report};
 use crate::error::{Error, Result};
 
 /// What a masked value is shown as.
@@ -76,6 +76,13 @@ impl Mask {
         }
     }
 
+    /// Hides the masked values of one difference: its key and both rows.
+    pub fn hide_diff(&self, d: &mut DiffRecord) {
+        self.hide_row(&mut d.key);
+        d.left.iter_mut().for_each(|r| self.hide_row(r));
+        d.right.iter_mut().for_each(|r| self.hide_row(r));
+    }
+
     /// Hides the masked values everywhere in the report: keys, differing
     /// rows, duplicate keys, NULL-key samples and range bounds.
     pub fn apply_to_report(&self, report: &mut Report) {
@@ -83,9 +90,7 @@ impl Mask {
             return;
         }
         for d in &mut report.diffs {
-            self.hide_row(&mut d.key);
-            d.left.iter_mut().for_each(|r| self.hide_row(r));
-            d.right.iter_mut().for_each(|r| self.hide_row(r));
+            self.hide_diff(d);
         }
         for d in &mut report.duplicates {
             self.hide_row(&mut d.key);

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::canon;
-use crate::compare::rows::{RowDiff, Status};
+use crate::compare::rows::{KeyDiff, RowDiff, Status};
 use crate::error::{Result, Side};
 use crate::merkle::{Boundaries, SideLeaves, TreeComparison};
 use crate::plan::{ComparePlan, OneSidedColumn, TypeDifference};
@@ -26,7 +26,7 @@ use values::{ValueRenderer, row_object};
 pub use crate::output::OutputFile;
 pub use diffs_file::{DiffsFile, write_diffs};
 pub use html::{HTML_SAMPLE, write_checks_html, write_html};
-pub use json::{write_json, write_ndjson};
+pub use json::{Listing, write_json, write_json_listing, write_ndjson, write_ndjson_listing};
 pub use markdown::write_markdown;
 pub use mask::{MASKED, Mask};
 pub use table::{TABLE_SAMPLE, write_table};
@@ -315,6 +315,74 @@ pub struct SnapshotComparison {
     pub rows_truncated: bool,
 }
 
+/// Renders a comparison's differences as records: the report's own list,
+/// and a JSON listing written one record at a time (`write_json_listing`),
+/// which never holds a million of them at once.
+pub struct DiffRecords<'a> {
+    plan: &'a ComparePlan,
+    left: Vec<ValueRenderer<'a>>,
+    right: Vec<ValueRenderer<'a>>,
+    key_names: Vec<&'a str>,
+    left_value_names: Vec<&'a str>,
+    right_value_names: Vec<&'a str>,
+}
+
+impl<'a> DiffRecords<'a> {
+    pub fn new(plan: &'a ComparePlan, rows: &'a RowDiff) -> Self {
+        let value_names =
+            |side: Side| -> Vec<&'a str> { plan.values.iter().map(|c| c.name(side)).collect() };
+        DiffRecords {
+            plan,
+            left: rows
+                .left
+                .batch
+                .columns()
+                .iter()
+                .map(ValueRenderer::new)
+                .collect(),
+            right: rows
+                .right
+                .batch
+                .columns()
+                .iter()
+                .map(ValueRenderer::new)
+                .collect(),
+            key_names: plan.keys.iter().map(|k| k.left_name.as_str()).collect(),
+            left_value_names: value_names(Side::Left),
+            right_value_names: value_names(Side::Right),
+        }
+    }
+
+    /// The key of a row, from the left row when there is one.
+    fn key(&self, left: Option<usize>, right: Option<usize>) -> Map<String, Value> {
+        let n = self.key_names.len();
+        match (left, right) {
+            (Some(l), _) => row_object(&self.key_names, &self.left[..n], l),
+            (None, Some(r)) => row_object(&self.key_names, &self.right[..n], r),
+            (None, None) => Map::new(),
+        }
+    }
+
+    pub fn record(&self, d: &KeyDiff) -> DiffRecord {
+        let n = self.key_names.len();
+        DiffRecord {
+            status: d.status,
+            key: self.key(d.left, d.right),
+            columns: d
+                .columns
+                .iter()
+                .map(|&c| self.plan.values[c].display_name())
+                .collect(),
+            left: d
+                .left
+                .map(|l| row_object(&self.left_value_names, &self.left[n..], l)),
+            right: d
+                .right
+                .map(|r| row_object(&self.right_value_names, &self.right[n..], r)),
+        }
+    }
+}
+
 /// Everything the report is built from.
 pub struct ReportInput<'a> {
     pub left_name: &'a str,
@@ -338,7 +406,6 @@ impl Report {
             right_leaves,
             ..
         } = input;
-        let nkeys = plan.keys.len();
         let count = |s: Status| rows.diffs.iter().filter(|d| d.status == s).count() as u64;
         let left_kept = rows.left.reread;
         let left_keyed = left_leaves.rows - left_leaves.null_key_rows;
@@ -354,55 +421,20 @@ impl Report {
             null_keys: left_leaves.null_key_rows + right_leaves.null_key_rows,
         };
 
-        let left_cols = rows.left.batch.columns();
-        let right_cols = rows.right.batch.columns();
-        let left_r: Vec<ValueRenderer> = left_cols.iter().map(ValueRenderer::new).collect();
-        let right_r: Vec<ValueRenderer> = right_cols.iter().map(ValueRenderer::new).collect();
-        let key_names: Vec<&str> = plan.keys.iter().map(|k| k.left_name.as_str()).collect();
-        let value_names =
-            |side: Side| -> Vec<&str> { plan.values.iter().map(|c| c.name(side)).collect() };
-        let (left_value_names, right_value_names) =
-            (value_names(Side::Left), value_names(Side::Right));
-        let key_of = |side: Side, row: usize| match side {
-            Side::Left => row_object(&key_names, &left_r[..nkeys], row),
-            Side::Right => row_object(&key_names, &right_r[..nkeys], row),
-        };
-
+        let records = DiffRecords::new(plan, rows);
         let limit = input.max_diffs.unwrap_or(usize::MAX);
         let diffs: Vec<DiffRecord> = rows
             .diffs
             .iter()
             .take(limit)
-            .map(|d| DiffRecord {
-                status: d.status,
-                key: match (d.left, d.right) {
-                    (Some(l), _) => key_of(Side::Left, l),
-                    (None, Some(r)) => key_of(Side::Right, r),
-                    (None, None) => Map::new(),
-                },
-                columns: d
-                    .columns
-                    .iter()
-                    .map(|&c| plan.values[c].display_name())
-                    .collect(),
-                left: d
-                    .left
-                    .map(|l| row_object(&left_value_names, &left_r[nkeys..], l)),
-                right: d
-                    .right
-                    .map(|r| row_object(&right_value_names, &right_r[nkeys..], r)),
-            })
+            .map(|d| records.record(d))
             .collect();
 
         let duplicates = rows
             .duplicates
             .iter()
             .map(|d| DuplicateRecord {
-                key: match (d.left.first(), d.right.first()) {
-                    (Some(&l), _) => key_of(Side::Left, l),
-                    (None, Some(&r)) => key_of(Side::Right, r),
-                    (None, None) => Map::new(),
-                },
+                key: records.key(d.left.first().copied(), d.right.first().copied()),
                 left_count: d.left.len(),
                 right_count: d.right.len(),
             })
