@@ -1157,9 +1157,9 @@ impl Drop for TlsMariaDb {
 /// one line). Without a TLS feature in the driver, recon failed here.
 #[test]
 fn mysql_ssl_modes_encrypt_the_session_or_refuse() {
-    if server("RECON_TEST_MYSQL").is_none() {
+    let Some(shared) = server("RECON_TEST_MYSQL") else {
         return;
-    }
+    };
     let db = TlsMariaDb::start();
     db.sql("CREATE DATABASE t; CREATE TABLE t.t (id int PRIMARY KEY, v text); INSERT INTO t.t VALUES (1, 'a')")
         .unwrap();
@@ -1186,6 +1186,7 @@ fn mysql_ssl_modes_encrypt_the_session_or_refuse() {
             .to_string()
     };
     assert!(!cipher("ssl-mode=required").is_empty());
+    assert!(!cipher("ssl-mode=preferred").is_empty());
     assert!(!cipher(&format!("ssl-mode=verify_ca&ssl-ca={}", ca.display())).is_empty());
     assert_eq!(cipher("ssl-mode=disabled"), "");
     let (code, _, stderr) = run_diff(
@@ -1199,6 +1200,26 @@ fn mysql_ssl_modes_encrypt_the_session_or_refuse() {
     );
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // The shared server offers no TLS: `preferred` falls back to a plain
+    // session, as the MySQL client does; `required` fails.
+    let plain = |mode: &str| {
+        let mut url = shared.clone();
+        url.set_query(Some(&format!("ssl-mode={mode}")));
+        run_diff(
+            url.as_str(),
+            url.as_str(),
+            "id",
+            &[
+                "--left-query",
+                "SELECT 1 AS id",
+                "--right-query",
+                "SELECT 1 AS id",
+            ],
+        )
+    };
+    assert_eq!(plain("preferred").0, 0, "{}", plain("preferred").2);
+    let (code, _, stderr) = plain("required");
+    assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
 }
 
 /// `recon repair --sql` against both engines as target: the patch makes the

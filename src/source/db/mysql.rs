@@ -28,17 +28,19 @@ fn message(e: mysql_async::Error) -> String {
 }
 
 /// TLS as the MySQL client's `ssl-mode` asks (`sslmode` also accepted):
-/// `disabled` (the default); `preferred` and `required` encrypt without
-/// checking the certificate; `verify_ca` checks it against the system roots
-/// or `ssl-ca`; `verify_identity` checks the host name too.
-fn tls(url: &DatabaseUrl) -> Res<Option<mysql_async::SslOpts>> {
+/// `disabled` (the default); `preferred` encrypts when the server offers
+/// TLS and falls back to a plain session when it does not (the second
+/// value); `required` encrypts or fails; neither checks the certificate;
+/// `verify_ca` checks it against the system roots or `ssl-ca`;
+/// `verify_identity` checks the host name too.
+fn tls(url: &DatabaseUrl) -> Res<(Option<mysql_async::SslOpts>, bool)> {
     let mode = url
         .params
         .get("ssl-mode")
         .or_else(|| url.params.get("sslmode"))
         .map(|m| m.to_ascii_lowercase().replace('-', "_"));
     let (verify_chain, verify_host) = match mode.as_deref() {
-        None | Some("disabled" | "disable") => return Ok(None),
+        None | Some("disabled" | "disable") => return Ok((None, false)),
         Some("preferred" | "prefer" | "required" | "require") => (false, false),
         Some("verify_ca") => (true, false),
         Some("verify_identity" | "verify_full") => (true, true),
@@ -55,7 +57,8 @@ fn tls(url: &DatabaseUrl) -> Res<Option<mysql_async::SslOpts>> {
     if let Some(path) = url.params.get("ssl-ca") {
         opts = opts.with_root_certs(vec![std::path::PathBuf::from(path).into()]);
     }
-    Ok(Some(opts))
+    let fallback = matches!(mode.as_deref(), Some("preferred" | "prefer"));
+    Ok((Some(opts), fallback))
 }
 
 /// What every session runs on connect.
@@ -74,8 +77,26 @@ const NOT_FIXED_DEC: u8 = 31;
 pub(super) const BEGIN: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
 
 pub(super) async fn connect(url: &DatabaseUrl) -> Res<Conn> {
+    let (ssl, fallback) = tls(url)?;
+    match connect_with(url, ssl).await {
+        Err(Some(mysql_async::Error::Driver(
+            mysql_async::DriverError::NoClientSslFlagFromServer,
+        ))) if fallback => connect_with(url, None).await,
+        other => other,
+    }
+    .map_err(|e| {
+        let why = e.map_or_else(|| "no answer within 10 s".to_string(), message);
+        format!("cannot connect to {}:{}: {why}", url.host, url.port)
+    })
+}
+
+/// One attempt to connect; `Err(None)` when the server did not answer in time.
+async fn connect_with(
+    url: &DatabaseUrl,
+    ssl: Option<mysql_async::SslOpts>,
+) -> std::result::Result<Conn, Option<mysql_async::Error>> {
     let opts = OptsBuilder::default()
-        .ssl_opts(tls(url)?)
+        .ssl_opts(ssl)
         .ip_or_hostname(url.host.clone())
         .tcp_port(url.port)
         .user(url.user.clone())
@@ -88,17 +109,8 @@ pub(super) async fn connect(url: &DatabaseUrl) -> Res<Conn> {
         .setup(SESSION_SETUP.to_vec());
     let connecting = Conn::new(opts);
     match tokio::time::timeout(Duration::from_secs(10), connecting).await {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(format!(
-            "cannot connect to {}:{}: {}",
-            url.host,
-            url.port,
-            message(e)
-        )),
-        Err(_) => Err(format!(
-            "cannot connect to {}:{}: no answer within 10 s",
-            url.host, url.port
-        )),
+        Ok(connected) => connected.map_err(Some),
+        Err(_) => Err(None),
     }
 }
 
