@@ -4,9 +4,10 @@
 use std::io::Write;
 
 use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use serde_json::{Map, Value};
 
+use super::values::ValueRenderer;
 use super::{DiffRecords, Mask, Report};
 use crate::compare::rows::KeyDiff;
 use crate::error::{Error, Result};
@@ -40,13 +41,84 @@ impl Listing<'_> {
         Ok(head)
     }
 
-    /// The differences listed, each rendered and masked when asked for.
-    fn records(&self) -> impl Iterator<Item = super::DiffRecord> + '_ {
-        self.diffs[..self.listed()].iter().map(|d| {
-            let mut record = self.records.record(d);
-            self.mask.hide_diff(&mut record);
-            record
-        })
+    /// The differences listed, each written straight from the rows.
+    fn records(&self) -> impl Iterator<Item = RecordView<'_>> + '_ {
+        self.diffs[..self.listed()]
+            .iter()
+            .map(move |diff| RecordView {
+                listing: self,
+                diff,
+            })
+    }
+}
+
+/// One difference serialized as its [`super::DiffRecord`] would be (the
+/// same fields, values and masks) without building the record's maps.
+struct RecordView<'a> {
+    listing: &'a Listing<'a>,
+    diff: &'a KeyDiff,
+}
+
+impl<'a> Serialize for RecordView<'a> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let listing: &'a Listing<'a> = self.listing;
+        let r = &listing.records;
+        let d = self.diff;
+        let n = r.key_names.len();
+        let row = |names: &'a [&'a str], renderers: &'a [ValueRenderer<'a>], row: usize| RowView {
+            names,
+            renderers,
+            row,
+            mask: listing.mask,
+        };
+        let key = match (d.left, d.right) {
+            (Some(l), _) => Some(row(&r.key_names, &r.left[..n], l)),
+            (None, Some(k)) => Some(row(&r.key_names, &r.right[..n], k)),
+            (None, None) => None,
+        };
+        let columns: Vec<String> = d
+            .columns
+            .iter()
+            .map(|&c| r.plan.values[c].display_name())
+            .collect();
+        let mut record = s.serialize_struct("DiffRecord", 5)?;
+        record.serialize_field("status", &d.status)?;
+        match key {
+            Some(key) => record.serialize_field("key", &key)?,
+            None => record.serialize_field("key", &Map::new())?,
+        }
+        record.serialize_field("columns", &columns)?;
+        record.serialize_field(
+            "left",
+            &d.left.map(|l| row(&r.left_value_names, &r.left[n..], l)),
+        )?;
+        record.serialize_field(
+            "right",
+            &d.right.map(|k| row(&r.right_value_names, &r.right[n..], k)),
+        )?;
+        record.end()
+    }
+}
+
+/// A row's named values as a JSON object, masked columns hidden.
+struct RowView<'a> {
+    names: &'a [&'a str],
+    renderers: &'a [ValueRenderer<'a>],
+    row: usize,
+    mask: &'a Mask,
+}
+
+impl Serialize for RowView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.names.len()))?;
+        for (name, renderer) in self.names.iter().zip(self.renderers) {
+            if self.mask.hides(name) {
+                map.serialize_entry(name, super::MASKED)?;
+            } else {
+                map.serialize_entry(name, &renderer.json(self.row))?;
+            }
+        }
+        map.end()
     }
 }
 
