@@ -124,9 +124,7 @@ impl Duration {
             .map(|nanos| Duration { nanos })
             .ok_or_else(|| format!("{text:?}: too long"))
     }
-}
 
-impl Duration {
     /// As a wait (a negative duration waits not at all).
     pub fn to_std(self) -> std::time::Duration {
         std::time::Duration::from_nanos(self.nanos.max(0) as u64)

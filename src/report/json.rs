@@ -7,10 +7,9 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use serde_json::{Map, Value};
 
-use super::values::ValueRenderer;
-use super::{DiffRecords, Mask, Report};
+use super::{DiffRecords, Mask, Report, RowAt};
 use crate::compare::rows::KeyDiff;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Side};
 
 /// Every difference of a comparison, to be listed in JSON or NDJSON one
 /// record at a time, where the report itself holds only a sample of them.
@@ -59,63 +58,44 @@ struct RecordView<'a> {
     diff: &'a KeyDiff,
 }
 
-impl<'a> Serialize for RecordView<'a> {
+impl Serialize for RecordView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let listing: &'a Listing<'a> = self.listing;
-        let r = &listing.records;
+        let r = &self.listing.records;
         let d = self.diff;
-        let n = r.key_names.len();
-        let row = |names: &'a [&'a str], renderers: &'a [ValueRenderer<'a>], row: usize| RowView {
-            names,
-            renderers,
-            row,
-            mask: listing.mask,
+        let masked = |at| RowView {
+            at,
+            mask: self.listing.mask,
         };
-        let key = match (d.left, d.right) {
-            (Some(l), _) => Some(row(&r.key_names, &r.left[..n], l)),
-            (None, Some(k)) => Some(row(&r.key_names, &r.right[..n], k)),
-            (None, None) => None,
-        };
-        let columns: Vec<String> = d
-            .columns
-            .iter()
-            .map(|&c| r.plan.values[c].display_name())
-            .collect();
         let mut record = s.serialize_struct("DiffRecord", 5)?;
         record.serialize_field("status", &d.status)?;
-        match key {
-            Some(key) => record.serialize_field("key", &key)?,
+        match r.key_at(d.left, d.right) {
+            Some(key) => record.serialize_field("key", &masked(key))?,
             None => record.serialize_field("key", &Map::new())?,
         }
-        record.serialize_field("columns", &columns)?;
-        record.serialize_field(
-            "left",
-            &d.left.map(|l| row(&r.left_value_names, &r.left[n..], l)),
-        )?;
-        record.serialize_field(
-            "right",
-            &d.right.map(|k| row(&r.right_value_names, &r.right[n..], k)),
-        )?;
+        record.serialize_field("columns", &r.changed_columns(d))?;
+        let left = d.left.map(|l| masked(r.values_at(Side::Left, l)));
+        record.serialize_field("left", &left)?;
+        let right = d.right.map(|k| masked(r.values_at(Side::Right, k)));
+        record.serialize_field("right", &right)?;
         record.end()
     }
 }
 
 /// A row's named values as a JSON object, masked columns hidden.
-struct RowView<'a> {
-    names: &'a [&'a str],
-    renderers: &'a [ValueRenderer<'a>],
-    row: usize,
-    mask: &'a Mask,
+struct RowView<'r, 'a> {
+    at: RowAt<'r, 'a>,
+    mask: &'r Mask,
 }
 
-impl Serialize for RowView<'_> {
+impl Serialize for RowView<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.names.len()))?;
-        for (name, renderer) in self.names.iter().zip(self.renderers) {
+        let at = &self.at;
+        let mut map = s.serialize_map(Some(at.names.len()))?;
+        for (name, renderer) in at.names.iter().zip(at.renderers) {
             if self.mask.hides(name) {
                 map.serialize_entry(name, super::MASKED)?;
             } else {
-                map.serialize_entry(name, &renderer.json(self.row))?;
+                map.serialize_entry(name, &renderer.json(at.row))?;
             }
         }
         map.end()

@@ -353,33 +353,69 @@ impl<'a> DiffRecords<'a> {
         }
     }
 
-    /// The key of a row, from the left row when there is one.
-    fn key(&self, left: Option<usize>, right: Option<usize>) -> Map<String, Value> {
+    /// Where the key of a difference is read: its left row when there is one.
+    fn key_at(&self, left: Option<usize>, right: Option<usize>) -> Option<RowAt<'_, 'a>> {
         let n = self.key_names.len();
-        match (left, right) {
-            (Some(l), _) => row_object(&self.key_names, &self.left[..n], l),
-            (None, Some(r)) => row_object(&self.key_names, &self.right[..n], r),
-            (None, None) => Map::new(),
+        let (renderers, row) = match (left, right) {
+            (Some(l), _) => (&self.left[..n], l),
+            (None, Some(r)) => (&self.right[..n], r),
+            (None, None) => return None,
+        };
+        Some(RowAt {
+            names: &self.key_names,
+            renderers,
+            row,
+        })
+    }
+
+    /// Where a side's compared values of a difference are read.
+    fn values_at(&self, side: Side, row: usize) -> RowAt<'_, 'a> {
+        let n = self.key_names.len();
+        let (names, renderers) = match side {
+            Side::Left => (&self.left_value_names, &self.left[n..]),
+            Side::Right => (&self.right_value_names, &self.right[n..]),
+        };
+        RowAt {
+            names,
+            renderers,
+            row,
         }
     }
 
+    /// The names of the columns that differ.
+    fn changed_columns(&self, d: &KeyDiff) -> Vec<String> {
+        d.columns
+            .iter()
+            .map(|&c| self.plan.values[c].display_name())
+            .collect()
+    }
+
+    fn key(&self, left: Option<usize>, right: Option<usize>) -> Map<String, Value> {
+        self.key_at(left, right)
+            .map_or_else(Map::new, |k| k.object())
+    }
+
     pub fn record(&self, d: &KeyDiff) -> DiffRecord {
-        let n = self.key_names.len();
         DiffRecord {
             status: d.status,
             key: self.key(d.left, d.right),
-            columns: d
-                .columns
-                .iter()
-                .map(|&c| self.plan.values[c].display_name())
-                .collect(),
-            left: d
-                .left
-                .map(|l| row_object(&self.left_value_names, &self.left[n..], l)),
-            right: d
-                .right
-                .map(|r| row_object(&self.right_value_names, &self.right[n..], r)),
+            columns: self.changed_columns(d),
+            left: d.left.map(|l| self.values_at(Side::Left, l).object()),
+            right: d.right.map(|r| self.values_at(Side::Right, r).object()),
         }
+    }
+}
+
+/// One row's named values: the names, their renderers, the row.
+struct RowAt<'r, 'a> {
+    names: &'r [&'a str],
+    renderers: &'r [ValueRenderer<'a>],
+    row: usize,
+}
+
+impl RowAt<'_, '_> {
+    fn object(&self) -> Map<String, Value> {
+        row_object(self.names, self.renderers, self.row)
     }
 }
 
