@@ -54,6 +54,8 @@ const MAX_LEAVES: i128 = 1 << 20;
 const FETCH_ROWS: u64 = 64;
 /// Parts a divergent leaf is split into.
 const SPLIT: i128 = 32;
+/// At most this many leaves in one per-leaf digest statement.
+const LEAVES_PER_STATEMENT: i128 = 256;
 /// Rows per hash bucket aimed at.
 const BUCKET_ROWS: u64 = 64;
 /// Ranges of an integer key per session, for a join in one database.
@@ -67,7 +69,12 @@ const MASK_BITS: usize = 62;
 /// Why the two sides cannot be compared by checksums in the databases, or
 /// how they can.
 enum Layout {
-    IntegerKey,
+    /// Ranges of the first key column; `ordered` when every key column is
+    /// an integer on both sides, so both engines sort a leaf's rows alike
+    /// and its digest can be the MD5 of its row texts in key order.
+    IntegerKey {
+        ordered: bool,
+    },
     HashedKey,
     /// Both sides in one PostgreSQL database: one join finds the keys; cut
     /// into ranges of the first key column, joined in parallel, when that is
@@ -82,8 +89,13 @@ struct SideWork<'a> {
     db: &'a DatabaseSource,
     dialect: Dialect,
     sessions: Vec<Session>,
+    /// A row's canonical text.
+    row_text: String,
     /// The hash of a row's canonical text.
     row_hash: String,
+    /// Leaf digests as the MD5 of the rows' texts in key order, not the sum
+    /// of their hashes (set once the sides are open).
+    ordered: Option<Ordered>,
     /// The canonical text of the key (hashed buckets).
     key_text: String,
     /// The key columns' SQL values.
@@ -103,12 +115,28 @@ struct SideWork<'a> {
     unique: bool,
     /// Every key column is declared NOT NULL (no NULL query needed).
     no_nulls: bool,
+    /// A B-tree index leads with the first key column, so a range of it is
+    /// read through the index, not by a scan of the whole relation.
+    range_index: bool,
+    /// The primary key's columns, in order, lead the key: MySQL reads a
+    /// key range in key order without being told (InnoDB keeps rows in
+    /// primary-key order).
+    primary_leads: bool,
     /// Why the side runs on fewer sessions than asked, for the report.
     note: Option<String>,
     /// Pause while the server runs more queries than this (`--max-load`).
     max_load: Option<u64>,
     /// Milliseconds spent paused for load.
     paused_ms: AtomicU64,
+}
+
+/// A side's ordered leaf digests (see [`Layout::IntegerKey`]).
+struct Ordered {
+    /// The aggregate: the keyed MD5 of a leaf's row texts in key order.
+    aggregate: String,
+    /// One query per leaf, each reading its key range through the index
+    /// in key order (a `GROUP BY` of the leaves otherwise).
+    per_leaf: bool,
 }
 
 /// Waits, before a checksum query, until the server's load is at most
@@ -267,11 +295,11 @@ pub fn fetch(
         // first, where equal digests could hide it from the NULL-key count.
         let ranged = l.keys.len() == 1 || (l.no_nulls && r.no_nulls);
         Ok::<_, Error>(match layout {
-            Layout::IntegerKey if ranged => {
+            Layout::IntegerKey { ordered } if ranged => {
                 let state = spec.state.as_deref().map(|dir| (dir, spec.resume));
                 (
                     PushdownMethod::Ranges,
-                    integer_key(&mut sides, state).await?,
+                    integer_key(&mut sides, state, ordered).await?,
                 )
             }
             _ => (PushdownMethod::Buckets, hashed_key(&mut sides).await?),
@@ -519,7 +547,11 @@ fn prepare<'a>(
     let int_first = matches!(key_kinds.first(), Some((ValueKind::Int, ValueKind::Int)));
     let layout = match key_kinds.first() {
         _ if joined => Layout::Joined { ranged: int_first },
-        Some((ValueKind::Int, ValueKind::Int)) => Layout::IntegerKey,
+        Some((ValueKind::Int, ValueKind::Int)) => Layout::IntegerKey {
+            ordered: key_kinds
+                .iter()
+                .all(|k| matches!(k, (ValueKind::Int, ValueKind::Int))),
+        },
         _ => Layout::HashedKey,
     };
     // The NULL masks (62 columns each, alike on both sides: a column one
@@ -544,11 +576,14 @@ fn prepare<'a>(
         let dialect = db.dialect();
         let secret = crate::canon::keyed::sql_secret();
         let key_text = dialect.row_text(&key_parts[s]);
+        let row_text = dialect.row_text(&row_parts(s));
         SideWork {
             db,
             dialect,
             sessions: Vec::new(),
-            row_hash: dialect.hash60(secret, &dialect.row_text(&row_parts(s))),
+            row_hash: dialect.hash60(secret, &row_text),
+            row_text,
+            ordered: None,
             key_bytes: dialect.bytewise(&key_text),
             key_text,
             keys: keys[s].clone(),
@@ -563,6 +598,8 @@ fn prepare<'a>(
             null_rows: 0,
             unique: false,
             no_nulls: false,
+            range_index: false,
+            primary_leads: false,
             note: None,
             max_load,
             paused_ms: AtomicU64::new(0),
@@ -610,7 +647,7 @@ pub fn explain(
         let relation = side.db.relation();
         if side.keys.len() > 1 {
             let how = match layout {
-                Layout::IntegerKey => {
+                Layout::IntegerKey { .. } => {
                     "ranges of its first column if the catalog proves every key column NOT NULL \
                      on both sides (shown below), hashed buckets otherwise"
                 }
@@ -620,13 +657,13 @@ pub fn explain(
             out.push(format!("-- a composite key, cut into {how}"));
         }
         match layout {
-            Layout::IntegerKey => {
+            Layout::IntegerKey { ordered } => {
                 let k = &side.keys[0];
+                // As a side with an index leading with the key runs it.
+                let shown = ordered.then(|| side.ordered_with(true, false));
                 let view = RangeSql {
-                    dialect: side.dialect,
-                    key: k,
-                    row_hash: &side.row_hash,
-                    relation,
+                    ordered: shown.as_ref(),
+                    ..side.range_sql()
                 };
                 out.push("-- the key's range and NULL keys:".into());
                 out.push(format!(
@@ -638,9 +675,24 @@ pub fn explain(
                      chunks sized to {CHUNK_SECONDS} s, spread over the sessions; a divergent \
                      leaf again in {SPLIT} parts, until it holds at most {FETCH_ROWS} rows:"
                 ));
+                if ordered {
+                    out.push(format!(
+                        "-- (each the MD5 of the leaf's row texts in key order; one query per \
+                         leaf, up to {LEAVES_PER_STATEMENT} a statement, where an index leads \
+                         with the key{}):",
+                        if side.dialect.engine == Engine::MySql {
+                            ", without ORDER BY where the primary key leads it"
+                        } else {
+                            ""
+                        }
+                    ));
+                    let leaf = |i: usize| (i as i128, format!(":lo_{i}"), format!(":hi_{i}"));
+                    out.push(format!("{};", view.per_leaf(&[leaf(0), leaf(1)])));
+                    out.push("-- (else one GROUP BY of the leaves):".into());
+                }
                 out.push(format!(
                     "{};",
-                    view.text(&view.leaf(":lo", ":width"), ":from", ":to")
+                    view.grouped(&view.leaf(":lo", ":width"), ":from", ":to")
                 ));
                 out.push("-- keys that occur twice (unless a unique index rules them out):".into());
                 out.push(format!("{};", duplicates_sql(side)));
@@ -752,7 +804,7 @@ impl SideWork<'_> {
     /// Opens the side's sessions, all on one snapshot.
     async fn open(&mut self, threads: usize) -> Result<()> {
         (self.sessions, self.note) = self.db.snapshot_sessions(threads).await?;
-        (self.unique, self.no_nulls) = self.key_facts().await?;
+        self.key_facts().await?;
         Ok(())
     }
 
@@ -768,8 +820,15 @@ impl SideWork<'_> {
 
     /// Runs queries over all sessions at once; results in query order.
     async fn query_all(&mut self, sqls: &[String]) -> Result<Vec<TextRows>> {
+        Ok(self.run_all(sqls).await?.into_iter().map(|(rows, _)| rows).collect())
+    }
+
+    /// [`Self::query_all`] of digest statements, each with whether a digest
+    /// in it was cut ([`Session::digest_rows`]).
+    async fn run_all(&mut self, sqls: &[String]) -> Result<Vec<(TextRows, bool)>> {
         let next = Mutex::new(0usize);
-        let results: Vec<Mutex<Option<TextRows>>> = sqls.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<(TextRows, bool)>>> =
+            sqls.iter().map(|_| Mutex::new(None)).collect();
         let db = self.db;
         let queries = &self.queries;
         let (max_load, paused_ms) = (self.max_load, &self.paused_ms);
@@ -788,7 +847,7 @@ impl SideWork<'_> {
                     throttle(session, db, max_load, paused_ms).await?;
                     queries.fetch_add(1, Ordering::Relaxed);
                     let rows = session
-                        .text_rows(sql)
+                        .digest_rows(sql)
                         .await
                         .map_err(|m| db.error(format!("{m} (in: {})", short(sql))))?;
                     *results[i].lock().map_err(|_| poisoned())? = Some(rows);
@@ -806,8 +865,9 @@ impl SideWork<'_> {
             .collect()
     }
 
-    /// The catalog query behind [`Self::key_facts`]: unique indexes (none
-    /// for a query source).
+    /// The catalog query behind [`Self::key_facts`]: per index (none for
+    /// a query source), its key columns in order, and whether it is unique
+    /// in a way that proves the key unique, the primary key, a B-tree.
     fn key_facts_sql(&self) -> Option<String> {
         let table = self.db.table()?;
         let d = self.dialect;
@@ -815,14 +875,20 @@ impl SideWork<'_> {
             Engine::Postgres => {
                 let relation = format!("to_regclass({})", d.string(&d.table(table)));
                 format!(
-                    "SELECT string_agg(a.attname, ',') \
-                     FROM pg_index i JOIN pg_attribute a \
-                       ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-                     WHERE i.indrelid = {relation} AND i.indisunique AND i.indisvalid \
+                    "SELECT (SELECT string_agg(a.attname, ',' ORDER BY k.n) \
+                       FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) \
+                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                       WHERE k.n <= i.indnkeyatts), \
+                     CASE WHEN i.indisunique AND NOT EXISTS \
+                       (SELECT 1 FROM pg_inherits h WHERE h.inhparent = {relation}) \
+                       THEN 1 ELSE 0 END, \
+                     CASE WHEN i.indisprimary THEN 1 ELSE 0 END, \
+                     CASE WHEN am.amname = 'btree' THEN 1 ELSE 0 END \
+                     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                     JOIN pg_am am ON am.oid = c.relam \
+                     WHERE i.indrelid = {relation} AND i.indisvalid \
                        AND i.indisready AND i.indislive \
-                       AND i.indpred IS NULL AND i.indexprs IS NULL \
-                       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = {relation}) \
-                     GROUP BY i.indexrelid"
+                       AND i.indpred IS NULL AND i.indexprs IS NULL"
                 )
             }
             _ => {
@@ -831,43 +897,51 @@ impl SideWork<'_> {
                     None => ("DATABASE()".to_string(), d.string(table)),
                 };
                 format!(
-                    "SELECT GROUP_CONCAT(COLUMN_NAME SEPARATOR ',') \
+                    "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ','), \
+                     MAX(NON_UNIQUE) = 0, INDEX_NAME = 'PRIMARY', MAX(INDEX_TYPE) = 'BTREE' \
                      FROM information_schema.STATISTICS \
-                     WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name} AND NON_UNIQUE = 0 \
+                     WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name} \
                      GROUP BY INDEX_NAME"
                 )
             }
         })
     }
 
-    /// Whether a unique index covers the key (no duplicates possible), and
-    /// whether every key column is declared NOT NULL (no NULL keys). Only
-    /// what the catalog guarantees counts: an index that is not valid (a
-    /// failed `CREATE UNIQUE INDEX CONCURRENTLY`), partial or on expressions
-    /// proves nothing, nor does anything about a PostgreSQL table with
-    /// inheritance children (reading it reads theirs, which its constraints
-    /// do not cover). Unknown for queries.
-    async fn key_facts(&mut self) -> Result<(bool, bool)> {
+    /// What the catalog guarantees about the key: whether a unique index
+    /// covers it (no duplicates possible), whether every key column is
+    /// declared NOT NULL (no NULL keys), whether a B-tree index leads with
+    /// its first column, whether the primary key leads it. An index that is
+    /// not valid (a failed `CREATE UNIQUE INDEX CONCURRENTLY`), partial or
+    /// on expressions proves nothing, nor does a unique index of a
+    /// PostgreSQL table with inheritance children (reading it reads theirs,
+    /// which its constraints do not cover). Unknown for queries.
+    async fn key_facts(&mut self) -> Result<()> {
         // Whether each key column is NOT NULL was read with the columns.
         let key_columns: Vec<&DbColumn> = self
-            .columns
+            .keys
             .iter()
-            .copied()
-            .filter(|c| self.keys.contains(&c.value))
+            .filter_map(|k| self.columns.iter().copied().find(|c| &c.value == k))
             .collect();
-        let no_nulls =
-            key_columns.len() == self.keys.len() && key_columns.iter().all(|c| c.not_null);
-        let Some(unique_sql) = self.key_facts_sql() else {
-            return Ok((false, no_nulls));
+        let whole = key_columns.len() == self.keys.len();
+        self.no_nulls = whole && key_columns.iter().all(|c| c.not_null);
+        let Some(sql) = self.key_facts_sql() else {
+            return Ok(());
         };
-        let key_names: BTreeSet<String> = key_columns.iter().map(|c| c.name.clone()).collect();
-        let first = |row: &Vec<Option<String>>| row.first().cloned().flatten().unwrap_or_default();
-        let mut unique = false;
-        for row in self.query(&unique_sql).await? {
-            let columns: BTreeSet<String> = first(&row).split(',').map(str::to_string).collect();
-            unique |= !columns.is_empty() && columns.is_subset(&key_names);
+        let key_names: Vec<String> = key_columns.iter().map(|c| c.name.clone()).collect();
+        let key_set: BTreeSet<&String> = key_names.iter().collect();
+        for row in self.query(&sql).await? {
+            let get = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+            let flag = |i: usize| get(i) == "1";
+            let names = get(0);
+            let columns: Vec<String> = names.split(',').map(str::to_string).collect();
+            if names.is_empty() {
+                continue;
+            }
+            self.unique |= flag(1) && columns.iter().all(|c| key_set.contains(c));
+            self.range_index |= whole && flag(3) && key_names.first() == columns.first();
+            self.primary_leads |= whole && flag(2) && key_names.starts_with(&columns);
         }
-        Ok((unique, no_nulls))
+        Ok(())
     }
 
     /// Fetches the rows matching each predicate (none: the whole relation).
@@ -928,6 +1002,13 @@ fn parse_u128(v: &Option<String>) -> Result<u128> {
         .map_err(|_| Error::Internal(format!("a checksum came back as {v:?}")))
 }
 
+/// A digest given as hex digits (an MD5).
+fn parse_hex(v: &Option<String>) -> Result<u128> {
+    v.as_deref()
+        .and_then(|t| u128::from_str_radix(t, 16).ok())
+        .ok_or_else(|| Error::Internal(format!("a checksum came back as {v:?}")))
+}
+
 fn parse_i128(v: &Option<String>) -> Result<Option<i128>> {
     v.as_deref()
         .map(|t| {
@@ -941,7 +1022,13 @@ fn parse_i128(v: &Option<String>) -> Result<Option<i128>> {
 async fn integer_key(
     sides: &mut [SideWork<'_>; 2],
     state: Option<(&Path, bool)>,
+    ordered: bool,
 ) -> Result<Fetched> {
+    if ordered {
+        for side in sides.iter_mut() {
+            side.ordered = Some(side.ordered_digest());
+        }
+    }
     // The key's range and its NULLs, on both sides.
     let bounds = |side: &SideWork<'_>| {
         let k = &side.keys[0];
@@ -985,12 +1072,15 @@ async fn integer_key(
         // With a state directory, each chunk of first-level digests is
         // journaled, and an unfinished run's chunks of the same work are
         // taken instead of being computed again.
+        let digest_of = |s: &SideWork<'_>| s.ordered.as_ref().map(|o| o.aggregate.clone());
         let work = format!(
-            "{lo} {width} {count}|{}|{}|{}|{}",
+            "{lo} {width} {count}|{}|{}|{:?}|{}|{}|{:?}",
             l.db.relation(),
             l.row_hash,
+            digest_of(l),
             r.db.relation(),
-            r.row_hash
+            r.row_hash,
+            digest_of(r),
         );
         let work = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(work.as_bytes()));
         let journal = state
@@ -1037,8 +1127,8 @@ async fn integer_key(
             }
             journal.finish()?;
         }
-        totals[0] += ld.values().map(|d| d.0).sum::<u64>();
-        totals[1] += rd.values().map(|d| d.0).sum::<u64>();
+        totals[0] += ld.leaves.values().map(|d| d.0).sum::<u64>();
+        totals[1] += rd.leaves.values().map(|d| d.0).sum::<u64>();
         let mut todo: Vec<(i128, i128, u64)> = divergent(&ld, &rd)
             .map(|(start, rows)| (start, width, rows))
             .collect();
@@ -1061,12 +1151,13 @@ async fn integer_key(
                     .collect()
             };
             let (lq, rq) = (sqls(l), sqls(r));
-            let (lres, rres) = futures::try_join!(l.query_all(&lq), r.query_all(&rq))?;
+            let (lres, rres) = futures::try_join!(l.run_all(&lq), r.run_all(&rq))?;
             todo = Vec::new();
+            let (lo, ro) = (l.ordered.is_some(), r.ordered.is_some());
             for (i, &(start, w, _)) in large.iter().enumerate() {
                 let sub = (w + SPLIT - 1) / SPLIT;
-                let ld = digests(&lres[i], start, sub)?;
-                let rd = digests(&rres[i], start, sub)?;
+                let ld = Digests::parse(&lres[i].0, start, sub, lo, lres[i].1)?;
+                let rd = Digests::parse(&rres[i].0, start, sub, ro, rres[i].1)?;
                 todo.extend(divergent(&ld, &rd).map(|(s, rows)| (s, sub.min(start + w - s), rows)));
             }
         }
@@ -1142,46 +1233,70 @@ fn duplicates_sql(side: &SideWork<'_>) -> String {
     }
 }
 
-/// `GROUP BY` digests of `[from, to)` in leaves of `width` starting at `base`.
+/// The digests of the leaves of `width` starting at `base` in `[from, to)`.
 fn range_digest_sql(side: &SideWork<'_>, base: i128, width: i128, from: i128, to: i128) -> String {
-    RangeSql {
-        dialect: side.dialect,
-        key: &side.keys[0],
-        row_hash: &side.row_hash,
-        relation: side.db.relation(),
-    }
-    .sql(base, width, from, to)
+    side.range_sql().sql(base, width, from, to)
 }
 
-/// Parses `(leaf, count, sum)` rows into digests keyed by each leaf's first key.
-fn digests(
-    rows: &[Vec<Option<String>>],
-    base: i128,
-    width: i128,
-) -> Result<BTreeMap<i128, Digest>> {
-    let mut out = BTreeMap::new();
-    for row in rows {
-        let get = |i: usize| row.get(i).cloned().flatten();
-        let Some(leaf) = parse_i128(&get(0))? else {
-            continue;
-        };
-        out.insert(
-            base + leaf * width,
-            (parse_u64(&get(1))?, parse_u128(&get(2))?),
-        );
-    }
-    Ok(out)
+/// A side's leaf digests, by each leaf's first key.
+#[derive(Default)]
+struct Digests {
+    leaves: BTreeMap<i128, Digest>,
+    /// Leaves whose digest may not cover all their rows (a MySQL
+    /// `GROUP_CONCAT` cut at `max_allowed_packet`): divergent whatever the
+    /// other side holds.
+    cut: BTreeSet<i128>,
 }
 
-/// Leaves whose digests differ, with the larger side's row count.
-fn divergent<'m>(
-    left: &'m BTreeMap<i128, Digest>,
-    right: &'m BTreeMap<i128, Digest>,
-) -> impl Iterator<Item = (i128, u64)> + 'm {
-    let starts: BTreeSet<i128> = left.keys().chain(right.keys()).copied().collect();
+impl Digests {
+    /// Parses `(leaf, count, digest)` rows: the digest is a decimal sum, or
+    /// the hex MD5 of an ordered leaf. Empty leaves are left out, as a sum
+    /// query leaves them out.
+    fn parse(
+        rows: &[Vec<Option<String>>],
+        base: i128,
+        width: i128,
+        ordered: bool,
+        cut: bool,
+    ) -> Result<Digests> {
+        let mut out = Digests::default();
+        for row in rows {
+            let get = |i: usize| row.get(i).cloned().flatten();
+            let Some(leaf) = parse_i128(&get(0))? else {
+                continue;
+            };
+            let count = parse_u64(&get(1))?;
+            if count == 0 {
+                continue;
+            }
+            let digest = if ordered {
+                parse_hex(&get(2))?
+            } else {
+                parse_u128(&get(2))?
+            };
+            let start = base + leaf * width;
+            out.leaves.insert(start, (count, digest));
+            if cut {
+                out.cut.insert(start);
+            }
+        }
+        Ok(out)
+    }
+
+    fn extend(&mut self, other: Digests) {
+        self.leaves.extend(other.leaves);
+        self.cut.extend(other.cut);
+    }
+}
+
+/// Leaves whose digests differ (or were cut), with the larger side's row
+/// count.
+fn divergent<'m>(left: &'m Digests, right: &'m Digests) -> impl Iterator<Item = (i128, u64)> + 'm {
+    let starts: BTreeSet<i128> = left.leaves.keys().chain(right.leaves.keys()).copied().collect();
     starts.into_iter().filter_map(move |s| {
-        let (l, r) = (left.get(&s), right.get(&s));
-        (l != r).then(|| (s, l.map_or(0, |d| d.0).max(r.map_or(0, |d| d.0))))
+        let (l, r) = (left.leaves.get(&s), right.leaves.get(&s));
+        let cut = left.cut.contains(&s) || right.cut.contains(&s);
+        (cut || l != r).then(|| (s, l.map_or(0, |d| d.0).max(r.map_or(0, |d| d.0))))
     })
 }
 
@@ -1207,7 +1322,7 @@ async fn first_level(
     count: i128,
     finished: &Finished,
     journal: Option<(&Journal, Side)>,
-) -> Result<BTreeMap<i128, Digest>> {
+) -> Result<Digests> {
     struct Schedule {
         next: i128,
         chunk: i128,
@@ -1217,18 +1332,34 @@ async fn first_level(
     let mut done: Vec<(i128, i128)> = finished.chunks.iter().map(|c| (c.0, c.1)).collect();
     done.sort_unstable();
     let done = &done;
-    let found = Mutex::new(
-        finished
+    let found = Mutex::new(Digests {
+        leaves: finished
             .chunks
             .iter()
             .flat_map(|c| c.2.iter().map(|(k, d)| (*k, *d)))
-            .collect::<BTreeMap<i128, Digest>>(),
-    );
+            .collect(),
+        cut: BTreeSet::new(),
+    });
+    // Per-leaf statements repeat the row text for each leaf: bounded.
+    let most = if side.ordered.as_ref().is_some_and(|o| o.per_leaf) {
+        LEAVES_PER_STATEMENT
+    } else {
+        i128::MAX
+    };
 
     let db = side.db;
     let queries = &side.queries;
     let (max_load, paused_ms) = (side.max_load, &side.paused_ms);
-    let (row_hash, keys, dialect) = (&side.row_hash, &side.keys, side.dialect);
+    // Borrowed field by field: the sessions are borrowed apart.
+    let view = RangeSql {
+        dialect: side.dialect,
+        key: &side.keys[0],
+        row_hash: &side.row_hash,
+        ordered: side.ordered.as_ref(),
+        relation: db.relation(),
+    };
+    let view = &view;
+    let ordered = side.ordered.is_some();
     let workers = side.sessions.iter_mut().map(|session| {
         let (schedule, found) = (&schedule, &found);
         async move {
@@ -1250,21 +1381,15 @@ async fn first_level(
                         .map(|&(a, _)| a)
                         .find(|&a| a > first)
                         .unwrap_or(count);
-                    s.next = (first + s.chunk).min(count).min(before_done);
+                    s.next = (first + s.chunk.min(most)).min(count).min(before_done);
                     (first, s.next)
-                };
-                let view = RangeSql {
-                    dialect,
-                    key: &keys[0],
-                    row_hash,
-                    relation: db.relation(),
                 };
                 let sql = view.sql(lo, width, lo + first * width, lo + last * width);
                 throttle(session, db, max_load, paused_ms).await?;
                 let started = Instant::now();
                 queries.fetch_add(1, Ordering::Relaxed);
-                let rows = session
-                    .text_rows(&sql)
+                let (rows, cut) = session
+                    .digest_rows(&sql)
                     .await
                     .map_err(|m| db.error(format!("{m} (in: {})", short(&sql))))?;
                 let seconds = started.elapsed().as_secs_f64().max(1e-3);
@@ -1274,9 +1399,10 @@ async fn first_level(
                     let done = last - first;
                     s.chunk = ((done as f64 * factor) as i128).max(1);
                 }
-                let parsed = digests(&rows, lo, width)?;
-                if let Some((journal, side)) = journal {
-                    journal.record(side, first, last, &parsed)?;
+                let parsed = Digests::parse(&rows, lo, width, ordered, cut)?;
+                // A chunk with a cut leaf is left to a resumed run to redo.
+                if let Some((journal, side)) = journal.filter(|_| !cut) {
+                    journal.record(side, first, last, &parsed.leaves)?;
                 }
                 found.lock().map_err(|_| poisoned())?.extend(parsed);
             }
@@ -1291,11 +1417,58 @@ struct RangeSql<'s> {
     dialect: Dialect,
     key: &'s str,
     row_hash: &'s str,
+    ordered: Option<&'s Ordered>,
     relation: &'s str,
+}
+
+impl SideWork<'_> {
+    /// The side's ordered leaf digest, once its key facts are read: per
+    /// leaf through the key's index where there is one; MySQL is not told
+    /// the order where the primary key gives it.
+    fn ordered_digest(&self) -> Ordered {
+        let per_leaf = self.range_index;
+        let implied = per_leaf && self.primary_leads && self.dialect.engine == Engine::MySql;
+        self.ordered_with(per_leaf, implied)
+    }
+
+    fn ordered_with(&self, per_leaf: bool, order_implied: bool) -> Ordered {
+        let order = (!order_implied).then(|| self.keys.join(", "));
+        Ordered {
+            aggregate: self.dialect.ordered_digest(
+                crate::canon::keyed::sql_secret(),
+                &self.row_text,
+                order.as_deref(),
+            ),
+            per_leaf,
+        }
+    }
+
+    fn range_sql(&self) -> RangeSql<'_> {
+        RangeSql {
+            dialect: self.dialect,
+            key: &self.keys[0],
+            row_hash: &self.row_hash,
+            ordered: self.ordered.as_ref(),
+            relation: self.db.relation(),
+        }
+    }
 }
 
 impl RangeSql<'_> {
     fn sql(&self, base: i128, width: i128, from: i128, to: i128) -> String {
+        if self.ordered.is_some_and(|o| o.per_leaf) {
+            let first = (from - base).div_euclid(width);
+            let last = (to - 1 - base).div_euclid(width);
+            let (lowest, highest) = self.dialect.int_bounds();
+            let leaves: Vec<(i128, String, String)> = (first..=last)
+                .map(|i| {
+                    let lo = (base + i * width).max(from).max(lowest);
+                    let hi = (base + (i + 1) * width).min(to).saturating_sub(1).min(highest);
+                    (i, lo.to_string(), hi.to_string())
+                })
+                .collect();
+            return self.per_leaf(&leaves);
+        }
         let d = self.dialect;
         // Past 2^63 - 1 the subtraction would overflow 64-bit arithmetic.
         let leaf = if to - 1 - base > i128::from(i64::MAX) {
@@ -1303,7 +1476,7 @@ impl RangeSql<'_> {
         } else {
             self.leaf(&base.to_string(), &width.to_string())
         };
-        self.text(&leaf, &from.to_string(), &to.to_string())
+        self.grouped(&leaf, &from.to_string(), &to.to_string())
     }
 
     fn leaf(&self, base: &str, width: &str) -> String {
@@ -1311,7 +1484,16 @@ impl RangeSql<'_> {
         d.div(&format!("{} - {base}", d.as_bigint(self.key)), width)
     }
 
-    fn text(&self, leaf: &str, from: &str, to: &str) -> String {
+    /// The digest of each row group, as a `SELECT` column.
+    fn digest(&self) -> String {
+        match self.ordered {
+            Some(o) => o.aggregate.clone(),
+            None => format!("SUM({})", self.row_hash),
+        }
+    }
+
+    /// One `GROUP BY` of the leaves of `[from, to)`.
+    fn grouped(&self, leaf: &str, from: &str, to: &str) -> String {
         let k = self.key;
         // MySQL sorts a GROUP BY's groups unless told not to: a filesort
         // that cost 0.3 s of its CPU per 10M rows, for digests kept unordered.
@@ -1320,11 +1502,41 @@ impl RangeSql<'_> {
             _ => "",
         };
         format!(
-            "SELECT {leaf}, COUNT(*), SUM({hash}) FROM {rel} WHERE {k} >= {from} AND {k} < {to} \
+            "SELECT {leaf}, COUNT(*), {digest} FROM {rel} WHERE {k} >= {from} AND {k} < {to} \
              GROUP BY 1{unsorted}",
-            hash = self.row_hash,
+            digest = self.digest(),
             rel = self.relation
         )
+    }
+
+    /// One aggregate per leaf `(number, lowest key, highest key)`, each
+    /// over its key range alone, read through the index in key order:
+    /// PostgreSQL plans a `LATERAL` subquery once for all leaves; MySQL,
+    /// which has no `LATERAL`, gets a `UNION ALL` (a `GROUP BY` with
+    /// `GROUP_CONCAT` costs it a temporary table of every row).
+    fn per_leaf(&self, leaves: &[(i128, String, String)]) -> String {
+        let (k, rel, digest) = (self.key, self.relation, self.digest());
+        match self.dialect.engine {
+            Engine::MySql => leaves
+                .iter()
+                .map(|(i, lo, hi)| {
+                    format!("SELECT {i}, COUNT(*), {digest} FROM {rel} WHERE {k} >= {lo} AND {k} <= {hi}")
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL "),
+            _ => {
+                let values: Vec<String> = leaves
+                    .iter()
+                    .map(|(i, lo, hi)| format!("({i}::int8, {lo}::int8, {hi}::int8)"))
+                    .collect();
+                format!(
+                    "SELECT recon_leaf.n, recon_digest.* FROM (VALUES {}) AS recon_leaf(n, lo, hi) \
+                     CROSS JOIN LATERAL (SELECT COUNT(*), {digest} FROM {rel} \
+                     WHERE {k} >= recon_leaf.lo AND {k} <= recon_leaf.hi) AS recon_digest",
+                    values.join(", ")
+                )
+            }
+        }
     }
 }
 
@@ -1348,10 +1560,11 @@ async fn hashed_key(sides: &mut [SideWork<'_>; 2]) -> Result<Fetched> {
     };
     let (ls, rs) = (digest_sql(l), digest_sql(r));
     let (lres, rres) = futures::try_join!(l.query(&ls), r.query(&rs))?;
-    let (ld, rd) = (digests(&lres, 0, 1)?, digests(&rres, 0, 1)?);
+    let parse = |rows: &TextRows| Digests::parse(rows, 0, 1, false, false);
+    let (ld, rd) = (parse(&lres)?, parse(&rres)?);
     let totals = [
-        ld.values().map(|d| d.0).sum::<u64>(),
-        rd.values().map(|d| d.0).sum::<u64>(),
+        ld.leaves.values().map(|d| d.0).sum::<u64>(),
+        rd.leaves.values().map(|d| d.0).sum::<u64>(),
     ];
     let mut fetch: BTreeSet<i128> = divergent(&ld, &rd).map(|(b, _)| b).collect();
     // NULL and duplicated keys: equal digests would hide them.
@@ -1504,7 +1717,7 @@ async fn joined(sides: &mut [SideWork<'_>; 2], threads: usize, ranged: bool) -> 
         std::mem::swap(&mut l.note, &mut r.note);
     };
     swap(l, r);
-    (r.unique, r.no_nulls) = r.key_facts().await?;
+    r.key_facts().await?;
     // Counts, duplicated keys (which the join pairs with each other, so
     // they are fetched from both sides) and the join, all in one batch over
     // the sessions.

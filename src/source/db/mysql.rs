@@ -62,9 +62,13 @@ fn tls(url: &DatabaseUrl) -> Res<(Option<mysql_async::SslOpts>, bool)> {
 }
 
 /// What every session runs on connect.
-pub(super) const SESSION_SETUP: [&str; 4] = [
+pub(super) const SESSION_SETUP: [&str; 5] = [
     "SET NAMES utf8mb4",
     "SET time_zone = '+00:00'",
+    // A leaf digest joins its rows' texts with GROUP_CONCAT: cut only at
+    // max_allowed_packet then (which a session cannot raise), and a cut is
+    // found by its warning.
+    "SET SESSION group_concat_max_len = 4294967295",
     // CHAR(n) values are read without their padding, as by default.
     "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')",
     "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
@@ -330,6 +334,25 @@ pub(super) async fn text_rows(conn: &mut Conn, sql: &str) -> Res<TextRows> {
                 .collect()
         })
         .collect())
+}
+
+/// MySQL's warning that a `GROUP_CONCAT` was cut to its maximum length.
+const GROUP_CONCAT_CUT: u16 = 1260;
+
+/// [`text_rows`], and whether a `GROUP_CONCAT` in the statement was cut
+/// (or may have been: warnings beyond those the server keeps are unknown).
+pub(super) async fn digest_rows(conn: &mut Conn, sql: &str) -> Res<(TextRows, bool)> {
+    let rows = text_rows(conn, sql).await?;
+    let warnings = conn.get_warnings();
+    if warnings == 0 {
+        return Ok((rows, false));
+    }
+    let listed: Vec<Row> = conn.query("SHOW WARNINGS").await.map_err(message)?;
+    let cut = listed.len() < usize::from(warnings)
+        || listed
+            .iter()
+            .any(|w| w.get::<u16, _>(1) == Some(GROUP_CONCAT_CUT));
+    Ok((rows, cut))
 }
 
 pub(super) async fn execute(conn: &mut Conn, sql: &str) -> Res<u64> {
