@@ -148,6 +148,14 @@ fn explain_prints_what_each_server_would_run_and_runs_nothing() {
         "THREADS_RUNNING",
         "GROUP BY 1;",
         "FROM \"t\" WHERE (\"id\" >= :from AND \"id\" < :to)",
+        // Ordered leaf digests, per leaf (PostgreSQL: one LATERAL
+        // subquery; MySQL: a UNION ALL) or grouped.
+        "CROSS JOIN LATERAL (SELECT COUNT(*), md5(",
+        "string_agg(concat_ws(",
+        "';' ORDER BY \"id\"))",
+        "/ :width, COUNT(*), md5(",
+        " UNION ALL SELECT 1, COUNT(*), MD5(CONCAT(",
+        " ORDER BY `id` SEPARATOR ';'",
     ] {
         assert!(
             text.contains(expected),

@@ -5,12 +5,22 @@
 //! Every row is written as text that both engines agree on
 //! ([`crate::source::db::sql`]): a mask of its NULL values, then each value
 //! as both engines print it where they print alike, else as its canonical
-//! text; the MD5 of the run's secret key and that
-//! text gives a 60-bit number ([`crate::canon::keyed`]), and a leaf's
-//! digest is the row count and the exact sum of those numbers (a multiset
-//! digest: row order does not matter, duplicates count). Leaves are
-//! - key ranges of equal width when the key is one integer column: each
-//!   side's digests come from `GROUP BY` queries over chunks of the key
+//! text. A leaf's digest is its row count and either
+//! - the MD5 of the run's secret key and its rows' texts joined in key
+//!   order, when every key column is an integer on both sides (both engines
+//!   sort the rows alike): one MD5 per leaf, not per row, which halved the
+//!   servers' work; a text MySQL cut short (past `max_allowed_packet`)
+//!   makes its leaf divergent, never equal. Each leaf is read on its own
+//!   through the key's index where one leads with it and leaves are dense;
+//!   or
+//! - the exact sum of the 60-bit numbers the MD5 of the secret and each
+//!   row's text starts with ([`crate::canon::keyed`]): a multiset digest
+//!   (row order does not matter, duplicates count), for other keys and for
+//!   wide rows.
+//!
+//! Leaves are
+//! - key ranges of equal width when the key is led by an integer column: each
+//!   side's digests come from queries over chunks of the key
 //!   range, run in parallel sessions sharing one snapshot, each query using
 //!   the key index; a chunk that took longer than [`CHUNK_SECONDS`] shrinks
 //!   the next one (pt-table-checksum's chunk-time idea). A divergent leaf is
@@ -54,6 +64,11 @@ const MAX_LEAVES: i128 = 1 << 20;
 const FETCH_ROWS: u64 = 64;
 /// Parts a divergent leaf is split into.
 const SPLIT: i128 = 32;
+/// Rows wider than this on average (the catalog's estimate) are digested
+/// as sums of row hashes, not by the MD5 of a leaf's texts.
+const WIDE_ROW_BYTES: u64 = 8192;
+/// Rows per leaf, on average, from which leaves are read one by one.
+const DENSE_LEAF_ROWS: u64 = 64;
 /// At most this many leaves in one per-leaf digest statement.
 const LEAVES_PER_STATEMENT: i128 = 256;
 /// Rows per hash bucket aimed at.
@@ -629,8 +644,8 @@ pub fn explain(
         out.extend(side.db.session_sql(threads));
         if let Some(unique) = side.key_facts_sql() {
             out.push(
-                "-- whether the catalog proves the key unique (NOT NULL columns were read \
-                 with the columns):"
+                "-- the key's indexes: whether one proves it unique (NOT NULL columns were \
+                 read with the columns), leads with its first column, is the primary key:"
                     .into(),
             );
             out.push(format!("{unique};"));
@@ -679,7 +694,8 @@ pub fn explain(
                     out.push(format!(
                         "-- (each the MD5 of the leaf's row texts in key order; one query per \
                          leaf, up to {LEAVES_PER_STATEMENT} a statement, where an index leads \
-                         with the key{}):",
+                         with the key and the last chunk's leaves held {DENSE_LEAF_ROWS} rows \
+                         on average{}):",
                         if side.dialect.engine == Engine::MySql {
                             ", without ORDER BY where the primary key leads it"
                         } else {
@@ -820,7 +836,12 @@ impl SideWork<'_> {
 
     /// Runs queries over all sessions at once; results in query order.
     async fn query_all(&mut self, sqls: &[String]) -> Result<Vec<TextRows>> {
-        Ok(self.run_all(sqls).await?.into_iter().map(|(rows, _)| rows).collect())
+        Ok(self
+            .run_all(sqls)
+            .await?
+            .into_iter()
+            .map(|(rows, _)| rows)
+            .collect())
     }
 
     /// [`Self::query_all`] of digest statements, each with whether a digest
@@ -944,6 +965,41 @@ impl SideWork<'_> {
         Ok(())
     }
 
+    /// The catalog's estimates of the rows and of the average row's bytes,
+    /// when it has them (a table analyzed at least once, not a query).
+    fn row_estimate_sql(&self) -> Option<String> {
+        let table = self.db.table()?;
+        let d = self.dialect;
+        Some(match self.db.engine() {
+            Engine::Postgres => format!(
+                "SELECT c.reltuples::int8, (pg_table_size(c.oid) / c.reltuples)::int8 \
+                 FROM pg_class c WHERE c.oid = to_regclass({}) AND c.reltuples > 0",
+                d.string(&d.table(table))
+            ),
+            _ => {
+                let (schema, name) = match table.split_once('.') {
+                    Some((s, t)) => (d.string(s), d.string(t)),
+                    None => ("DATABASE()".to_string(), d.string(table)),
+                };
+                format!(
+                    "SELECT TABLE_ROWS, AVG_ROW_LENGTH FROM information_schema.TABLES \
+                     WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name} AND TABLE_ROWS > 0"
+                )
+            }
+        })
+    }
+
+    /// [`Self::row_estimate_sql`]'s `(rows, bytes per row)`.
+    async fn row_estimate(&mut self) -> Result<Option<(u64, u64)>> {
+        let Some(sql) = self.row_estimate_sql() else {
+            return Ok(None);
+        };
+        let rows = self.query(&sql).await?;
+        let row = rows.first().cloned().unwrap_or_default();
+        let get = |i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse().ok());
+        Ok(get(0).zip(get(1)))
+    }
+
     /// Fetches the rows matching each predicate (none: the whole relation).
     async fn fetch(&mut self, predicates: &[String]) -> Result<Vec<RecordBatch>> {
         let select = format!(
@@ -1024,6 +1080,20 @@ async fn integer_key(
     state: Option<(&Path, bool)>,
     ordered: bool,
 ) -> Result<Fetched> {
+    // Wide rows gain little from one MD5 per leaf, and a leaf of them
+    // could pass what one text can hold (PostgreSQL: 1 GB, an error).
+    let estimates = if ordered {
+        [
+            sides[0].row_estimate().await?,
+            sides[1].row_estimate().await?,
+        ]
+    } else {
+        [None, None]
+    };
+    let ordered = ordered
+        && estimates
+            .iter()
+            .all(|e| e.is_none_or(|(_, bytes)| bytes <= WIDE_ROW_BYTES));
     if ordered {
         for side in sides.iter_mut() {
             side.ordered = Some(side.ordered_digest());
@@ -1088,20 +1158,23 @@ async fn integer_key(
             .transpose()?;
         let none = Finished::default();
         let finished = |side: usize| journal.as_ref().map_or(&none, |j| &j.finished[side]);
+        // Leaves dense enough to be read one by one from the start, by
+        // the catalog's count of rows.
+        let dense =
+            |s: usize| estimates[s].is_some_and(|(rows, _)| rows >= DENSE_LEAF_ROWS * count as u64);
+        let leaves_at = Leaves { lo, width, count };
         let (ld, rd) = futures::try_join!(
             first_level(
                 l,
-                lo,
-                width,
-                count,
+                leaves_at,
+                dense(0),
                 finished(0),
                 journal.as_ref().map(|j| (j, Side::Left))
             ),
             first_level(
                 r,
-                lo,
-                width,
-                count,
+                leaves_at,
+                dense(1),
                 finished(1),
                 journal.as_ref().map(|j| (j, Side::Right))
             )
@@ -1250,8 +1323,9 @@ struct Digests {
 
 impl Digests {
     /// Parses `(leaf, count, digest)` rows: the digest is a decimal sum, or
-    /// the hex MD5 of an ordered leaf. Empty leaves are left out, as a sum
-    /// query leaves them out.
+    /// the hex MD5 of an ordered leaf, NULL when MySQL found the leaf's text
+    /// longer than `max_allowed_packet` (cut, then). Empty leaves are left
+    /// out, as a sum query leaves them out.
     fn parse(
         rows: &[Vec<Option<String>>],
         base: i128,
@@ -1269,12 +1343,15 @@ impl Digests {
             if count == 0 {
                 continue;
             }
-            let digest = if ordered {
-                parse_hex(&get(2))?
-            } else {
-                parse_u128(&get(2))?
-            };
             let start = base + leaf * width;
+            let digest = match get(2) {
+                None if ordered => {
+                    out.cut.insert(start);
+                    0
+                }
+                hex if ordered => parse_hex(&hex)?,
+                sum => parse_u128(&sum)?,
+            };
             out.leaves.insert(start, (count, digest));
             if cut {
                 out.cut.insert(start);
@@ -1292,7 +1369,12 @@ impl Digests {
 /// Leaves whose digests differ (or were cut), with the larger side's row
 /// count.
 fn divergent<'m>(left: &'m Digests, right: &'m Digests) -> impl Iterator<Item = (i128, u64)> + 'm {
-    let starts: BTreeSet<i128> = left.leaves.keys().chain(right.leaves.keys()).copied().collect();
+    let starts: BTreeSet<i128> = left
+        .leaves
+        .keys()
+        .chain(right.leaves.keys())
+        .copied()
+        .collect();
     starts.into_iter().filter_map(move |s| {
         let (l, r) = (left.leaves.get(&s), right.leaves.get(&s));
         let cut = left.cut.contains(&s) || right.cut.contains(&s);
@@ -1313,21 +1395,36 @@ fn merge_ranges(mut ranges: Vec<(i128, i128)>) -> Vec<(i128, i128)> {
     out
 }
 
+/// `count` leaves of `width` keys from `lo`.
+#[derive(Clone, Copy)]
+struct Leaves {
+    lo: i128,
+    width: i128,
+    count: i128,
+}
+
 /// First-level digests of one side: chunks of leaves, pulled by each
 /// session in turn; each chunk's time sets the next one's size.
 async fn first_level(
     side: &mut SideWork<'_>,
-    lo: i128,
-    width: i128,
-    count: i128,
+    Leaves { lo, width, count }: Leaves,
+    dense: bool,
     finished: &Finished,
     journal: Option<(&Journal, Side)>,
 ) -> Result<Digests> {
     struct Schedule {
         next: i128,
         chunk: i128,
+        /// The last chunk's leaves were dense enough to be read one by one
+        /// (sparse keys leave most leaves empty: one probe each would cost
+        /// more than the grouping).
+        dense: bool,
     }
-    let schedule = Mutex::new(Schedule { next: 0, chunk: 64 });
+    let schedule = Mutex::new(Schedule {
+        next: 0,
+        chunk: 64,
+        dense,
+    });
     // Leaf ranges an earlier run finished, by first leaf.
     let mut done: Vec<(i128, i128)> = finished.chunks.iter().map(|c| (c.0, c.1)).collect();
     done.sort_unstable();
@@ -1340,12 +1437,7 @@ async fn first_level(
             .collect(),
         cut: BTreeSet::new(),
     });
-    // Per-leaf statements repeat the row text for each leaf: bounded.
-    let most = if side.ordered.as_ref().is_some_and(|o| o.per_leaf) {
-        LEAVES_PER_STATEMENT
-    } else {
-        i128::MAX
-    };
+    let per_leaf_possible = side.ordered.as_ref().is_some_and(|o| o.per_leaf);
 
     let db = side.db;
     let queries = &side.queries;
@@ -1364,7 +1456,7 @@ async fn first_level(
         let (schedule, found) = (&schedule, &found);
         async move {
             loop {
-                let (first, last) = {
+                let (first, last, per_leaf) = {
                     let mut s = schedule.lock().map_err(|_| poisoned())?;
                     // Past the leaves an earlier run finished.
                     while let Some(&(_, end)) =
@@ -1381,10 +1473,17 @@ async fn first_level(
                         .map(|&(a, _)| a)
                         .find(|&a| a > first)
                         .unwrap_or(count);
+                    let per_leaf = per_leaf_possible && s.dense;
+                    // Per-leaf statements repeat the row text for each leaf: bounded.
+                    let most = if per_leaf {
+                        LEAVES_PER_STATEMENT
+                    } else {
+                        i128::MAX
+                    };
                     s.next = (first + s.chunk.min(most)).min(count).min(before_done);
-                    (first, s.next)
+                    (first, s.next, per_leaf)
                 };
-                let sql = view.sql(lo, width, lo + first * width, lo + last * width);
+                let sql = view.shaped(lo, width, lo + first * width, lo + last * width, per_leaf);
                 throttle(session, db, max_load, paused_ms).await?;
                 let started = Instant::now();
                 queries.fetch_add(1, Ordering::Relaxed);
@@ -1393,13 +1492,15 @@ async fn first_level(
                     .await
                     .map_err(|m| db.error(format!("{m} (in: {})", short(&sql))))?;
                 let seconds = started.elapsed().as_secs_f64().max(1e-3);
+                let parsed = Digests::parse(&rows, lo, width, ordered, cut)?;
                 {
                     let mut s = schedule.lock().map_err(|_| poisoned())?;
                     let factor = (CHUNK_SECONDS / seconds).clamp(0.5, 2.0);
                     let done = last - first;
                     s.chunk = ((done as f64 * factor) as i128).max(1);
+                    let rows: u64 = parsed.leaves.values().map(|d| d.0).sum();
+                    s.dense = rows >= DENSE_LEAF_ROWS * done as u64;
                 }
-                let parsed = Digests::parse(&rows, lo, width, ordered, cut)?;
                 // A chunk with a cut leaf is left to a resumed run to redo.
                 if let Some((journal, side)) = journal.filter(|_| !cut) {
                     journal.record(side, first, last, &parsed.leaves)?;
@@ -1456,14 +1557,23 @@ impl SideWork<'_> {
 
 impl RangeSql<'_> {
     fn sql(&self, base: i128, width: i128, from: i128, to: i128) -> String {
-        if self.ordered.is_some_and(|o| o.per_leaf) {
+        let per_leaf = self.ordered.is_some_and(|o| o.per_leaf);
+        self.shaped(base, width, from, to, per_leaf)
+    }
+
+    /// [`Self::sql`], one query per leaf or not (the digests are the same).
+    fn shaped(&self, base: i128, width: i128, from: i128, to: i128, per_leaf: bool) -> String {
+        if per_leaf && self.ordered.is_some() {
             let first = (from - base).div_euclid(width);
             let last = (to - 1 - base).div_euclid(width);
             let (lowest, highest) = self.dialect.int_bounds();
             let leaves: Vec<(i128, String, String)> = (first..=last)
                 .map(|i| {
                     let lo = (base + i * width).max(from).max(lowest);
-                    let hi = (base + (i + 1) * width).min(to).saturating_sub(1).min(highest);
+                    let hi = (base + (i + 1) * width)
+                        .min(to)
+                        .saturating_sub(1)
+                        .min(highest);
                     (i, lo.to_string(), hi.to_string())
                 })
                 .collect();
@@ -1527,7 +1637,7 @@ impl RangeSql<'_> {
             _ => {
                 let values: Vec<String> = leaves
                     .iter()
-                    .map(|(i, lo, hi)| format!("({i}::int8, {lo}::int8, {hi}::int8)"))
+                    .map(|(i, lo, hi)| format!("({i}::int8, ({lo})::int8, ({hi})::int8)"))
                     .collect();
                 format!(
                     "SELECT recon_leaf.n, recon_digest.* FROM (VALUES {}) AS recon_leaf(n, lo, hi) \
@@ -1831,10 +1941,90 @@ mod tests {
     }
 
     #[test]
-    fn divergent_leaves_include_one_sided_ones() {
-        let l: BTreeMap<i128, Digest> = [(0, (2, 10)), (10, (1, 5)), (20, (3, 9))].into();
-        let r: BTreeMap<i128, Digest> = [(0, (2, 10)), (10, (1, 6)), (30, (4, 1))].into();
+    fn divergent_leaves_include_one_sided_and_cut_ones() {
+        let digests = |leaves: &[(i128, Digest)], cut: &[i128]| Digests {
+            leaves: leaves.iter().copied().collect(),
+            cut: cut.iter().copied().collect(),
+        };
+        let l = digests(&[(0, (2, 10)), (10, (1, 5)), (20, (3, 9))], &[]);
+        let r = digests(&[(0, (2, 10)), (10, (1, 6)), (30, (4, 1))], &[]);
         let d: Vec<_> = divergent(&l, &r).collect();
         assert_eq!(d, vec![(10, 1), (20, 3), (30, 4)]);
+        // Equal digests of a leaf cut on either side still differ.
+        let cut = digests(&[(0, (2, 10)), (10, (1, 5)), (20, (3, 9))], &[0]);
+        let d: Vec<_> = divergent(&cut, &l).collect();
+        assert_eq!(d, vec![(0, 2)]);
+        let d: Vec<_> = divergent(&l, &cut).collect();
+        assert_eq!(d, vec![(0, 2)]);
+    }
+
+    #[test]
+    fn ordered_digests_parse_as_hex_and_skip_empty_leaves() {
+        let row = |cells: [&str; 3]| cells.map(|c| Some(c.to_string())).to_vec();
+        let rows = vec![
+            row(["0", "3", "ffffffffffffffffffffffffffffffff"]),
+            vec![Some("1".into()), Some("0".into()), None],
+            row(["2", "1", "0123456789abcdef0123456789abcdef"]),
+        ];
+        let parsed = Digests::parse(&rows, 100, 10, true, true).unwrap();
+        assert_eq!(
+            parsed.leaves,
+            [
+                (100, (3, u128::MAX)),
+                (120, (1, 0x0123456789abcdef0123456789abcdef))
+            ]
+            .into()
+        );
+        assert_eq!(parsed.cut, [100, 120].into());
+        assert!(Digests::parse(&[row(["0", "1", "xyz"])], 0, 1, true, false).is_err());
+        // MySQL's NULL for a text past max_allowed_packet: cut.
+        let null = vec![Some("7".into()), Some("2".into()), None];
+        let parsed = Digests::parse(&[null], 0, 1, true, false).unwrap();
+        assert_eq!(parsed.cut, [7].into());
+        // A sum is decimal.
+        let sums = Digests::parse(&[row(["4", "2", "12345"])], 0, 1, false, false).unwrap();
+        assert_eq!(sums.leaves, [(4, (2, 12345))].into());
+    }
+
+    #[test]
+    fn per_leaf_statements_cover_the_range_in_leaves_within_the_key_type() {
+        let ordered = Ordered {
+            aggregate: "D".into(),
+            per_leaf: true,
+        };
+        for (engine, highest) in [
+            (Engine::Postgres, i128::from(i64::MAX)),
+            (Engine::MySql, i128::from(u64::MAX)),
+        ] {
+            let view = RangeSql {
+                dialect: Dialect { engine, utf8: true },
+                key: "k",
+                row_hash: "H",
+                ordered: Some(&ordered),
+                relation: "t",
+            };
+            // Leaves of 10 from -15: [-15, -5), [-5, 5), [5, 15); asked for
+            // [-7, 12): parts of leaves 0 to 2, numbered from the base.
+            let sql = view.sql(-15, 10, -7, 12);
+            for (i, lo, hi) in [(0, -7, -6), (1, -5, 4), (2, 5, 11)] {
+                let bounds = match engine {
+                    Engine::MySql => {
+                        format!("SELECT {i}, COUNT(*), D FROM t WHERE k >= {lo} AND k <= {hi}")
+                    }
+                    _ => format!("({i}::int8, ({lo})::int8, ({hi})::int8)"),
+                };
+                assert!(sql.contains(&bounds), "{sql}");
+            }
+            // Three leaves, no more.
+            let joints = match engine {
+                Engine::MySql => sql.matches(" UNION ALL ").count(),
+                _ => sql.matches("), (").count(),
+            };
+            assert_eq!(joints, 2, "{sql}");
+            // The last leaf past the type's range ends at its highest value.
+            let sql = view.sql(highest - 5, 10, highest - 5, highest + 5);
+            assert!(sql.contains(&format!("{highest}")), "{sql}");
+            assert!(!sql.contains(&format!("{}", highest + 1)), "{sql}");
+        }
     }
 }

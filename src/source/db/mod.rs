@@ -696,7 +696,10 @@ impl Session {
     /// [`Self::text_rows`] of a statement computing
     /// [`Dialect::ordered_digest`]s, and whether one of them may have been
     /// cut short (MySQL), so its digest cannot vouch for its rows.
-    pub async fn digest_rows(&mut self, sql: &str) -> std::result::Result<(TextRows, bool), String> {
+    pub async fn digest_rows(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<(TextRows, bool), String> {
         match self {
             Session::Postgres(c) => Ok((postgres::text_rows(c, sql).await?, false)),
             Session::MySql(c) => mysql::digest_rows(c, sql).await,

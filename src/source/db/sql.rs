@@ -307,7 +307,10 @@ impl Dialect {
         match self.engine {
             Engine::MySql => format!(
                 "MD5({})",
-                self.keyed(secret, &format!("GROUP_CONCAT({text}{order} SEPARATOR ';')"))
+                self.keyed(
+                    secret,
+                    &format!("GROUP_CONCAT({text}{order} SEPARATOR ';')")
+                )
             ),
             _ => format!(
                 "md5({})",
