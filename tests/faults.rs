@@ -203,7 +203,9 @@ fn a_postgres_connection_killed_mid_checksum_is_exit_2() {
          CREATE TABLE b AS SELECT * FROM a; ALTER TABLE b ADD PRIMARY KEY (id); \
          UPDATE b SET w = 0 WHERE id = 777",
     );
-    for (mode, marker) in [("--no-join", "md5("), ("--quiet", "FULL JOIN")] {
+    // pg_stat_activity keeps the first 1,024 bytes of a query: a per-leaf
+    // digest statement shows its list of leaves there, not its md5.
+    for (mode, marker) in [("--no-join", "md5\\(|recon_leaf"), ("--quiet", "FULL JOIN")] {
         let mut child = spawn(&[
             "diff",
             &pg.url("a"),
@@ -222,7 +224,7 @@ fn a_postgres_connection_killed_mid_checksum_is_exit_2() {
         let sql = format!(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
              AND application_name = 'recon' AND state = 'active' \
-             AND query LIKE '%{marker}%' AND now() - query_start > interval '100 ms' LIMIT 1"
+             AND query ~ '{marker}' AND now() - query_start > interval '100 ms' LIMIT 1"
         );
         kill_when(
             &mut child,
