@@ -71,6 +71,8 @@ const WIDE_ROW_BYTES: u64 = 8192;
 const DENSE_LEAF_ROWS: u64 = 64;
 /// At most this many leaves in one per-leaf digest statement.
 const LEAVES_PER_STATEMENT: i128 = 256;
+/// About the most bytes of SQL in one per-leaf digest statement.
+const STATEMENT_BYTES: usize = 1 << 20;
 /// Rows per hash bucket aimed at.
 const BUCKET_ROWS: u64 = 64;
 /// Ranges of an integer key per session, for a join in one database.
@@ -676,6 +678,14 @@ pub fn explain(
                 let k = &side.keys[0];
                 // As a side with an index leading with the key runs it.
                 let shown = ordered.then(|| side.ordered_with(true, false));
+                if let Some(estimate) = side.row_estimate_sql().filter(|_| ordered) {
+                    out.push(format!(
+                        "-- the catalog's estimates of the rows (are leaves dense?) and of a \
+                         row's bytes (over {WIDE_ROW_BYTES} on either side: sums of row hashes \
+                         instead of ordered digests):"
+                    ));
+                    out.push(format!("{estimate};"));
+                }
                 let view = RangeSql {
                     ordered: shown.as_ref(),
                     ..side.range_sql()
@@ -912,19 +922,12 @@ impl SideWork<'_> {
                        AND i.indpred IS NULL AND i.indexprs IS NULL"
                 )
             }
-            _ => {
-                let (schema, name) = match table.split_once('.') {
-                    Some((s, t)) => (d.string(s), d.string(t)),
-                    None => ("DATABASE()".to_string(), d.string(table)),
-                };
-                format!(
-                    "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ','), \
-                     MAX(NON_UNIQUE) = 0, INDEX_NAME = 'PRIMARY', MAX(INDEX_TYPE) = 'BTREE' \
-                     FROM information_schema.STATISTICS \
-                     WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name} \
-                     GROUP BY INDEX_NAME"
-                )
-            }
+            _ => format!(
+                "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ','), \
+                 MAX(NON_UNIQUE) = 0, INDEX_NAME = 'PRIMARY', MAX(INDEX_TYPE) = 'BTREE' \
+                 FROM information_schema.STATISTICS WHERE {} GROUP BY INDEX_NAME",
+                mysql_table_is(d, table)
+            ),
         })
     }
 
@@ -976,16 +979,11 @@ impl SideWork<'_> {
                  FROM pg_class c WHERE c.oid = to_regclass({}) AND c.reltuples > 0",
                 d.string(&d.table(table))
             ),
-            _ => {
-                let (schema, name) = match table.split_once('.') {
-                    Some((s, t)) => (d.string(s), d.string(t)),
-                    None => ("DATABASE()".to_string(), d.string(table)),
-                };
-                format!(
-                    "SELECT TABLE_ROWS, AVG_ROW_LENGTH FROM information_schema.TABLES \
-                     WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name} AND TABLE_ROWS > 0"
-                )
-            }
+            _ => format!(
+                "SELECT TABLE_ROWS, AVG_ROW_LENGTH FROM information_schema.TABLES \
+                 WHERE {} AND TABLE_ROWS > 0",
+                mysql_table_is(d, table)
+            ),
         })
     }
 
@@ -1016,6 +1014,16 @@ impl SideWork<'_> {
         }
         Ok(batches)
     }
+}
+
+/// The condition on `information_schema`'s `TABLE_SCHEMA` and `TABLE_NAME`
+/// that picks `table` (`schema.name`, or a name in the current database).
+fn mysql_table_is(d: Dialect, table: &str) -> String {
+    let (schema, name) = match table.split_once('.') {
+        Some((s, t)) => (d.string(s), d.string(t)),
+        None => ("DATABASE()".to_string(), d.string(table)),
+    };
+    format!("TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}")
 }
 
 fn poisoned() -> Error {
@@ -1438,6 +1446,7 @@ async fn first_level(
         cut: BTreeSet::new(),
     });
     let per_leaf_possible = side.ordered.as_ref().is_some_and(|o| o.per_leaf);
+    let per_statement = side.range_sql().leaves_per_statement();
 
     let db = side.db;
     let queries = &side.queries;
@@ -1474,12 +1483,7 @@ async fn first_level(
                         .find(|&a| a > first)
                         .unwrap_or(count);
                     let per_leaf = per_leaf_possible && s.dense;
-                    // Per-leaf statements repeat the row text for each leaf: bounded.
-                    let most = if per_leaf {
-                        LEAVES_PER_STATEMENT
-                    } else {
-                        i128::MAX
-                    };
+                    let most = if per_leaf { per_statement } else { i128::MAX };
                     s.next = (first + s.chunk.min(most)).min(count).min(before_done);
                     (first, s.next, per_leaf)
                 };
@@ -1559,6 +1563,19 @@ impl RangeSql<'_> {
     fn sql(&self, base: i128, width: i128, from: i128, to: i128) -> String {
         let per_leaf = self.ordered.is_some_and(|o| o.per_leaf);
         self.shaped(base, width, from, to, per_leaf)
+    }
+
+    /// Leaves one per-leaf statement may hold: MySQL's repeats the row
+    /// text for each leaf, and a statement must stay well under
+    /// `max_allowed_packet` (a table of hundreds of columns has a long text).
+    fn leaves_per_statement(&self) -> i128 {
+        match self.dialect.engine {
+            Engine::MySql => {
+                let one = self.per_leaf(&[(0, String::new(), String::new())]).len() + 40;
+                ((STATEMENT_BYTES / one) as i128).clamp(1, LEAVES_PER_STATEMENT)
+            }
+            _ => LEAVES_PER_STATEMENT,
+        }
     }
 
     /// [`Self::sql`], one query per leaf or not (the digests are the same).
@@ -1984,6 +2001,33 @@ mod tests {
         // A sum is decimal.
         let sums = Digests::parse(&[row(["4", "2", "12345"])], 0, 1, false, false).unwrap();
         assert_eq!(sums.leaves, [(4, (2, 12345))].into());
+    }
+
+    #[test]
+    fn a_long_row_text_puts_fewer_leaves_in_a_mysql_statement() {
+        let long = Ordered {
+            aggregate: format!("MD5({})", "x".repeat(20_000)),
+            per_leaf: true,
+        };
+        let view = |engine, ordered| RangeSql {
+            dialect: Dialect { engine, utf8: true },
+            key: "k",
+            row_hash: "H",
+            ordered: Some(ordered),
+            relation: "t",
+        };
+        let short = Ordered {
+            aggregate: "D".into(),
+            per_leaf: true,
+        };
+        assert_eq!(view(Engine::MySql, &short).leaves_per_statement(), 256);
+        assert_eq!(view(Engine::Postgres, &long).leaves_per_statement(), 256);
+        let mysql = view(Engine::MySql, &long);
+        let n = mysql.leaves_per_statement();
+        assert!((40..=60).contains(&n), "{n}");
+        // A statement of that many leaves stays near the budget.
+        let sql = mysql.shaped(0, 10, 0, 10 * n, true);
+        assert!(sql.len() <= STATEMENT_BYTES, "{}", sql.len());
     }
 
     #[test]
