@@ -926,7 +926,7 @@ impl SideWork<'_> {
                 "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ','), \
                  MAX(NON_UNIQUE) = 0, INDEX_NAME = 'PRIMARY', MAX(INDEX_TYPE) = 'BTREE' \
                  FROM information_schema.STATISTICS WHERE {} GROUP BY INDEX_NAME",
-                mysql_table_is(d, table)
+                d.schema_table_is(table, "")
             ),
         })
     }
@@ -982,7 +982,7 @@ impl SideWork<'_> {
             _ => format!(
                 "SELECT TABLE_ROWS, AVG_ROW_LENGTH FROM information_schema.TABLES \
                  WHERE {} AND TABLE_ROWS > 0",
-                mysql_table_is(d, table)
+                d.schema_table_is(table, "")
             ),
         })
     }
@@ -1014,16 +1014,6 @@ impl SideWork<'_> {
         }
         Ok(batches)
     }
-}
-
-/// The condition on `information_schema`'s `TABLE_SCHEMA` and `TABLE_NAME`
-/// that picks `table` (`schema.name`, or a name in the current database).
-fn mysql_table_is(d: Dialect, table: &str) -> String {
-    let (schema, name) = match table.split_once('.') {
-        Some((s, t)) => (d.string(s), d.string(t)),
-        None => ("DATABASE()".to_string(), d.string(table)),
-    };
-    format!("TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}")
 }
 
 fn poisoned() -> Error {
@@ -1445,8 +1435,6 @@ async fn first_level(
             .collect(),
         cut: BTreeSet::new(),
     });
-    let per_leaf_possible = side.ordered.as_ref().is_some_and(|o| o.per_leaf);
-    let per_statement = side.range_sql().leaves_per_statement();
 
     let db = side.db;
     let queries = &side.queries;
@@ -1460,7 +1448,9 @@ async fn first_level(
         relation: db.relation(),
     };
     let view = &view;
-    let ordered = side.ordered.is_some();
+    let ordered = view.ordered.is_some();
+    let per_leaf_possible = view.ordered.is_some_and(|o| o.per_leaf);
+    let per_statement = view.leaves_per_statement();
     let workers = side.sessions.iter_mut().map(|session| {
         let (schedule, found) = (&schedule, &found);
         async move {

@@ -199,21 +199,16 @@ fn key_sql(engine: Engine, table: &str) -> String {
              ORDER BY ic.relname, k.ord",
             d.string(&d.table(table))
         ),
-        Engine::MySql => {
-            let (schema, name) = match table.split_once('.') {
-                Some((s, t)) => (d.string(s), d.string(t)),
-                None => ("DATABASE()".to_string(), d.string(table)),
-            };
-            format!(
-                "SELECT s.INDEX_NAME, CASE WHEN s.INDEX_NAME = 'PRIMARY' THEN '1' ELSE '0' END, \
+        Engine::MySql => format!(
+            "SELECT s.INDEX_NAME, CASE WHEN s.INDEX_NAME = 'PRIMARY' THEN '1' ELSE '0' END, \
                    c.COLUMN_NAME, CASE WHEN c.IS_NULLABLE = 'NO' THEN '1' ELSE '0' END \
                  FROM information_schema.STATISTICS s \
                  LEFT JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA \
                    AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME \
-                 WHERE s.TABLE_SCHEMA = {schema} AND s.TABLE_NAME = {name} AND s.NON_UNIQUE = 0 \
-                 ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX"
-            )
-        }
+                 WHERE {} AND s.NON_UNIQUE = 0 \
+                 ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX",
+            d.schema_table_is(table, "s.")
+        ),
         Engine::Sqlite => {
             let t = d.string(table);
             // The primary key (pk > 0, in key order), then unique indexes

@@ -130,14 +130,10 @@ async fn non_utf8_columns(conn: &mut Conn, table: Option<&str>) -> Res<Option<Ve
         return Ok(None);
     };
     let d = Dialect::new(Engine::MySql);
-    let (schema, name) = match table.split_once('.') {
-        Some((s, t)) => (d.string(s), d.string(t)),
-        None => ("DATABASE()".to_string(), d.string(table)),
-    };
     let rows: Vec<(String, Option<String>)> = conn
         .query(format!(
-            "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {name}"
+            "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE {}",
+            d.schema_table_is(table, "")
         ))
         .await
         .map_err(message)?;

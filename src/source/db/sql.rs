@@ -150,6 +150,17 @@ impl Dialect {
             .join(".")
     }
 
+    /// The condition on MySQL `information_schema`'s `TABLE_SCHEMA` and
+    /// `TABLE_NAME` that picks `table` (`schema.name`, or a name in the
+    /// current database), with `prefix` before each column (`s.`).
+    pub fn schema_table_is(self, table: &str, prefix: &str) -> String {
+        let (schema, name) = match table.split_once('.') {
+            Some((s, t)) => (self.string(s), self.string(t)),
+            None => ("DATABASE()".to_string(), self.string(table)),
+        };
+        format!("{prefix}TABLE_SCHEMA = {schema} AND {prefix}TABLE_NAME = {name}")
+    }
+
     /// A string literal that means the same whatever the session's escaping
     /// mode: MySQL text holding a backslash or a control character is written
     /// as a hex literal, which no escaping mode reads differently.
