@@ -33,51 +33,31 @@ pub fn comparable_by_storage(t: &DataType) -> bool {
         )
 }
 
-/// A run of pairs of aligned rows: pairs `first..first + len` are
-/// `(left + t, right + t)`.
+/// A run of aligned row pairs: pair `first + t` (its place in the caller's
+/// `same`) is rows `left + t` and `right + t`, for `t` in `0..len`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Run {
-    first: usize,
-    left: usize,
-    right: usize,
-    len: usize,
+    pub first: usize,
+    pub left: usize,
+    pub right: usize,
+    pub len: usize,
 }
 
-/// Rows per run at most: a changed row costs a run of cell compares.
+/// Rows compared as one block first: a stretch of a table and its copy
+/// costs one compare per column, not one per row or per small block.
+const WIDE_BLOCK: usize = 1024;
+
+/// Rows per block once a wide block differs: a changed row costs a block of
+/// cell compares.
 const BLOCK: usize = 32;
 
-/// Cuts `pairs` into runs of aligned rows (of at most [`BLOCK`] pairs),
-/// once for all the columns compared.
-pub fn runs(pairs: &[(u32, u32)], out: &mut Vec<Run>) {
-    out.clear();
-    let mut k = 0;
-    while k < pairs.len() {
-        let (a, b) = pairs[k];
-        let mut len = 1;
-        while k + len < pairs.len()
-            && len < BLOCK
-            && pairs[k + len] == (a + len as u32, b + len as u32)
-        {
-            len += 1;
-        }
-        out.push(Run {
-            first: k,
-            left: a as usize,
-            right: b as usize,
-            len,
-        });
-        k += len;
-    }
-}
-
-/// Clears `same[k]` for every pair `pairs[k] = (l, r)` whose cells `left[l]`
-/// and `right[r]` are stored differently (a NULL matches only a NULL);
-/// `runs` are [`runs`] of `pairs`. The arrays have one type, for which
+/// Clears `same[run.first + t]` for every pair of every run whose cells
+/// `left[run.left + t]` and `right[run.right + t]` are stored differently (a
+/// NULL matches only a NULL). The arrays have one type, for which
 /// [`comparable_by_storage`] holds.
 pub fn clear_unlike(
     left: &ArrayRef,
     right: &ArrayRef,
-    pairs: &[(u32, u32)],
     runs: &[Run],
     same: &mut [bool],
 ) -> Result<()> {
@@ -90,7 +70,6 @@ pub fn clear_unlike(
     }
     let nulls = [left.logical_nulls(), right.logical_nulls()];
     let compare = Compare {
-        pairs,
         runs,
         nulls: [nulls[0].as_ref(), nulls[1].as_ref()],
     };
@@ -146,46 +125,79 @@ trait Cells {
     fn cell_alike(&self, other: &Self, a: usize, b: usize) -> bool;
 }
 
-/// One column's compare: the pairs, their runs and both sides' NULLs.
+/// One column's compare: the runs and both sides' NULLs.
 struct Compare<'a> {
-    pairs: &'a [(u32, u32)],
     runs: &'a [Run],
     nulls: [Option<&'a NullBuffer>; 2],
 }
 
 impl Compare<'_> {
-    /// Clears `same` for the pairs stored differently: a run whose values
-    /// and validity are alike as a block is settled at once.
+    /// Clears `same` for the pairs stored differently: a wide block whose
+    /// values and validity are alike is settled at once, else its blocks
+    /// are, else their cells one by one.
     fn mark<C: Cells + ?Sized>(&self, left: &C, right: &C, same: &mut [bool]) {
-        let valid = |side: usize, i: usize| self.nulls[side].is_none_or(|n| n.is_valid(i));
         for run in self.runs {
-            if run.len >= 4
-                && self.validity_alike(run)
-                && left.block_alike(right, run.left, run.right, run.len)
-            {
-                continue;
-            }
-            let cut = run.first..run.first + run.len;
-            for (&(a, b), same) in self.pairs[cut.clone()].iter().zip(&mut same[cut]) {
-                let (a, b) = (a as usize, b as usize);
-                let alike = match (valid(0, a), valid(1, b)) {
-                    (true, true) => left.cell_alike(right, a, b),
-                    (false, false) => true,
-                    _ => false,
-                };
-                *same &= alike;
+            let mut done = 0;
+            while done < run.len {
+                let wide = self.block(run, done, WIDE_BLOCK);
+                if !self.alike(left, right, &wide) {
+                    for start in (0..wide.len).step_by(BLOCK) {
+                        let block = self.block(&wide, start, BLOCK);
+                        if !self.alike(left, right, &block) {
+                            self.mark_cells(left, right, &block, same);
+                        }
+                    }
+                }
+                done += wide.len;
             }
         }
     }
 
-    /// True when the run's cells are NULL at the same places on both sides:
-    /// then values stored alike (NULL slots included) make every pair alike.
-    fn validity_alike(&self, run: &Run) -> bool {
-        let valid_bits = |side: usize, start: usize| match self.nulls[side] {
-            Some(nulls) => bits(nulls, start, run.len),
-            None => u64::MAX >> (64 - run.len),
+    /// The part of `run` from its pair `from`, at most `most` pairs long.
+    fn block(&self, run: &Run, from: usize, most: usize) -> Run {
+        Run {
+            first: run.first + from,
+            left: run.left + from,
+            right: run.right + from,
+            len: most.min(run.len - from),
+        }
+    }
+
+    /// True when a block of four pairs or more is stored alike as a whole.
+    fn alike<C: Cells + ?Sized>(&self, left: &C, right: &C, block: &Run) -> bool {
+        block.len >= 4
+            && self.validity_alike(block)
+            && left.block_alike(right, block.left, block.right, block.len)
+    }
+
+    fn mark_cells<C: Cells + ?Sized>(&self, left: &C, right: &C, block: &Run, same: &mut [bool]) {
+        let valid = |side: usize, i: usize| self.nulls[side].is_none_or(|n| n.is_valid(i));
+        for t in 0..block.len {
+            let (a, b) = (block.left + t, block.right + t);
+            let alike = match (valid(0, a), valid(1, b)) {
+                (true, true) => left.cell_alike(right, a, b),
+                (false, false) => true,
+                _ => false,
+            };
+            same[block.first + t] &= alike;
+        }
+    }
+
+    /// True when the block's cells are NULL at the same places on both
+    /// sides: then values stored alike (NULL slots included) make every
+    /// pair alike.
+    fn validity_alike(&self, block: &Run) -> bool {
+        if self.nulls[0].is_none() && self.nulls[1].is_none() {
+            return true;
+        }
+        let valid_bits = |side: usize, start: usize, len: usize| match self.nulls[side] {
+            Some(nulls) => bits(nulls, start, len),
+            None => u64::MAX >> (64 - len),
         };
-        valid_bits(0, run.left) == valid_bits(1, run.right)
+        (0..block.len).step_by(64).all(|t| {
+            let len = 64.min(block.len - t);
+            valid_bits(0, block.left + t, len) == valid_bits(1, block.right + t, len)
+        })
     }
 }
 
@@ -350,11 +362,30 @@ mod tests {
             .collect()
     }
 
+    /// Cuts `pairs` into the longest runs of aligned rows.
+    fn runs(pairs: &[(u32, u32)]) -> Vec<Run> {
+        let mut out: Vec<Run> = Vec::new();
+        for (k, &(a, b)) in pairs.iter().enumerate() {
+            match out.last_mut() {
+                Some(run)
+                    if (run.left + run.len, run.right + run.len) == (a as usize, b as usize) =>
+                {
+                    run.len += 1
+                }
+                _ => out.push(Run {
+                    first: k,
+                    left: a as usize,
+                    right: b as usize,
+                    len: 1,
+                }),
+            }
+        }
+        out
+    }
+
     fn compare(left: &ArrayRef, right: &ArrayRef, pairs: &[(u32, u32)]) -> Result<Vec<bool>> {
-        let mut cut = Vec::new();
-        runs(pairs, &mut cut);
         let mut same = vec![true; pairs.len()];
-        clear_unlike(left, right, pairs, &cut, &mut same)?;
+        clear_unlike(left, right, &runs(pairs), &mut same)?;
         Ok(same)
     }
 
@@ -428,10 +459,11 @@ mod tests {
         fn storage_compare_agrees_with_arrow_equality(
             kind in 0u8..9,
             nulls in any::<bool>(),
-            left in cells(150, true),
-            right in cells(150, true),
+            (left, right) in prop_oneof![Just(150usize), Just(2600usize)]
+                .prop_flat_map(|len| (cells(len, true), cells(len, true))),
             offsets in (0usize..20, 0usize..20),
             shift in 0u32..3,
+            rare in any::<bool>(),
             scattered in prop::collection::vec((0u32..100, 0u32..100), 0..40),
         ) {
             let strip = |c: &Vec<Option<u8>>| -> Vec<Option<u8>> {
@@ -440,40 +472,21 @@ mod tests {
             // Mostly equal sides, as a table and its copy.
             let mut right = strip(&right);
             let left = strip(&left);
+            // Every 7th row differs, or (long runs of alike blocks) every 997th.
+            let period = if rare { 997 } else { 7 };
             for (i, cell) in right.iter_mut().enumerate() {
-                if i % 7 != 0 {
+                if i % period != 0 {
                     *cell = left.get(i + shift as usize).copied().flatten().or(*cell);
                 }
             }
-            let l = arrays(kind, &left).slice(offsets.0, 120);
-            let r = arrays(kind, &right).slice(offsets.1, 120);
-            let mut pairs: Vec<(u32, u32)> = (0..100u32).map(|i| (i + shift, i)).collect();
+            let len = left.len() - 30;
+            let l = arrays(kind, &left).slice(offsets.0, len);
+            let r = arrays(kind, &right).slice(offsets.1, len);
+            let aligned = len as u32 - 20;
+            let mut pairs: Vec<(u32, u32)> = (0..aligned).map(|i| (i + shift, i)).collect();
             pairs.extend(scattered);
             check(&l, &r, &pairs);
         }
-    }
-
-    #[test]
-    fn runs_follow_aligned_rows_up_to_a_block() {
-        let mut pairs: Vec<(u32, u32)> = (0..40).map(|i| (i + 5, i)).collect();
-        pairs.extend([(50, 41), (51, 42), (60, 43)]);
-        let mut cut = Vec::new();
-        runs(&pairs, &mut cut);
-        let run = |first, left, right, len| Run {
-            first,
-            left,
-            right,
-            len,
-        };
-        assert_eq!(
-            cut,
-            vec![
-                run(0, 5, 0, 32),
-                run(32, 37, 32, 8),
-                run(40, 50, 41, 2),
-                run(42, 60, 43, 1)
-            ]
-        );
     }
 
     #[test]

@@ -27,18 +27,17 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use arrow::array::{ArrayRef, UInt32Array};
+use arrow::array::{ArrayRef, AsArray, UInt32Array};
 use arrow::compute::{concat_batches, take_record_batch};
 use arrow::record_batch::RecordBatch;
+use arrow::row::{RowConverter, Rows};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use super::rows::{self, KeptRows, Matched, RowDiff};
-use crate::canon::{compare_keys, stored};
+use crate::canon::{self, compare_keys, stored};
 use crate::error::{Error, Result, Side};
-use crate::merkle::{
-    Boundaries, Digest, EncodedBatch, KeySample, NULL_KEY_SAMPLES, RowHasher, SideLeaves,
-};
+use crate::merkle::{Boundaries, Digest, KeySample, NULL_KEY_SAMPLES, RowHasher, SideLeaves};
 use crate::plan::ComparePlan;
 use crate::source::{BatchStream, Positional, Source, TextRecords};
 
@@ -109,13 +108,21 @@ pub fn merge(
         totals,
         hashers: &hashers,
         names: &names,
-        boundaries,
         abandoned: AtomicBool::new(false),
         progress,
     };
+    // Storage compares make no row hashes: one integer key is then walked
+    // as integers.
+    let int_bounds = match storage {
+        Some(_) => IntBounds::of(plan, boundaries)?,
+        None => None,
+    };
     let outs: Vec<Option<WindowOut>> = windows
         .par_iter()
-        .map(|w| merge_window(&shared, w))
+        .map(|w| match &int_bounds {
+            Some(bounds) => merge_window::<IntKeys>(&shared, bounds, w),
+            None => merge_window::<EncodedKeys>(&shared, boundaries, w),
+        })
         .collect::<Result<_>>()?;
     let Some(outs) = outs.into_iter().collect::<Option<Vec<WindowOut>>>() else {
         return Ok(None);
@@ -290,7 +297,6 @@ struct Shared<'a> {
     totals: [u64; 2],
     hashers: &'a [RowHasher<'a>; 2],
     names: &'a [Vec<String>; 2],
-    boundaries: &'a Boundaries,
     /// Set by the first window that finds rows out of order: all stop.
     abandoned: AtomicBool,
     progress: &'a ProgressBar,
@@ -316,21 +322,252 @@ struct WindowOut {
     matched: Vec<Matched>,
 }
 
+/// One side's keys of a batch, as the walk compares them: the walk is
+/// compiled once per form, so the common single integer key costs a `u64`
+/// compare per row, not a row encoding and a byte compare.
+trait WalkKeys: Sized {
+    /// The leaves' bounds in the keys' form.
+    type Bounds: Sync;
+    /// A key kept from an earlier batch, to check the order across batches.
+    type Owned;
+    /// A batch's keys, NULL mask and (when `hashed`) row hashes.
+    fn encode(hasher: &RowHasher<'_>, batch: &RecordBatch, hashed: bool) -> Result<Encoded<Self>>;
+    fn cmp(&self, i: usize, other: &Self, j: usize) -> std::cmp::Ordering;
+    fn owned(&self, i: usize) -> Self::Owned;
+    /// Key `i` lies above `before`.
+    fn above(&self, i: usize, before: &Self::Owned) -> bool;
+    fn leaf_near(&self, i: usize, bounds: &Self::Bounds, guess: usize) -> usize;
+    /// How many rows, at most `room`, from `i` here and `j` in `other` (`from`
+    /// is `(i, j, room)`) have pairwise equal keys, not NULL, increasing from key `i - 1` and below
+    /// the upper bound of `leaf`.
+    fn aligned(
+        &self,
+        other: &Self,
+        nulls: [Option<&[bool]>; 2],
+        from: (usize, usize, usize),
+        bounds: &Self::Bounds,
+        leaf: usize,
+    ) -> usize;
+}
+
+/// What [`WalkKeys::encode`] makes of a batch.
+struct Encoded<K> {
+    keys: K,
+    hashes: Vec<u128>,
+    nulls: Option<Vec<bool>>,
+}
+
+fn is_null(nulls: Option<&[bool]>, i: usize) -> bool {
+    nulls.is_some_and(|m| m[i])
+}
+
+/// Keys in Arrow's row format, compared as bytes: any key.
+struct EncodedKeys(Rows);
+
+impl WalkKeys for EncodedKeys {
+    type Bounds = Boundaries;
+    type Owned = Vec<u8>;
+
+    fn encode(hasher: &RowHasher<'_>, batch: &RecordBatch, hashed: bool) -> Result<Encoded<Self>> {
+        let encoded = match hashed {
+            true => hasher.encode(batch)?,
+            false => hasher.encode_keys(batch)?,
+        };
+        Ok(Encoded {
+            keys: EncodedKeys(encoded.keys),
+            hashes: encoded.hashes,
+            nulls: encoded.nulls,
+        })
+    }
+    fn cmp(&self, i: usize, other: &Self, j: usize) -> std::cmp::Ordering {
+        compare_keys(self.0.row(i).data(), other.0.row(j).data())
+    }
+    fn owned(&self, i: usize) -> Vec<u8> {
+        self.0.row(i).data().to_vec()
+    }
+    fn above(&self, i: usize, before: &Vec<u8>) -> bool {
+        compare_keys(before, self.0.row(i).data()).is_lt()
+    }
+    fn leaf_near(&self, i: usize, bounds: &Boundaries, guess: usize) -> usize {
+        bounds.leaf_near(self.0.row(i).data(), guess)
+    }
+    fn aligned(
+        &self,
+        other: &Self,
+        nulls: [Option<&[bool]>; 2],
+        (i, j, room): (usize, usize, usize),
+        bounds: &Boundaries,
+        leaf: usize,
+    ) -> usize {
+        let upper = bounds.upper(leaf);
+        let mut previous = self.0.row(i - 1).data();
+        let mut taken = 0;
+        while taken < room {
+            let (a, b) = (i + taken, j + taken);
+            if is_null(nulls[0], a) || is_null(nulls[1], b) {
+                break;
+            }
+            let key = self.0.row(a).data();
+            if key != other.0.row(b).data()
+                || compare_keys(previous, key).is_ge()
+                || upper.is_some_and(|u| compare_keys(key, u).is_ge())
+            {
+                break;
+            }
+            previous = key;
+            taken += 1;
+        }
+        taken
+    }
+}
+
+/// One integer key column: each key as a `u64` that sorts as the key does
+/// (a NULL row holds any value; the NULL mask tells).
+struct IntKeys(Vec<u64>);
+
+/// The leaves' bounds as [`IntKeys`]: leaf `i` holds the keys from bound
+/// `i - 1` (inclusive) to bound `i` (exclusive).
+struct IntBounds(Vec<u64>);
+
+impl IntBounds {
+    /// The bounds in integer form, when the key is one integer column (of
+    /// one canonical array) and the leaves cut keys, not hashes.
+    fn of(plan: &ComparePlan, boundaries: &Boundaries) -> Result<Option<IntBounds>> {
+        let [key] = plan.keys.as_slice() else {
+            return Ok(None);
+        };
+        let integer = matches!(
+            key.canonical,
+            arrow::datatypes::DataType::Int64 | arrow::datatypes::DataType::UInt64
+        );
+        if !integer || key.sort_fields().len() != 1 || boundaries.is_hashed() {
+            return Ok(None);
+        }
+        IntBounds::decoded(&canon::row_converter(&plan.key_columns())?, boundaries)
+    }
+
+    /// Boundaries of keys `converter` encoded (one integer column).
+    fn decoded(converter: &RowConverter, boundaries: &Boundaries) -> Result<Option<IntBounds>> {
+        let bounds: Vec<&[u8]> = boundaries.raw_bounds().collect();
+        if bounds.is_empty() {
+            return Ok(Some(IntBounds(Vec::new())));
+        }
+        let decoded = Boundaries::decode(converter, &bounds)?;
+        match decoded.as_slice() {
+            [array] if array.null_count() == 0 => Ok(sortable_ints(array).map(IntBounds)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// An integer array as `u64`s in the same order: signed values with their
+/// sign bit flipped; `None` for other types.
+fn sortable_ints(array: &ArrayRef) -> Option<Vec<u64>> {
+    use arrow::datatypes::{DataType, Int64Type, UInt64Type};
+    match array.data_type() {
+        DataType::Int64 => Some(
+            array
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .map(|&v| (v as u64) ^ (1 << 63))
+                .collect(),
+        ),
+        DataType::UInt64 => Some(array.as_primitive::<UInt64Type>().values().to_vec()),
+        _ => None,
+    }
+}
+
+impl WalkKeys for IntKeys {
+    type Bounds = IntBounds;
+    type Owned = u64;
+
+    fn encode(hasher: &RowHasher<'_>, batch: &RecordBatch, hashed: bool) -> Result<Encoded<Self>> {
+        let canonical = hasher.canonical_keys(batch)?;
+        let ints = match canonical.as_slice() {
+            [array] if !hashed => sortable_ints(array),
+            _ => None,
+        };
+        let ints = ints.ok_or_else(|| {
+            Error::Internal("merged pass: integer keys expected, not found".into())
+        })?;
+        Ok(Encoded {
+            keys: IntKeys(ints),
+            hashes: Vec::new(),
+            nulls: canon::null_rows(&batch.columns()[..1]),
+        })
+    }
+    fn cmp(&self, i: usize, other: &Self, j: usize) -> std::cmp::Ordering {
+        self.0[i].cmp(&other.0[j])
+    }
+    fn owned(&self, i: usize) -> u64 {
+        self.0[i]
+    }
+    fn above(&self, i: usize, before: &u64) -> bool {
+        self.0[i] > *before
+    }
+    fn leaf_near(&self, i: usize, bounds: &IntBounds, guess: usize) -> usize {
+        let (key, bounds) = (self.0[i], &bounds.0);
+        let n = bounds.len();
+        // The leaf is the number of bounds at or below the key; rows in key
+        // order mostly stay in the guessed leaf or enter the next.
+        if guess <= n && (guess == 0 || bounds[guess - 1] <= key) {
+            if guess == n || key < bounds[guess] {
+                return guess;
+            }
+            if guess + 1 == n || key < bounds[guess + 1] {
+                return guess + 1;
+            }
+        }
+        bounds.partition_point(|&b| b <= key)
+    }
+    fn aligned(
+        &self,
+        other: &Self,
+        nulls: [Option<&[bool]>; 2],
+        (i, j, room): (usize, usize, usize),
+        bounds: &IntBounds,
+        leaf: usize,
+    ) -> usize {
+        let upper = bounds.0.get(leaf).copied();
+        let (mine, theirs) = (&self.0[i..i + room], &other.0[j..j + room]);
+        let mut previous = self.0[i - 1];
+        let mut taken = 0;
+        for (&key, &other_key) in mine.iter().zip(theirs) {
+            if key != other_key || key <= previous || upper.is_some_and(|u| key >= u) {
+                break;
+            }
+            previous = key;
+            taken += 1;
+        }
+        if nulls.iter().any(Option::is_some) {
+            // NULL rows hold any value: the run ends at the first.
+            taken = (0..taken)
+                .find(|&t| is_null(nulls[0], i + t) || is_null(nulls[1], j + t))
+                .unwrap_or(taken);
+        }
+        taken
+    }
+}
+
 /// Walks both sides of one window together by key.
-fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut>> {
+fn merge_window<K: WalkKeys>(
+    shared: &Shared<'_>,
+    bounds: &K::Bounds,
+    window: &Window,
+) -> Result<Option<WindowOut>> {
     if shared.abandoned.load(Ordering::Relaxed) {
         return Ok(None);
     }
     let mut cursors = [
-        Cursor::new(shared, window, Side::Left),
-        Cursor::new(shared, window, Side::Right),
+        Cursor::<K>::new(shared, bounds, window, Side::Left),
+        Cursor::<K>::new(shared, bounds, window, Side::Right),
     ];
     let mut walk = Walk {
         first_leaf: window.leaves.start,
         pending: Vec::new(),
         unchanged: vec![0u64; window.leaves.len()],
         matched: Vec::new(),
-        pairs: Vec::new(),
         runs: Vec::new(),
         same: Vec::new(),
     };
@@ -339,17 +576,18 @@ fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut
         walk.advance(&mut cursors, 1)?,
     ];
     while has[0] || has[1] {
-        let order = match has {
-            [true, true] => compare_keys(cursors[0].key(), cursors[1].key()),
-            [true, false] => std::cmp::Ordering::Less,
+        let [left, right] = &cursors;
+        let order = match (has, &left.batch, &right.batch) {
+            ([true, true], Some(l), Some(r)) => l.keys.cmp(left.row, &r.keys, right.row),
+            ([true, _], ..) => std::cmp::Ordering::Less,
             _ => std::cmp::Ordering::Greater,
         };
-        let [left, right] = &cursors;
+        let row = |cursor: &Cursor<'_, K>| cursor.row as u32;
         match order {
             std::cmp::Ordering::Equal => {
-                walk.pending
-                    .push((left.row as u32, right.row as u32, left.leaf as u32));
-                take_aligned(&mut cursors, &mut walk.pending);
+                let mut stretch = Stretch::one(row(left), row(right), left.leaf);
+                stretch.len += take_aligned(&mut cursors);
+                walk.pending.push(stretch);
                 has = [
                     walk.advance(&mut cursors, 0)?,
                     walk.advance(&mut cursors, 1)?,
@@ -357,12 +595,12 @@ fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut
             }
             std::cmp::Ordering::Less => {
                 walk.pending
-                    .push((left.row as u32, NO_ROW, left.leaf as u32));
+                    .push(Stretch::one(row(left), NO_ROW, left.leaf));
                 has[0] = walk.advance(&mut cursors, 0)?;
             }
             std::cmp::Ordering::Greater => {
                 walk.pending
-                    .push((NO_ROW, right.row as u32, right.leaf as u32));
+                    .push(Stretch::one(NO_ROW, row(right), right.leaf));
                 has[1] = walk.advance(&mut cursors, 1)?;
             }
         }
@@ -383,60 +621,73 @@ fn merge_window(shared: &Shared<'_>, window: &Window) -> Result<Option<WindowOut
 /// After a pair of equal keys, takes in one go the rows that follow in both
 /// batches with pairwise equal, increasing, non-NULL keys in the same leaf
 /// (a table and its copy align for long stretches): the checks each step
-/// would make, without the steps.
-fn take_aligned(cursors: &mut [Cursor<'_>; 2], pending: &mut Vec<(u32, u32, u32)>) {
+/// would make, without the steps. Returns the number of pairs taken.
+fn take_aligned<K: WalkKeys>(cursors: &mut [Cursor<'_, K>; 2]) -> u32 {
     let [left, right] = cursors;
-    let (start, leaf) = ([left.next, right.next], left.leaf);
+    let start = [left.next, right.next];
     let taken = {
         let (Some(l), Some(r)) = (&left.batch, &right.batch) else {
-            return;
+            return 0;
         };
         let room = (l.batch.num_rows() - start[0]).min(r.batch.num_rows() - start[1]);
-        let upper = left.shared.boundaries.upper(leaf);
-        let (keys, other_keys) = (&l.encoded.keys, &r.encoded.keys);
-        let null = |e: &EncodedBatch, i: usize| e.nulls.as_ref().is_some_and(|m| m[i]);
-        let mut previous = keys.row(left.row).data();
-        let mut taken = 0;
-        while taken < room {
-            let (i, j) = (start[0] + taken, start[1] + taken);
-            if null(&l.encoded, i) || null(&r.encoded, j) {
-                break;
-            }
-            let key = keys.row(i).data();
-            if key != other_keys.row(j).data()
-                || compare_keys(previous, key).is_ge()
-                || upper.is_some_and(|u| compare_keys(key, u).is_ge())
-            {
-                break;
-            }
-            previous = key;
-            taken += 1;
+        if room == 0 {
+            return 0;
         }
-        taken
+        l.keys.aligned(
+            &r.keys,
+            [l.nulls.as_deref(), r.nulls.as_deref()],
+            (start[0], start[1], room),
+            left.bounds,
+            left.leaf,
+        )
     };
-    if taken == 0 {
-        return;
+    if taken > 0 {
+        left.take(taken);
+        right.take(taken);
     }
-    pending.extend((0..taken).map(|t| ((start[0] + t) as u32, (start[1] + t) as u32, leaf as u32)));
-    left.take(taken);
-    right.take(taken);
+    taken as u32
 }
 
 /// A row index standing for "no row on this side".
 const NO_ROW: u32 = u32::MAX;
 
+/// Rows of the current batches in key order, all in one leaf: `len` pairs
+/// of rows `left + t` and `right + t` with equal keys, or one row of one
+/// side (`NO_ROW` on the other).
+#[derive(Debug, Clone, Copy)]
+struct Stretch {
+    left: u32,
+    right: u32,
+    len: u32,
+    leaf: u32,
+}
+
+impl Stretch {
+    fn one(left: u32, right: u32, leaf: usize) -> Self {
+        Stretch {
+            left,
+            right,
+            len: 1,
+            leaf: leaf as u32,
+        }
+    }
+
+    fn paired(&self) -> bool {
+        self.left != NO_ROW && self.right != NO_ROW
+    }
+}
+
 /// The walk's rows met since the cursors' current batches were loaded, and
 /// what was settled before.
 struct Walk {
     first_leaf: usize,
-    /// Rows in key order, as (left row, right row, leaf) of the current
-    /// batches; `NO_ROW` on the side without the key.
-    pending: Vec<(u32, u32, u32)>,
+    /// Rows met, in key order.
+    pending: Vec<Stretch>,
     /// Per leaf of the window: key pairs found equal.
     unchanged: Vec<u64>,
     matched: Vec<Matched>,
-    // Buffers reused from batch to batch.
-    pairs: Vec<(u32, u32)>,
+    // Buffers reused from batch to batch: the pending pairs as runs, and
+    // whether each pair is stored alike.
     runs: Vec<stored::Run>,
     same: Vec<bool>,
 }
@@ -444,7 +695,7 @@ struct Walk {
 impl Walk {
     /// Moves cursor `s` to its next row; before it leaves a batch, the rows
     /// met in it are settled, while both batches are at hand.
-    fn advance(&mut self, cursors: &mut [Cursor<'_>; 2], s: usize) -> Result<bool> {
+    fn advance<K: WalkKeys>(&mut self, cursors: &mut [Cursor<'_, K>; 2], s: usize) -> Result<bool> {
         loop {
             match cursors[s].step() {
                 Step::Row => return Ok(true),
@@ -461,36 +712,46 @@ impl Walk {
     /// pairs whose values are stored alike (`1.50` and `1.5`) set aside as
     /// equal here: two exports spelled differently keep only the rows that
     /// really differ, not every row.
-    fn decode_unlike(
+    fn decode_unlike<K>(
         &mut self,
         shared: &Shared<'_>,
         text: [&dyn TextRecords; 2],
         forms: &[StorageForm],
-        loaded: [&Loaded; 2],
+        loaded: [&Loaded<K>; 2],
     ) -> Result<()> {
-        let unlike: Vec<usize> = (0..self.same.len()).filter(|&k| !self.same[k]).collect();
+        // (place in `same`, left row, right row) of each pair stored differently.
+        let unlike: Vec<(usize, usize, usize)> = self
+            .runs
+            .iter()
+            .flat_map(|run| (0..run.len).map(move |t| (run.first + t, run.left + t, run.right + t)))
+            .filter(|&(k, _, _)| !self.same[k])
+            .collect();
         if unlike.is_empty() {
             return Ok(());
         }
         let nkeys = shared.plan.keys.len();
         let mut compared: [Vec<ArrayRef>; 2] = Default::default();
         for (s, side) in [Side::Left, Side::Right].into_iter().enumerate() {
-            let rows = UInt32Array::from_iter_values(unlike.iter().map(|&k| match s {
-                0 => self.pairs[k].0,
-                _ => self.pairs[k].1,
+            let rows = UInt32Array::from_iter_values(unlike.iter().map(|&(_, l, r)| match s {
+                0 => l as u32,
+                _ => r as u32,
             }));
             let records = arrow::compute::take(loaded[s].batch.column(nkeys), &rows, None)?;
             let decoded = shared.text_fields.decode(text[s], s, &records)?;
             compared[s] = compared_arrays(shared.plan, forms, &decoded, side)?;
         }
-        let pairs: Vec<(u32, u32)> = (0..unlike.len() as u32).map(|i| (i, i)).collect();
-        let mut runs = Vec::new();
-        stored::runs(&pairs, &mut runs);
+        // The decoded rows of both sides line up, one pair a row.
+        let all = [stored::Run {
+            first: 0,
+            left: 0,
+            right: 0,
+            len: unlike.len(),
+        }];
         let mut alike = vec![true; unlike.len()];
         for (la, ra) in compared[0].iter().zip(&compared[1]) {
-            stored::clear_unlike(la, ra, &pairs, &runs, &mut alike)?;
+            stored::clear_unlike(la, ra, &all, &mut alike)?;
         }
-        for (&k, alike) in unlike.iter().zip(alike) {
+        for (&(k, _, _), alike) in unlike.iter().zip(alike) {
             self.same[k] = alike;
         }
         Ok(())
@@ -498,51 +759,68 @@ impl Walk {
 
     /// Decides the pending rows: a pair alike (by storage or row hash) is
     /// unchanged; any other row is kept for the row comparison.
-    fn settle(&mut self, cursors: &mut [Cursor<'_>; 2]) -> Result<()> {
+    fn settle<K: WalkKeys>(&mut self, cursors: &mut [Cursor<'_, K>; 2]) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.pairs.clear();
-        self.pairs.extend(
-            self.pending
-                .iter()
-                .filter(|&&(l, r, _)| l != NO_ROW && r != NO_ROW)
-                .map(|&(l, r, _)| (l, r)),
-        );
+        self.runs.clear();
+        let mut paired = 0;
+        for stretch in self.pending.iter().filter(|s| s.paired()) {
+            self.runs.push(stored::Run {
+                first: paired,
+                left: stretch.left as usize,
+                right: stretch.right as usize,
+                len: stretch.len as usize,
+            });
+            paired += stretch.len as usize;
+        }
         self.same.clear();
-        self.same.resize(self.pairs.len(), true);
+        self.same.resize(paired, true);
         let [left, right] = &*cursors;
         if let (Some(l), Some(r)) = (&left.batch, &right.batch) {
             if left.shared.storage.is_none() {
-                for (same, &(a, b)) in self.same.iter_mut().zip(&self.pairs) {
-                    *same = l.encoded.hashes[a as usize] == r.encoded.hashes[b as usize];
+                for run in &self.runs {
+                    for t in 0..run.len {
+                        self.same[run.first + t] =
+                            l.hashes[run.left + t] == r.hashes[run.right + t];
+                    }
                 }
             } else {
-                stored::runs(&self.pairs, &mut self.runs);
                 for (la, ra) in l.compared.iter().zip(&r.compared) {
-                    stored::clear_unlike(la, ra, &self.pairs, &self.runs, &mut self.same)?;
+                    stored::clear_unlike(la, ra, &self.runs, &mut self.same)?;
                 }
                 if let (Some(text), Some(forms)) = (left.shared.text, left.shared.decoded_forms) {
                     self.decode_unlike(left.shared, text, forms, [l, r])?;
                 }
             }
         }
+        let pending = std::mem::take(&mut self.pending);
+        let [left, right] = &mut *cursors;
         let mut k = 0;
-        for &(l, r, leaf) in &self.pending {
-            let leaf = leaf as usize;
-            if l != NO_ROW && r != NO_ROW {
-                let same = self.same[k];
-                k += 1;
-                if same {
-                    self.unchanged[leaf - self.first_leaf] += 1;
-                    continue;
-                }
+        for stretch in &pending {
+            let leaf = stretch.leaf as usize;
+            if !stretch.paired() {
+                let kept_left = (stretch.left != NO_ROW).then(|| left.keep(stretch.left as usize));
+                let kept_right =
+                    (stretch.right != NO_ROW).then(|| right.keep(stretch.right as usize));
+                self.matched.push(Matched::new(kept_left, kept_right, leaf));
+                continue;
             }
-            let [left, right] = &mut *cursors;
-            let kept_left = (l != NO_ROW).then(|| left.keep(l as usize));
-            let kept_right = (r != NO_ROW).then(|| right.keep(r as usize));
-            self.matched.push(Matched::new(kept_left, kept_right, leaf));
+            let same = &self.same[k..k + stretch.len as usize];
+            k += same.len();
+            let alike = same.iter().filter(|&&s| s).count();
+            self.unchanged[leaf - self.first_leaf] += alike as u64;
+            if alike == same.len() {
+                continue;
+            }
+            for t in (0..stretch.len).filter(|&t| !same[t as usize]) {
+                let kept_left = left.keep((stretch.left + t) as usize);
+                let kept_right = right.keep((stretch.right + t) as usize);
+                self.matched
+                    .push(Matched::new(Some(kept_left), Some(kept_right), leaf));
+            }
         }
+        self.pending = pending;
         self.pending.clear();
         Ok(())
     }
@@ -559,9 +837,13 @@ enum Step {
 }
 
 /// A batch read by a cursor, with what its rows are compared by.
-struct Loaded {
+struct Loaded<K> {
     batch: RecordBatch,
-    encoded: EncodedBatch,
+    keys: K,
+    /// Every row's hash, when row hashes are compared.
+    hashes: Vec<u128>,
+    /// Rows whose key is NULL (`None`: none).
+    nulls: Option<Vec<bool>>,
     /// The arrays compared by storage, in the plan's value column order
     /// (empty when row hashes are compared).
     compared: Vec<ArrayRef>,
@@ -569,15 +851,16 @@ struct Loaded {
 
 /// Reads one side of a window row by row, checking order, and stops at
 /// each row the window owns.
-struct Cursor<'a> {
+struct Cursor<'a, K: WalkKeys> {
     shared: &'a Shared<'a>,
+    bounds: &'a K::Bounds,
     side: Side,
     leaves: Range<usize>,
     window: SideWindow,
     /// Parts (with row ranges within them) not opened yet.
     pending: VecDeque<(usize, Range<u64>)>,
     stream: Option<BatchStream>,
-    batch: Option<Loaded>,
+    batch: Option<Loaded<K>>,
     /// Position of the current batch's first row.
     batch_start: u64,
     /// The next row of the batch to look at.
@@ -586,7 +869,7 @@ struct Cursor<'a> {
     row: usize,
     /// The previous non-NULL key: its row in this batch, or a copy from an earlier one.
     previous: Option<usize>,
-    carried: Option<Vec<u8>>,
+    carried: Option<K::Owned>,
     /// The current row's leaf (also the guess for the next row).
     leaf: usize,
     first_checked: bool,
@@ -599,23 +882,32 @@ struct Cursor<'a> {
     out: SideOut,
 }
 
-impl<'a> Cursor<'a> {
-    fn new(shared: &'a Shared<'a>, window: &Window, side: Side) -> Self {
+impl<'a, K: WalkKeys> Cursor<'a, K> {
+    fn new(shared: &'a Shared<'a>, bounds: &'a K::Bounds, window: &Window, side: Side) -> Self {
         let s = side as usize;
         let w = window.sides[s].clone();
-        // The part ranges covering [start, end).
+        // The reads covering [start, end): one per part, or (rows as read,
+        // not text) one across the parts a read of the first can span.
+        let positional = shared.positionals[s];
         let mut pending = VecDeque::new();
-        let mut at = 0u64;
-        for (part, &rows) in shared.positionals[s].part_rows().iter().enumerate() {
-            let (from, to) = (w.start.max(at), w.end.min(at + rows));
+        let (mut at, mut covered) = (0u64, 0u64);
+        for (part, &rows) in positional.part_rows().iter().enumerate() {
+            let (from, to) = (w.start.max(at).max(covered), w.end.min(at + rows));
             if from < to {
-                pending.push_back((part, from - at..to - at));
+                let span = match shared.text {
+                    Some(_) => rows,
+                    None => positional.span_rows(part),
+                };
+                let reach = w.end.min(at + span).max(to);
+                pending.push_back((part, from - at..reach - at));
+                covered = reach;
             }
             at += rows;
         }
         let batch_start = w.start;
         Cursor {
             shared,
+            bounds,
             side,
             leaves: window.leaves.clone(),
             window: w,
@@ -638,14 +930,6 @@ impl<'a> Cursor<'a> {
                 ..SideOut::default()
             },
         }
-    }
-
-    /// The key of the row the cursor stands on (only asked after `advance`
-    /// returned true, so a batch is held).
-    fn key(&self) -> &[u8] {
-        self.batch
-            .as_ref()
-            .map_or(&[], |loaded| loaded.encoded.keys.row(self.row).data())
     }
 
     /// Row `row` of the current batch goes to the row comparison; returns
@@ -672,23 +956,23 @@ impl<'a> Cursor<'a> {
             let i = self.next;
             self.next += 1;
             let position = self.batch_start + i as u64;
-            let Some(Loaded { batch, encoded, .. }) = &self.batch else {
+            let Some(loaded) = &self.batch else {
                 continue;
             };
-            if encoded.nulls.as_ref().is_some_and(|m| m[i]) {
+            if is_null(loaded.nulls.as_deref(), i) {
                 if position < self.window.next_start {
                     self.out.null_key_rows += 1;
                     self.out.rows += 1;
                     if self.out.null_key_samples.len() < NULL_KEY_SAMPLES {
-                        self.out.null_key_samples.push(batch.slice(i, 1));
+                        self.out.null_key_samples.push(loaded.batch.slice(i, 1));
                     }
                 }
                 continue;
             }
-            let key = encoded.keys.row(i);
+            let keys = &loaded.keys;
             let increasing = match (self.previous, &self.carried) {
-                (Some(p), _) => compare_keys(encoded.keys.row(p).data(), key.data()).is_lt(),
-                (None, Some(carried)) => compare_keys(carried, key.data()).is_lt(),
+                (Some(p), _) => keys.cmp(p, keys, i).is_lt(),
+                (None, Some(carried)) => keys.above(i, carried),
                 (None, None) => true,
             };
             if !increasing {
@@ -696,7 +980,7 @@ impl<'a> Cursor<'a> {
                 continue;
             }
             self.previous = Some(i);
-            let leaf = self.shared.boundaries.leaf_near(key.data(), self.leaf);
+            let leaf = keys.leaf_near(i, self.bounds, self.leaf);
             self.leaf = leaf;
             if !self.first_checked {
                 self.first_checked = true;
@@ -718,7 +1002,7 @@ impl<'a> Cursor<'a> {
                 continue;
             }
             let digest = &mut self.out.digests[leaf - self.leaves.start];
-            match encoded.hashes.get(i) {
+            match loaded.hashes.get(i) {
                 Some(&hash) => digest.add(hash),
                 // Compared by storage: the digest counts rows (see `finish`).
                 None => digest.rows += 1,
@@ -737,7 +1021,7 @@ impl<'a> Cursor<'a> {
             return;
         };
         let digest = &mut self.out.digests[self.leaf - self.leaves.start];
-        match loaded.encoded.hashes.get(self.next..self.next + n) {
+        match loaded.hashes.get(self.next..self.next + n) {
             Some(hashes) if !hashes.is_empty() => hashes.iter().for_each(|&h| digest.add(h)),
             _ => digest.rows += n as u64,
         }
@@ -764,9 +1048,9 @@ impl<'a> Cursor<'a> {
     /// Loads the next batch of the window's read; false at its end.
     fn load_next(&mut self) -> Result<bool> {
         self.flush_kept()?;
-        if let Some(Loaded { batch, encoded, .. }) = self.batch.take() {
+        if let Some(Loaded { batch, keys, .. }) = self.batch.take() {
             if let Some(p) = self.previous.take() {
-                self.carried = Some(encoded.keys.row(p).data().to_vec());
+                self.carried = Some(keys.owned(p));
             }
             self.batch_start += batch.num_rows() as u64;
         }
@@ -810,29 +1094,26 @@ impl<'a> Cursor<'a> {
 
     /// Encodes a batch's keys, and its rows' hashes or the arrays its cells
     /// are compared by.
-    fn load(&self, batch: RecordBatch) -> Result<Loaded> {
+    fn load(&self, batch: RecordBatch) -> Result<Loaded<K>> {
         let hasher = &self.shared.hashers[self.side as usize];
-        let Some(forms) = self.shared.storage else {
-            let encoded = hasher.encode(&batch)?;
-            return Ok(Loaded {
-                batch,
-                encoded,
-                compared: Vec::new(),
-            });
+        let storage = self.shared.storage;
+        let Encoded {
+            keys,
+            hashes,
+            nulls,
+        } = K::encode(hasher, &batch, storage.is_none())?;
+        let nkeys = self.shared.plan.keys.len();
+        let compared = match storage {
+            None => Vec::new(),
+            Some(_) if self.shared.text.is_some() => vec![batch.column(nkeys).clone()],
+            Some(forms) => compared_arrays(self.shared.plan, forms, &batch, self.side)?,
         };
-        let plan = self.shared.plan;
-        let nkeys = plan.keys.len();
-        if self.shared.text.is_some() {
-            return Ok(Loaded {
-                encoded: hasher.encode_keys(&batch)?,
-                compared: vec![batch.column(nkeys).clone()],
-                batch,
-            });
-        }
         Ok(Loaded {
-            encoded: hasher.encode_keys(&batch)?,
-            compared: compared_arrays(plan, forms, &batch, self.side)?,
             batch,
+            keys,
+            hashes,
+            nulls,
+            compared,
         })
     }
 
@@ -992,7 +1273,104 @@ fn mark_divergent(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, UInt64Array};
+    use arrow::datatypes::DataType;
+    use arrow::row::SortField;
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// One integer key column as both walks see it: encoded rows (with the
+    /// converter) and integers.
+    fn both_forms(values: &[Option<i64>], signed: bool) -> (RowConverter, Rows, IntKeys) {
+        let array: ArrayRef = match signed {
+            true => Arc::new(Int64Array::from(values.to_vec())),
+            false => Arc::new(UInt64Array::from_iter(
+                values.iter().map(|v| v.map(|v| v as u64)),
+            )),
+        };
+        let t = if signed {
+            DataType::Int64
+        } else {
+            DataType::UInt64
+        };
+        let converter = RowConverter::new(vec![SortField::new(t)]).unwrap();
+        let rows = converter
+            .convert_columns(std::slice::from_ref(&array))
+            .unwrap();
+        (converter, rows, IntKeys(sortable_ints(&array).unwrap()))
+    }
+
+    fn key_value() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            8 => -30i64..30,
+            1 => Just(i64::MIN),
+            1 => Just(i64::MAX),
+            1 => Just(-1i64),
+        ]
+    }
+
+    proptest! {
+        /// Integer keys order, find their leaves and align pairs exactly as
+        /// their encoded rows do, signed or not, NULLs and extremes included.
+        #[test]
+        fn integer_keys_walk_as_their_encoded_rows(
+            signed in any::<bool>(),
+            bounds in prop::collection::vec(key_value(), 0..12),
+            left in prop::collection::vec(prop::option::weighted(0.9, key_value()), 1..40),
+            right in prop::collection::vec(prop::option::weighted(0.9, key_value()), 1..40),
+        ) {
+            let (converter, bound_rows, _) =
+                both_forms(&bounds.iter().map(|&b| Some(b)).collect::<Vec<_>>(), signed);
+            let mut sorted: Vec<Box<[u8]>> =
+                bound_rows.iter().map(|r| r.data().to_vec().into_boxed_slice()).collect();
+            sorted.sort();
+            sorted.dedup();
+            let boundaries = Boundaries::from_sorted(sorted);
+            let int_bounds = IntBounds::decoded(&converter, &boundaries).unwrap().unwrap();
+            let (_, left_rows, left_ints) = both_forms(&left, signed);
+            let (_, right_rows, right_ints) = both_forms(&right, signed);
+            let (left_rows, right_rows) = (EncodedKeys(left_rows), EncodedKeys(right_rows));
+            let null = |keys: &[Option<i64>]| -> Vec<bool> { keys.iter().map(Option::is_none).collect() };
+            let (left_nulls, right_nulls) = (null(&left), null(&right));
+            let nulls = [Some(left_nulls.as_slice()), Some(right_nulls.as_slice())];
+            let leaves = boundaries.leaf_count();
+            for i in (0..left.len()).filter(|&i| left[i].is_some()) {
+                for j in (0..right.len()).filter(|&j| right[j].is_some()) {
+                    prop_assert_eq!(
+                        left_ints.cmp(i, &right_ints, j),
+                        left_rows.cmp(i, &right_rows, j)
+                    );
+                }
+                if left[0].is_some() {
+                    prop_assert_eq!(
+                        left_ints.above(i, &left_ints.owned(0)),
+                        left_rows.above(i, &left_rows.owned(0))
+                    );
+                }
+                for guess in 0..leaves {
+                    prop_assert_eq!(
+                        left_ints.leaf_near(i, &int_bounds, guess),
+                        left_rows.leaf_near(i, &boundaries, guess)
+                    );
+                }
+            }
+            // Runs start after a pair of equal, non-NULL keys.
+            for i in (1..left.len()).filter(|&i| left[i - 1].is_some()) {
+                for j in 0..right.len() {
+                    let room = (left.len() - i).min(right.len() - j);
+                    for leaf in 0..leaves {
+                        prop_assert_eq!(
+                            left_ints.aligned(&right_ints, nulls, (i, j, room), &int_bounds, leaf),
+                            left_rows.aligned(&right_rows, nulls, (i, j, room), &boundaries, leaf)
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     fn sample(keys: &[u32], positions: &[u64]) -> KeySample {
         KeySample {

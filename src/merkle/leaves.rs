@@ -210,6 +210,11 @@ impl<'a> RowHasher<'a> {
         self.encode_with(batch, true)
     }
 
+    /// The batch's key columns in their canonical form.
+    pub fn canonical_keys(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        canon::canonical_arrays(&self.keys, &batch.columns()[..self.keys.len()], self.side)
+    }
+
     /// The batch's keys only (`hashes` left empty).
     pub fn encode_keys(&self, batch: &RecordBatch) -> Result<EncodedBatch> {
         self.encode_with(batch, false)

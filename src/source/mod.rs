@@ -85,6 +85,14 @@ pub trait Positional: Sync {
         columns: &[String],
         ranges: Option<&[Range<u64>]>,
     ) -> Result<BatchStream>;
+    /// Rows from the start of `part` that one [`Positional::read_part`] of it
+    /// can read: its ranges may run past the part's end into the parts that
+    /// follow, up to this many rows. By default the part's own rows; a
+    /// Parquet part reaches to the end of its row group, which one reader
+    /// then decodes, each dictionary once.
+    fn span_rows(&self, part: usize) -> u64 {
+        self.part_rows()[part]
+    }
     /// True when reading a few rows of a part costs far less than the whole
     /// part (text, where unread rows are only split, not parsed): the key
     /// sample then reads only the rows it picks.

@@ -176,6 +176,11 @@ impl Positional for ParquetSource {
         self.parts.get(part).map(|p| p.file)
     }
 
+    fn span_rows(&self, part: usize) -> u64 {
+        let p = &self.parts[part];
+        p.group_rows - p.start
+    }
+
     fn read_part(
         &self,
         part: usize,
@@ -193,7 +198,7 @@ impl Positional for ParquetSource {
         let wanted: Vec<Range<u64>> = match ranges {
             Some(r) => r
                 .iter()
-                .map(|r| (p.start + r.start)..(p.start + r.end.min(p.rows)))
+                .map(|r| (p.start + r.start)..(p.start + r.end.min(p.group_rows - p.start)))
                 .filter(|r| r.start < r.end)
                 .collect(),
             None => std::iter::once(p.start..p.start + p.rows).collect(),
