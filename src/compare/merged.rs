@@ -491,10 +491,14 @@ impl WalkKeys for IntKeys {
         let ints = ints.ok_or_else(|| {
             Error::Internal("merged pass: integer keys expected, not found".into())
         })?;
+        // A key NULL as read, or (never expected) made NULL by its
+        // conversion: either way no integer stands for it.
+        let mut columns = canonical;
+        columns.push(batch.column(0).clone());
         Ok(Encoded {
             keys: IntKeys(ints),
             hashes: Vec::new(),
-            nulls: canon::null_rows(&batch.columns()[..1]),
+            nulls: canon::null_rows(&columns),
         })
     }
     fn cmp(&self, i: usize, other: &Self, j: usize) -> std::cmp::Ordering {
