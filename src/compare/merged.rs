@@ -37,7 +37,9 @@ use rayon::prelude::*;
 use super::rows::{self, KeptRows, Matched, RowDiff};
 use crate::canon::{self, compare_keys, stored};
 use crate::error::{Error, Result, Side};
-use crate::merkle::{Boundaries, Digest, KeySample, NULL_KEY_SAMPLES, RowHasher, SideLeaves};
+use crate::merkle::{
+    Boundaries, Digest, EncodedBatch, KeySample, NULL_KEY_SAMPLES, RowHasher, SideLeaves,
+};
 use crate::plan::ComparePlan;
 use crate::source::{BatchStream, Positional, Source, TextRecords};
 
@@ -331,7 +333,11 @@ trait WalkKeys: Sized {
     /// A key kept from an earlier batch, to check the order across batches.
     type Owned;
     /// A batch's keys, NULL mask and (when `hashed`) row hashes.
-    fn encode(hasher: &RowHasher<'_>, batch: &RecordBatch, hashed: bool) -> Result<Encoded<Self>>;
+    fn encode(
+        hasher: &RowHasher<'_>,
+        batch: &RecordBatch,
+        hashed: bool,
+    ) -> Result<EncodedBatch<Self>>;
     fn cmp(&self, i: usize, other: &Self, j: usize) -> std::cmp::Ordering;
     fn owned(&self, i: usize) -> Self::Owned;
     /// Key `i` lies above `before`.
@@ -350,13 +356,6 @@ trait WalkKeys: Sized {
     ) -> usize;
 }
 
-/// What [`WalkKeys::encode`] makes of a batch.
-struct Encoded<K> {
-    keys: K,
-    hashes: Vec<u128>,
-    nulls: Option<Vec<bool>>,
-}
-
 fn is_null(nulls: Option<&[bool]>, i: usize) -> bool {
     nulls.is_some_and(|m| m[i])
 }
@@ -368,12 +367,16 @@ impl WalkKeys for EncodedKeys {
     type Bounds = Boundaries;
     type Owned = Vec<u8>;
 
-    fn encode(hasher: &RowHasher<'_>, batch: &RecordBatch, hashed: bool) -> Result<Encoded<Self>> {
+    fn encode(
+        hasher: &RowHasher<'_>,
+        batch: &RecordBatch,
+        hashed: bool,
+    ) -> Result<EncodedBatch<Self>> {
         let encoded = match hashed {
             true => hasher.encode(batch)?,
             false => hasher.encode_keys(batch)?,
         };
-        Ok(Encoded {
+        Ok(EncodedBatch {
             keys: EncodedKeys(encoded.keys),
             hashes: encoded.hashes,
             nulls: encoded.nulls,
@@ -482,7 +485,11 @@ impl WalkKeys for IntKeys {
     type Bounds = IntBounds;
     type Owned = u64;
 
-    fn encode(hasher: &RowHasher<'_>, batch: &RecordBatch, hashed: bool) -> Result<Encoded<Self>> {
+    fn encode(
+        hasher: &RowHasher<'_>,
+        batch: &RecordBatch,
+        hashed: bool,
+    ) -> Result<EncodedBatch<Self>> {
         let canonical = hasher.canonical_keys(batch)?;
         let ints = match canonical.as_slice() {
             [array] if !hashed => sortable_ints(array),
@@ -495,7 +502,7 @@ impl WalkKeys for IntKeys {
         // conversion: either way no integer stands for it.
         let mut columns = canonical;
         columns.push(batch.column(0).clone());
-        Ok(Encoded {
+        Ok(EncodedBatch {
             keys: IntKeys(ints),
             hashes: Vec::new(),
             nulls: canon::null_rows(&columns),
@@ -1101,7 +1108,7 @@ impl<'a, K: WalkKeys> Cursor<'a, K> {
     fn load(&self, batch: RecordBatch) -> Result<Loaded<K>> {
         let hasher = &self.shared.hashers[self.side as usize];
         let storage = self.shared.storage;
-        let Encoded {
+        let EncodedBatch {
             keys,
             hashes,
             nulls,

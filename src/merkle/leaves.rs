@@ -185,10 +185,10 @@ pub(crate) struct RowHasher<'a> {
     key_converter: RowConverter,
 }
 
-/// One batch, encoded: keys in the row format (to find their leaves), and
-/// every row's hash.
-pub(crate) struct EncodedBatch {
-    pub keys: Rows,
+/// One batch, encoded: keys in the row format (to find their leaves), or
+/// another form the caller compares, and every row's hash.
+pub(crate) struct EncodedBatch<K = Rows> {
+    pub keys: K,
     pub hashes: Vec<u128>,
     pub nulls: Option<Vec<bool>>,
 }

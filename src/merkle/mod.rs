@@ -7,7 +7,7 @@ mod boundaries;
 mod leaves;
 
 pub use boundaries::{Boundaries, KeySample, sample_keys};
-pub(crate) use leaves::RowHasher;
+pub(crate) use leaves::{EncodedBatch, RowHasher};
 pub use leaves::{
     NULL_KEY_SAMPLES, OnPart, PartRecord, PositionMap, SideLeaves, hash_side, hash_side_keeping,
     null_key_samples,
